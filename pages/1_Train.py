@@ -1,0 +1,30 @@
+"""Train page: pick a corpus and a model, train live, watch the curves and the samples."""
+import streamlit as st
+
+from playground import ui
+from playground.ui import live
+from playground.ui import train as train_ui
+
+ui.setup_page("Train", "🏋️")
+st.title("🏋️ Train a recurrent network, live")
+
+with st.sidebar:
+    st.header("Data")
+    corpus_key, text = train_ui.corpus_picker()
+    st.header("Model")
+    model_config = train_ui.model_settings()
+    st.header("Training")
+    train_config, steps = train_ui.training_settings()
+
+if model_config is not None and text:
+    params, vocab_size = train_ui.parameter_count(model_config, text, train_config.tokenizer if train_config else "char")
+    st.caption(f"**{train_ui.CELL_LABELS[model_config.cell]}**, {model_config.num_layers} layer(s) × "
+               f"hidden_size {model_config.hidden_size}, "
+               f"{'one-hot' if not model_config.embedding_dim else f'embedding_dim {model_config.embedding_dim}'} "
+               f"input · vocabulary |V| = {vocab_size:,} · **{params:,} parameters**")
+
+run = train_ui.controls(ui.current_run(), model_config, train_config, corpus_key, text, steps)
+live.render(run)
+
+with st.expander("Save or resume a run"):
+    train_ui.checkpoint_section(run, text, corpus_key)

@@ -1,0 +1,330 @@
+"""Shapes of every weight and tensor of nn.RNN / nn.LSTM / nn.GRU, from the formulas.
+
+Nothing here builds a module except `run_real`, which exists so the page (and the tests)
+can hold the formulas against PyTorch itself.
+
+Notation (one name per concept): G gates per cell (RNN 1, GRU 3, LSTM 4),
+H = hidden_size, I = input_size, L = num_layers, D = num_directions (2 if bidirectional),
+P = proj_size (LSTM only, 0 = off), R = P if P > 0 else H (the size of h that leaves a cell),
+T = seq_len, B = batch_size.
+
+    weight_ih_l{k} : (G·H, I)            for k = 0
+                     (G·H, D·R)          for k > 0  (layer k reads both directions of layer k-1)
+    weight_hh_l{k} : (G·H, R)
+    bias_ih_l{k}, bias_hh_l{k} : (G·H,)  (only with bias=True)
+    weight_hr_l{k} : (P, H)              (only with P > 0)
+    input  : (T, B, I)      or (B, T, I) with batch_first
+    output : (T, B, D·R)    or (B, T, D·R) with batch_first
+    h0, h_n: (L·D, B, R)    never batch-first
+    c0, c_n: (L·D, B, H)    LSTM only, never batch-first
+
+Total parameters = D · [G·H·(I + R) + (L-1)·G·H·(D·R + R) + L·2·G·H·[bias] + L·P·H].
+"""
+from __future__ import annotations
+
+import math
+import warnings
+
+GATES = {"RNN": ["h"], "LSTM": ["i", "f", "g", "o"], "GRU": ["r", "z", "n"]}
+GATE_MEANINGS = {
+    "h": "candidate hidden state (tanh or relu)",
+    "i": "input gate", "f": "forget gate", "g": "cell candidate (tanh)", "o": "output gate",
+    "r": "reset gate", "z": "update gate", "n": "new candidate (tanh)",
+}
+TORCH_CELLS = {"RNN_TANH": "RNN", "RNN_RELU": "RNN", "RNN": "RNN", "LSTM": "LSTM", "GRU": "GRU"}
+DIRECTIONS = ("forward", "backward")
+
+
+def cell_family(cell: str) -> str:
+    """Map a trained model's cell ("RNN_TANH", "RNN_RELU", ...) to "RNN" | "LSTM" | "GRU"."""
+    if cell not in TORCH_CELLS:
+        raise ValueError(f"cell must be one of RNN, LSTM, GRU, got {cell!r}")
+    return TORCH_CELLS[cell]
+
+
+def _positive(name: str, value) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
+
+
+def validate(cell, input_size, hidden_size, num_layers, proj_size, seq_len, batch_size) -> str:
+    """Check a configuration the way PyTorch would; return the cell family or raise ValueError."""
+    family = cell_family(cell)
+    for name, value in [("input_size", input_size), ("hidden_size", hidden_size),
+                        ("num_layers", num_layers), ("seq_len", seq_len),
+                        ("batch_size", batch_size)]:
+        _positive(name, value)
+    if isinstance(proj_size, bool) or not isinstance(proj_size, int) or proj_size < 0:
+        raise ValueError(f"proj_size must be a whole number >= 0 (0 = no projection), got {proj_size!r}")
+    if proj_size and family != "LSTM":
+        raise ValueError(f"proj_size is only supported by LSTM, not {family}: set it to 0")
+    if proj_size and proj_size >= hidden_size:
+        raise ValueError(f"proj_size ({proj_size}) has to be smaller than hidden_size "
+                         f"({hidden_size}): PyTorch refuses nn.LSTM(..., proj_size={proj_size})")
+    return family
+
+
+def _param_entries(family, input_size, hidden_size, num_layers, bias, num_directions, proj_size):
+    """One dict per parameter, in named_parameters() order."""
+    gates, H, P = GATES[family], hidden_size, proj_size
+    G, R = len(gates), (proj_size or hidden_size)
+    g_txt = f"{G}·hidden_size" if G > 1 else "hidden_size"
+    r_txt = "proj_size" if P else "hidden_size"
+    rows = [(gate, j * H, (j + 1) * H) for j, gate in enumerate(gates)]
+    out = []
+    for layer in range(num_layers):
+        for d in range(num_directions):
+            suffix = "_reverse" if d == 1 else ""
+            if layer == 0:
+                in_size, in_txt, cols = input_size, "input_size", [("x_t (input)", 0, input_size)]
+            else:
+                in_size = num_directions * R
+                in_txt = f"num_directions·{r_txt}" if num_directions == 2 else r_txt
+                cols = [(f"{DIRECTIONS[j]} h of layer {layer - 1}", j * R, (j + 1) * R)
+                        for j in range(num_directions)]
+            common = {"layer": layer, "direction": DIRECTIONS[d]}
+            out.append(dict(common, name=f"weight_ih_l{layer}{suffix}", kind="weight_ih",
+                            shape=(G * H, in_size), formula=f"({g_txt}, {in_txt})",
+                            row_blocks=rows, col_blocks=cols))
+            out.append(dict(common, name=f"weight_hh_l{layer}{suffix}", kind="weight_hh",
+                            shape=(G * H, R), formula=f"({g_txt}, {r_txt})", row_blocks=rows,
+                            col_blocks=[(f"h_(t-1) of this layer ({DIRECTIONS[d]})", 0, R)]))
+            if bias:
+                for kind in ("bias_ih", "bias_hh"):
+                    out.append(dict(common, name=f"{kind}_l{layer}{suffix}", kind=kind,
+                                    shape=(G * H,), formula=f"({g_txt},)", row_blocks=rows,
+                                    col_blocks=[]))
+            if P:
+                out.append(dict(common, name=f"weight_hr_l{layer}{suffix}", kind="weight_hr",
+                                shape=(P, H), formula="(proj_size, hidden_size)",
+                                row_blocks=[("projection", 0, P)],
+                                col_blocks=[("h_t before projection", 0, H)]))
+    for e in out:
+        e["numel"] = math.prod(e["shape"])
+    return out
+
+
+def _total_formula(family, bias, num_layers, proj_size) -> str:
+    """Symbolic total, matching the module docstring (terms that are 0 are left out)."""
+    G = len(GATES[family])
+    g = f"{G}·H" if G > 1 else "H"
+    R = "P" if proj_size else "H"
+    terms = [f"{g}·(I + {R})"]
+    if num_layers > 1:
+        terms.append(f"(L-1)·{g}·(D·{R} + {R})")
+    if bias:
+        terms.append(f"L·2·{g}")
+    if proj_size:
+        terms.append("L·P·H")
+    return "D · [" + " + ".join(terms) + "]"
+
+
+def substitute(formula: str, values: dict) -> str:
+    """Replace the one-letter symbols of a formula by numbers: 'D·H' -> '2·20'."""
+    return "".join(str(values[ch]) if ch in values else ch for ch in formula)
+
+
+def evaluate(formula: str, values: dict) -> int:
+    """Evaluate a formula made of + - · ( ) [ ] numbers and one-letter symbols."""
+    expr = substitute(formula, values).replace("·", "*").replace("[", "(").replace("]", ")")
+    if set(expr) - set("0123456789+-*() "):
+        raise ValueError(f"not an arithmetic formula: {formula!r}")
+    return int(eval(expr, {"__builtins__": {}}, {}))  # digits and operators only (checked above)
+
+
+def tensor_formulas(family, batch_first, proj_size) -> dict:
+    """The shape formula of each input/output tensor, in PyTorch's argument names."""
+    r = "proj_size" if proj_size else "hidden_size"
+    tb = "batch_size, seq_len" if batch_first else "seq_len, batch_size"
+    state = f"(num_layers·num_directions, batch_size, {r})"
+    out = {"input": f"({tb}, input_size)", "h0": state,
+           "output": f"({tb}, num_directions·{r})", "h_n": state}
+    if family == "LSTM":
+        out["c0"] = out["c_n"] = "(num_layers·num_directions, batch_size, hidden_size)"
+    return out
+
+
+def describe(cell, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
+             bidirectional=False, proj_size=0, seq_len=5, batch_size=3) -> dict:
+    """Every parameter and tensor shape of nn.<cell>(...), computed from the formulas.
+
+    Contract keys: "parameters" {name: shape}, "input", "h0", "c0", "output", "h_n", "c_n"
+    (c0/c_n None unless LSTM), "gates". Extra keys: "details" (one dict per parameter with
+    formula, numel, row_blocks, col_blocks, layer, direction), "total", "total_formula",
+    "total_numbers" (the formula with the numbers put in), "tensor_formulas",
+    "num_directions", "real_hidden" (R), and the settings themselves.
+    """
+    family = validate(cell, input_size, hidden_size, num_layers, proj_size, seq_len, batch_size)
+    D = 2 if bidirectional else 1
+    R = proj_size or hidden_size
+    T, B, L = seq_len, batch_size, num_layers
+    details = _param_entries(family, input_size, hidden_size, L, bias, D, proj_size)
+    lstm = family == "LSTM"
+    seq = (B, T) if batch_first else (T, B)
+    total_formula = _total_formula(family, bias, L, proj_size)
+    symbols = {"D": D, "H": hidden_size, "I": input_size, "L": L, "P": proj_size}
+    return {
+        "cell": family, "input_size": input_size, "hidden_size": hidden_size,
+        "num_layers": L, "bias": bool(bias), "batch_first": bool(batch_first),
+        "bidirectional": bool(bidirectional), "proj_size": proj_size,
+        "seq_len": T, "batch_size": B, "num_directions": D, "real_hidden": R,
+        "gates": list(GATES[family]),
+        "parameters": {e["name"]: e["shape"] for e in details},
+        "details": details,
+        "input": (*seq, input_size),                 # (T, B, I) or (B, T, I)
+        "h0": (L * D, B, R),                         # (L·D, B, R)
+        "c0": (L * D, B, hidden_size) if lstm else None,   # (L·D, B, H)
+        "output": (*seq, D * R),                     # (T, B, D·R) or (B, T, D·R)
+        "h_n": (L * D, B, R),                        # (L·D, B, R)
+        "c_n": (L * D, B, hidden_size) if lstm else None,  # (L·D, B, H)
+        "total": sum(e["numel"] for e in details),
+        "total_formula": total_formula,
+        "total_numbers": substitute(total_formula, symbols),
+        "symbols": symbols,
+        "tensor_formulas": tensor_formulas(family, batch_first, proj_size),
+    }
+
+
+TENSORS = ("input", "h0", "c0", "output", "h_n", "c_n")
+
+
+def tensor_axes(desc: dict, name: str) -> list[str]:
+    """Axis labels of a tensor, e.g. output -> ['seq_len', 'batch_size', 'num_directions·hidden_size']."""
+    return [a.strip() for a in desc["tensor_formulas"][name].strip("()").split(",")]
+
+
+def state_slices(desc: dict) -> list[dict]:
+    """Which (layer, direction) each index of h_n / h0 / c_n holds.
+
+    h_n.view(num_layers, num_directions, B, R)[layer, d] == h_n[layer·D + d].
+    """
+    D = desc["num_directions"]
+    return [{"index": layer * D + d, "layer": layer, "direction": DIRECTIONS[d]}
+            for layer in range(desc["num_layers"]) for d in range(D)]
+
+
+def output_segments(desc: dict) -> list[dict]:
+    """Where each direction sits on output's last axis: forward [..., :R], backward [..., R:]."""
+    R = desc["real_hidden"]
+    return [{"direction": DIRECTIONS[d], "start": d * R, "stop": (d + 1) * R,
+             "h_n_index": (desc["num_layers"] - 1) * desc["num_directions"] + d}
+            for d in range(desc["num_directions"])]
+
+
+def module_args(desc: dict) -> str:
+    """The constructor call, only naming arguments that differ from PyTorch's defaults."""
+    args = [str(desc["input_size"]), str(desc["hidden_size"])]
+    if desc["num_layers"] != 1:
+        args.append(str(desc["num_layers"]))
+    for key, default in [("bias", True), ("batch_first", False), ("bidirectional", False),
+                         ("proj_size", 0)]:
+        if desc[key] != default:
+            args.append(f"{key}={desc[key]}")
+    return f"nn.{desc['cell']}({', '.join(args)})"
+
+
+def pytorch_code(desc: dict) -> str:
+    """Runnable PyTorch code for the settings in `desc`, printing the shapes the page predicts."""
+    lstm = desc["cell"] == "LSTM"
+    state = "(h0, c0)" if lstm else "h0"
+    result = "output, (h_n, c_n)" if lstm else "output, h_n"
+    lines = [
+        "import torch",
+        "from torch import nn",
+        "",
+        f"rnn = {module_args(desc)}",
+        f"x = torch.randn{desc['input']}  # {desc['tensor_formulas']['input']}",
+        f"h0 = torch.zeros{desc['h0']}  # {desc['tensor_formulas']['h0']}",
+    ]
+    if lstm:
+        lines.append(f"c0 = torch.zeros{desc['c0']}  # {desc['tensor_formulas']['c0']}")
+    lines += [
+        f"{result} = rnn(x, {state})",
+        "",
+        "for name, p in rnn.named_parameters():",
+        "    print(name, tuple(p.shape))",
+        "print('output', tuple(output.shape))  # predicted " + str(desc["output"]),
+        "print('h_n', tuple(h_n.shape))  # predicted " + str(desc["h_n"]),
+    ]
+    if lstm:
+        lines.append("print('c_n', tuple(c_n.shape))  # predicted " + str(desc["c_n"]))
+    if desc["bidirectional"]:
+        lines += ["", "# split the directions:",
+                  f"out_dirs = output.view(*output.shape[:2], 2, {desc['real_hidden']})"
+                  "  # [..., 0, :] forward, [..., 1, :] backward",
+                  f"h_layers = h_n.view({desc['num_layers']}, 2, {desc['batch_size']}, "
+                  f"{desc['real_hidden']})  # [layer, direction]"]
+    return "\n".join(lines).replace("·", "*")
+
+
+def build_module(desc: dict, seed: int = 0):
+    """The real nn.RNN / nn.LSTM / nn.GRU for the settings in `desc` (seeded weights)."""
+    import torch
+    from torch import nn
+
+    torch.manual_seed(seed)
+    kwargs = dict(num_layers=desc["num_layers"], bias=desc["bias"],
+                  batch_first=desc["batch_first"], bidirectional=desc["bidirectional"])
+    if desc["cell"] == "LSTM":
+        kwargs["proj_size"] = desc["proj_size"]
+    cls = {"RNN": nn.RNN, "LSTM": nn.LSTM, "GRU": nn.GRU}[desc["cell"]]
+    return cls(desc["input_size"], desc["hidden_size"], **kwargs)
+
+
+def run_real(desc: dict, seed: int = 0, max_params: int = 5_000_000,
+             max_activations: int = 20_000_000) -> dict:
+    """Build the module, run one forward pass with zero initial state; return actual shapes.
+
+    Same keys as `describe`'s contract: "parameters", "input", "h0", "c0", "output", "h_n", "c_n".
+    Refuses (ValueError) settings too big to run quickly on a shared server.
+    """
+    import torch
+
+    activations = desc["seq_len"] * desc["batch_size"] * desc["num_layers"] * \
+        desc["num_directions"] * len(desc["gates"]) * desc["hidden_size"]
+    if desc["total"] > max_params or activations > max_activations:
+        raise ValueError(f"too big to run here ({desc['total']:,} parameters, about "
+                         f"{activations:,} gate activations; limits {max_params:,} and "
+                         f"{max_activations:,}): make it smaller to run it for real")
+
+    rnn = build_module(desc, seed)
+    x = torch.randn(desc["input"])                       # (T, B, I) or (B, T, I)
+    h0 = torch.zeros(desc["h0"])                         # (L·D, B, R)
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "LSTM with projections is not supported with oneDNN"
+        if desc["cell"] == "LSTM":
+            c0 = torch.zeros(desc["c0"])                 # (L·D, B, H)
+            output, (h_n, c_n) = rnn(x, (h0, c0))
+        else:
+            c0 = c_n = None
+            output, h_n = rnn(x, h0)
+    shape = lambda t: None if t is None else tuple(t.shape)  # noqa: E731
+    return {"parameters": {n: tuple(p.shape) for n, p in rnn.named_parameters()},
+            "input": shape(x), "h0": shape(h0), "c0": shape(c0),
+            "output": shape(output), "h_n": shape(h_n), "c_n": shape(c_n)}
+
+
+def compare(desc: dict, actual: dict) -> list[dict]:
+    """Rows of (what, predicted, actual, match) for the page's "run it for real" table."""
+    rows = []
+    for name in TENSORS:
+        if desc[name] is not None or actual.get(name) is not None:
+            rows.append((name, desc[name], actual.get(name)))
+    names = list(dict.fromkeys([*desc["parameters"], *actual["parameters"]]))
+    rows += [(n, desc["parameters"].get(n), actual["parameters"].get(n)) for n in names]
+    return [{"what": w, "predicted": str(p), "actual (PyTorch)": str(a), "match": p == a}
+            for w, p, a in rows]
+
+
+def weight_block(desc: dict, name: str, gate: str | None = None) -> tuple[int, int]:
+    """Row range (start, stop) of `gate` in parameter `name` (whole parameter if gate is None)."""
+    entry = next((e for e in desc["details"] if e["name"] == name), None)
+    if entry is None:
+        raise ValueError(f"{name} is not a parameter of {module_args(desc)}")
+    if gate is None:
+        return 0, entry["shape"][0]
+    for g, start, stop in entry["row_blocks"]:
+        if g == gate:
+            return start, stop
+    raise ValueError(f"{name} has no gate {gate!r}; its row blocks are "
+                     f"{[g for g, _, _ in entry['row_blocks']]}")

@@ -1,0 +1,254 @@
+"""Trainer: builds the vocab, the train/validation split, the model and its optimizer, and
+runs one optimisation step at a time. Knows nothing of Streamlit or of a cell type.
+
+One step, for a minibatch X, Y of shape (B, T):
+    logits, state = model(X, state)                    # (B, T, V)
+    loss = mean_t,b  -log softmax(logits)[Y]            # cross-entropy, nats per token
+    perplexity = exp(loss)                              # 1 = perfect, |V| = uniform guessing
+    g = sqrt(sum_p ||grad p||^2)                        # global gradient norm, before clipping
+    if clip and g > clip: grad *= clip / g              # torch.nn.utils.clip_grad_norm_
+"""
+from __future__ import annotations
+
+import math
+import random
+import threading
+import time
+from dataclasses import asdict, dataclass
+
+import pandas as pd
+import torch
+import torch.nn.functional as F
+
+from .config import ModelConfig, TrainConfig
+from .models import CharModel, detach_state
+from .sampling import consecutive_batches, random_batches
+from .vocab import Vocab, tokenize
+
+# Model initialisation draws from torch's global RNG; serialise it so concurrent runs
+# with the same seed get the same weights.
+_INIT_LOCK = threading.Lock()
+GOOD_COPY_EVERY = 20      # steps between copies of the last known-good weights
+MAX_VAL_TOKENS = 20_000   # validation loss is measured on at most this many held-out tokens
+
+BIDIRECTIONAL_MESSAGE = (
+    "A bidirectional layer also reads the text backwards, so at step t it has already seen "
+    "token t+1 — the very token it is asked to predict. Its loss would fall to almost zero by "
+    "copying, and it could not generate text. Turn bidirectional off to train a next-token "
+    "model; the Shapes and Hidden-state pages still show bidirectional layers.")
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss or gradient became NaN/inf; the message says what happened and what to try."""
+
+
+@dataclass
+class StepMetrics:
+    step: int             # optimisation steps done, this one included
+    loss: float           # training cross-entropy of this minibatch (nats/token)
+    perplexity: float     # exp(loss)
+    grad_norm: float      # global L2 norm of the gradient before clipping
+    clipped: bool         # whether clipping scaled the gradient down
+    tokens: int           # tokens in this minibatch (B * T)
+    seconds: float        # wall time of this step
+    lr: float = 0.0       # learning rate used
+    epoch: int = 0        # passes over the training text started so far
+
+
+def resolve_device(name: str) -> torch.device:
+    """torch.device for "cpu" | "cuda" | "mps", with a clear error if it is not present."""
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' was chosen but no CUDA GPU is available on this server")
+    if name == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
+        raise ValueError("device 'mps' was chosen but Apple's MPS is not available on this server")
+    return torch.device(name)
+
+
+def available_devices() -> list[str]:
+    devices = ["cpu"]
+    if torch.cuda.is_available():
+        devices.append("cuda")
+    if hasattr(torch.backends, "mps") and torch.backends.mps.is_available():
+        devices.append("mps")
+    return devices
+
+
+def unigram_perplexity(ids: torch.Tensor, vocab_size: int) -> float:
+    """exp(entropy) of the token frequencies: the best a model that ignores context can do."""
+    p = torch.bincount(ids, minlength=vocab_size).double()
+    p = p[p > 0] / p.sum()
+    return float(torch.exp(-(p * p.log()).sum()))
+
+
+class Trainer:
+    def __init__(self, model_config: ModelConfig, train_config: TrainConfig, text: str,
+                 vocab: Vocab | None = None, state_dict: dict | None = None,
+                 history: list[dict] | None = None):
+        """`vocab`, `state_dict` and `history` resume a checkpointed run."""
+        if model_config.bidirectional:
+            raise ValueError(BIDIRECTIONAL_MESSAGE)
+        if not text:
+            raise ValueError("the training text is empty")
+        self.train_config = tc = train_config
+        self.device = resolve_device(tc.device)
+        tokens = tokenize(text, tc.tokenizer)
+        self.vocab = vocab or Vocab(tokens, min_freq=tc.min_freq)
+        self.model_config = self._with_vocab_size(model_config, len(self.vocab))
+        ids = torch.tensor(self.vocab[tokens], dtype=torch.long)
+        n_val = int(len(ids) * tc.val_fraction)
+        self.train_ids, self.val_ids = ids[: len(ids) - n_val], ids[len(ids) - n_val:]
+        need = tc.batch_size * (tc.seq_len + 1)
+        if len(self.train_ids) < need:
+            raise ValueError(
+                f"the training text has {len(self.train_ids):,} tokens but batch_size × (seq_len + 1) "
+                f"needs {need:,}: lower batch_size or seq_len, or use a longer text")
+        with _INIT_LOCK:
+            torch.manual_seed(tc.seed)
+            self.model = CharModel(self.model_config)
+        if state_dict is not None:
+            self.model.load_state_dict(state_dict)
+        self.model.to(self.device)
+        self.optimizer = self._make_optimizer()
+        self.uniform_perplexity = float(len(self.vocab))
+        self.unigram_perplexity = unigram_perplexity(self.train_ids, len(self.vocab))
+        self._train_ids_dev = self.train_ids.to(self.device)
+        self._rows: list[dict] = [dict(r) for r in history or []]
+        self._state = None
+        self._epoch = 0
+        self._batches = self._new_epoch()
+        self._good = (0, self._copy_weights())
+
+    @staticmethod
+    def _with_vocab_size(cfg: ModelConfig, n: int) -> ModelConfig:
+        if cfg.vocab_size and cfg.vocab_size != n:
+            raise ValueError(f"vocab_size is {cfg.vocab_size} but the vocab built from the text has {n} tokens")
+        return ModelConfig.from_dict({**cfg.to_dict(), "vocab_size": n})
+
+    def _make_optimizer(self) -> torch.optim.Optimizer:
+        tc = self.train_config
+        if tc.optimizer == "sgd":
+            return torch.optim.SGD(self.model.parameters(), lr=tc.lr)
+        return torch.optim.Adam(self.model.parameters(), lr=tc.lr)
+
+    def _new_epoch(self):
+        """A fresh batch iterator; the hidden state is reset at every epoch start."""
+        tc, self._state = self.train_config, None
+        if tc.sampler == "random":
+            return random_batches(self._train_ids_dev, tc.batch_size, tc.seq_len, seed=tc.seed + self._epoch)
+        offset = random.Random(tc.seed + self._epoch).randrange(tc.seq_len)
+        if len(self._train_ids_dev) - offset < tc.batch_size * (tc.seq_len + 1):
+            offset = 0
+        return consecutive_batches(self._train_ids_dev, tc.batch_size, tc.seq_len, offset=offset)
+
+    def _next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        for _ in range(2):
+            try:
+                return next(self._batches)
+            except StopIteration:
+                self._epoch += 1
+                self._batches = self._new_epoch()
+        raise RuntimeError("the sampler produced no batch")  # guarded by the length check above
+
+    @property
+    def steps_done(self) -> int:
+        return len(self._rows)
+
+    @property
+    def lr(self) -> float:
+        return self.optimizer.param_groups[0]["lr"]
+
+    def set_lr(self, lr: float) -> None:
+        if not (0 < lr <= 10):
+            raise ValueError(f"lr must be in (0, 10], got {lr!r}")
+        for group in self.optimizer.param_groups:
+            group["lr"] = float(lr)
+
+    def step(self) -> StepMetrics:
+        """One optimisation step. Raises TrainingDiverged (weights kept from before) on NaN/inf."""
+        tc, t0 = self.train_config, time.perf_counter()
+        X, Y = self._next_batch()                                     # (B, T), (B, T)
+        state = None if tc.sampler == "random" else self._state
+        self.model.train()
+        logits, state = self.model(X, state)                          # (B, T, V)
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), Y.reshape(-1))
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        params = [p for p in self.model.parameters() if p.grad is not None]
+        if tc.clip > 0:
+            norm = torch.nn.utils.clip_grad_norm_(params, tc.clip)
+        else:
+            norm = torch.nn.utils.get_total_norm([p.grad for p in params])
+        loss_value, norm_value = loss.item(), norm.item()
+        if not (math.isfinite(loss_value) and math.isfinite(norm_value)):
+            self._diverged(loss_value, norm_value)
+        self.optimizer.step()
+        self._state = detach_state(state)
+        m = StepMetrics(step=self.steps_done + 1, loss=loss_value, perplexity=math.exp(min(loss_value, 700)),
+                        grad_norm=norm_value, clipped=bool(tc.clip > 0 and norm_value > tc.clip),
+                        tokens=X.numel(), seconds=time.perf_counter() - t0, lr=self.lr, epoch=self._epoch)
+        self._rows.append(asdict(m))
+        if m.step % GOOD_COPY_EVERY == 0:
+            self._good = (m.step, self._copy_weights())
+        return m
+
+    def train_steps(self, n: int) -> list[StepMetrics]:
+        return [self.step() for _ in range(n)]
+
+    def _copy_weights(self) -> dict:
+        return {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+
+    def _diverged(self, loss: float, norm: float) -> None:
+        """Keep finite weights (restore the last good copy if they blew up) and explain."""
+        step = self.steps_done + 1
+        weights_ok = all(torch.isfinite(p).all() for p in self.model.parameters())
+        kept = step - 1
+        if not weights_ok:
+            kept, good = self._good
+            self.model.load_state_dict(good)
+            del self._rows[kept:]
+        self.optimizer = self._make_optimizer()  # its moments may hold inf/NaN
+        self.optimizer.zero_grad(set_to_none=True)
+        self._state = None
+        what = f"loss {loss}" if not math.isfinite(loss) else f"gradient norm {norm}"
+        raise TrainingDiverged(
+            f"Training diverged at step {step}: the {what} is not a finite number "
+            f"(exploding gradients). The run stopped; the weights from step {kept} are kept. "
+            f"Try a lower learning rate (now {self.lr:g}), turn on gradient clipping "
+            f"(clip = 1.0; now {self.train_config.clip:g}), or use LSTM/GRU instead of a relu RNN.")
+
+    @torch.no_grad()
+    def evaluate(self) -> float:
+        """Mean cross-entropy on the held-out tail (at most MAX_VAL_TOKENS); NaN if too short.
+        Recorded as val_loss on the current step's history row."""
+        tc, ids = self.train_config, self.val_ids[:MAX_VAL_TOKENS].to(self.device)
+        rows = max(1, min(tc.batch_size, (len(ids) - 1) // tc.seq_len))
+        total, count, state = 0.0, 0, None
+        self.model.eval()
+        for X, Y in consecutive_batches(ids, rows, tc.seq_len):
+            logits, state = self.model(X, state)                      # (rows, T, V)
+            total += F.cross_entropy(logits.reshape(-1, logits.shape[-1]), Y.reshape(-1),
+                                     reduction="sum").item()
+            count += Y.numel()
+        self.model.train()
+        value = total / count if count else float("nan")
+        if self._rows:
+            self._rows[-1]["val_loss"] = value
+        return value
+
+    @property
+    def history(self) -> pd.DataFrame:
+        """One row per step: the StepMetrics fields, val_loss (NaN where not measured),
+        val_perplexity and tokens_per_s."""
+        df = pd.DataFrame(self._rows, columns=[*StepMetrics.__dataclass_fields__, "val_loss"])
+        df["val_perplexity"] = df["val_loss"].apply(math.exp) if len(df) else []
+        df["tokens_per_s"] = df["tokens"] / df["seconds"]
+        return df
+
+    def history_rows(self, start: int = 0) -> list[dict]:
+        """Copies of history rows from `start` on (cheap incremental reads for a snapshot)."""
+        return [dict(r) for r in self._rows[start:]]
+
+    def val_text(self, n_tokens: int = 300) -> str:
+        """A snippet of held-out text (training text if there is no validation split)."""
+        ids = self.val_ids if len(self.val_ids) > 1 else self.train_ids
+        return "".join(self.vocab.to_tokens(ids[:n_tokens].tolist()))

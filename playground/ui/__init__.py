@@ -1,0 +1,70 @@
+"""Streamlit glue shared by every page: page set-up, the session's identity and its runs.
+
+This package is the only part of `playground` that imports streamlit.
+
+Session-state keys:
+    owner_token    unguessable id of this browser session; owns its runs in the registry
+    active_run_id  the run the pages show (trained on the Train page)
+    run_ids        every run this session created, oldest first
+"""
+from __future__ import annotations
+
+import secrets
+
+import streamlit as st
+
+from playground.runner import REGISTRY, Run
+
+OWNER_KEY, ACTIVE_KEY, RUNS_KEY = "owner_token", "active_run_id", "run_ids"
+
+
+def setup_page(title: str, icon: str = "🔁") -> None:
+    st.set_page_config(page_title=f"{title} · RNN Playground", page_icon=icon, layout="wide")
+    owner_token()
+
+
+class _SessionGuard:
+    def __init__(self, owner: str):
+        self.owner = owner
+
+
+def _release_session(guard: _SessionGuard) -> None:
+    """The browser session went away: stop and free its runs."""
+    REGISTRY.stop_owner(guard.owner)
+
+
+@st.cache_resource(scope="session", on_release=_release_session, show_spinner=False)
+def _session_guard(owner: str) -> _SessionGuard:
+    return _SessionGuard(owner)
+
+
+def owner_token() -> str:
+    """This session's owner token (created on first use); ties its runs to its lifetime."""
+    if OWNER_KEY not in st.session_state:
+        st.session_state[OWNER_KEY] = secrets.token_urlsafe(16)
+    token = st.session_state[OWNER_KEY]
+    _session_guard(token)
+    return token
+
+
+def current_run() -> Run | None:
+    """The session's active run, or None (never another session's run)."""
+    return REGISTRY.get(st.session_state.get(ACTIVE_KEY), owner_token())
+
+
+def session_runs() -> list[Run]:
+    owner = owner_token()
+    return [r for rid in st.session_state.get(RUNS_KEY, []) if (r := REGISTRY.get(rid, owner))]
+
+
+def set_current_run(run: Run) -> None:
+    st.session_state[ACTIVE_KEY] = run.run_id
+    ids = st.session_state.setdefault(RUNS_KEY, [])
+    if run.run_id not in ids:
+        ids.append(run.run_id)
+
+
+def need_run_message(what: str = "this page") -> None:
+    """A friendly pointer to the Train page when the session has no model yet."""
+    st.info(f"Train a model first: {what} looks inside the model you train on the Train page.")
+    st.page_link("pages/1_Train.py", label="Go to the Train page", icon="🏋️")

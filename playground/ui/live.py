@@ -1,0 +1,98 @@
+"""The live view of a run: status, progress, curves, gradient norm and generated text.
+
+It polls the run's thread-safe snapshot in a fragment that reruns every second only while
+the run is active; the rest of the page (and other pages) stay responsive.
+"""
+from __future__ import annotations
+
+import math
+
+import streamlit as st
+
+from playground import charts
+from playground.runner import REGISTRY, Run, Snapshot
+
+POLL_SECONDS = 1.0
+
+
+def render(run: Run | None) -> None:
+    if run is None:
+        st.info("Pick a corpus and a model in the sidebar, then press **Start**. "
+                "The curves below fill in live while the network learns.")
+        return
+    was_active = run.is_active
+
+    @st.fragment(run_every=POLL_SECONDS if was_active else None)
+    def live() -> None:
+        snap = run.snapshot()
+        status(snap)
+        if len(snap.history):
+            metrics(snap)
+            curves(snap)
+            samples(snap)
+        if was_active and snap.status not in ("queued", "running", "paused"):
+            st.rerun()  # the run ended: redraw the whole page so the buttons follow
+
+    live()
+
+
+def status(snap: Snapshot) -> None:
+    done, target = snap.step, max(snap.target_step, 1)
+    label = {"ready": "Ready", "queued": "Waiting for a free training slot", "running": "Training",
+             "paused": "Paused", "finished": "Finished", "stopped": "Stopped",
+             "diverged": "Diverged", "error": "Error"}[snap.status]
+    st.progress(min(done / target, 1.0), text=f"**{label}** · step {done:,} of {snap.target_step:,}")
+    if snap.status == "queued":
+        st.warning(f"{REGISTRY.max_concurrent} runs are already training on this server; "
+                   "yours starts as soon as one finishes.")
+    elif snap.status in ("diverged", "error"):
+        st.error(snap.message)
+    elif snap.status in ("finished", "stopped") and snap.message:
+        st.success(snap.message) if snap.status == "finished" else st.info(snap.message)
+
+
+def metrics(snap: Snapshot) -> None:
+    h = snap.history
+    last = h.iloc[-1]
+    val = h["val_loss"].dropna()
+    c = st.columns(6)
+    c[0].metric("step", f"{snap.step:,}")
+    c[1].metric("train loss (last 20)", f"{h['loss'].tail(20).mean():.3f}",
+                help="Cross-entropy in nats per token, averaged over the last 20 steps.")
+    c[2].metric("val perplexity", f"{math.exp(val.iloc[-1]):.2f}" if len(val) else "—",
+                help=f"exp(validation loss). 1 = perfect; uniform guessing = |V| = {snap.vocab_size}.")
+    c[3].metric("tokens/s", f"{snap.tokens_per_s:,.0f}", help="Training throughput over the last 20 steps.")
+    c[4].metric("clipped steps", f"{snap.clipped_share:.0%}",
+                help="Share of steps whose gradient norm exceeded the clip threshold.")
+    c[5].metric("lr", f"{last['lr']:g}")
+
+
+def curves(snap: Snapshot) -> None:
+    o = st.columns([1, 1, 2])
+    metric = o[0].radio("Curve", ["loss", "perplexity"], horizontal=True, key="curve_metric")
+    log_y = o[1].toggle("log scale", key="curve_log")
+    smoothing = o[2].slider("smoothing", 0.0, 0.99, 0.6, 0.01, key="curve_smoothing")
+    left, right = st.columns(2)
+    rev = snap.run_id
+    left.plotly_chart(charts.curve_figure(snap.history, metric, snap.uniform_perplexity,
+                                          snap.unigram_perplexity, log_y, smoothing, rev),
+                      use_container_width=True, key="curve_chart")
+    right.plotly_chart(charts.grad_norm_figure(snap.history, snap.train_config.clip, rev),
+                       use_container_width=True, key="grad_chart")
+
+
+def samples(snap: Snapshot) -> None:
+    if not snap.samples:
+        return
+    s = snap.samples[-1]
+    st.markdown(f"**Generated after step {s['step']:,}** from the prefix `{s['prefix']!r}`")
+    left, right = st.columns(2)
+    left.caption("Greedy: always the most likely next token")
+    left.code(s["prefix"] + s["greedy"], language=None, wrap_lines=True)
+    right.caption(f"Sampled at temperature {s['temperature']:g}")
+    right.code(s["prefix"] + s["sampled"], language=None, wrap_lines=True)
+    if len(snap.samples) > 1:
+        with st.expander(f"Earlier samples ({len(snap.samples) - 1})"):
+            for old in reversed(snap.samples[:-1]):
+                st.caption(f"step {old['step']:,} · greedy | sampled")
+                st.text(f"{old['greedy'][:120]!r}\n{old['sampled'][:120]!r}")

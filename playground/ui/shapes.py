@@ -1,0 +1,152 @@
+"""Streamlit helpers for the Shapes page: controls with seed presets, the real run, the quiz,
+and the trained model's weight heatmap. Session-state keys all start with "shp_"."""
+from __future__ import annotations
+
+import streamlit as st
+
+from playground import quiz, shapes, shapes_view
+
+DEFAULTS = dict(cell="LSTM", input_size=10, hidden_size=20, num_layers=2, bias=True,
+                batch_first=False, bidirectional=False, proj_size=0, seq_len=5, batch_size=3)
+PRESETS = {  # label -> settings; the first two are the seed notes' examples
+    "nn.LSTM(10, 20, 2), input (5, 3, 10)": dict(DEFAULTS),
+    "nn.RNN(10, 20, 2), input (5, 3, 10)": dict(DEFAULTS, cell="RNN"),
+    "nn.LSTM(4, 3), input (2, 3, 4)": dict(DEFAULTS, input_size=4, hidden_size=3, num_layers=1,
+                                           seq_len=2),
+    "bidirectional GRU, batch_first": dict(DEFAULTS, cell="GRU", bidirectional=True,
+                                           batch_first=True),
+    "LSTM with proj_size=5": dict(DEFAULTS, proj_size=5, bidirectional=True),
+}
+LIMITS = dict(input_size=4096, hidden_size=2048, num_layers=8, seq_len=512, batch_size=512)
+HELP = dict(input_size="features per time step of x", hidden_size="features in h (and c)",
+            num_layers="stacked recurrent layers", seq_len="time steps T in the input",
+            batch_size="sequences per batch B")
+
+
+def _key(name: str) -> str:
+    return f"shp_{name}"
+
+
+def apply_settings(settings: dict) -> None:
+    """Callback: write settings into the control widgets' session state."""
+    for name, value in settings.items():
+        st.session_state[_key(name)] = value
+
+
+def controls() -> dict:
+    """Sidebar: preset buttons and one widget per describe() argument; returns the settings."""
+    for name, value in DEFAULTS.items():
+        st.session_state.setdefault(_key(name), value)
+    side = st.sidebar
+    side.markdown("**Presets** (from the tutorial notes)")
+    for i, (label, preset) in enumerate(PRESETS.items()):
+        side.button(label, key=f"shp_preset_{i}", on_click=apply_settings, args=(preset,),
+                    width="stretch")
+    cell = side.radio("cell", list(shapes.GATES), key=_key("cell"), horizontal=True)
+    out = {"cell": cell}
+    for name in ("input_size", "hidden_size", "num_layers"):
+        out[name] = side.number_input(name, 1, LIMITS[name], key=_key(name), help=HELP[name])
+    out["proj_size"] = side.number_input(
+        "proj_size (LSTM only; 0 = off)", 0, LIMITS["hidden_size"], key=_key("proj_size"),
+        disabled=cell != "LSTM", help="projects h to proj_size features; must be < hidden_size")
+    if cell != "LSTM":
+        out["proj_size"] = 0
+    for name in ("bias", "batch_first", "bidirectional"):
+        out[name] = side.checkbox(name, key=_key(name))
+    for name in ("seq_len", "batch_size"):
+        out[name] = side.number_input(name, 1, LIMITS[name], key=_key(name), help=HELP[name])
+    return out
+
+
+def real_run(desc: dict, settings: dict) -> None:
+    """The 'run it for real' button and its table; never shows a result for other settings."""
+    if st.button("▶ Run it for real on the server", key="shp_run_real"):
+        try:
+            st.session_state["shp_real"] = (settings, shapes.run_real(desc))
+        except ValueError as err:
+            st.session_state["shp_real"] = (settings, str(err))
+    stored = st.session_state.get("shp_real")
+    if not stored or stored[0] != settings:
+        st.caption("Press the button to build the module and run one forward pass.")
+        return
+    if isinstance(stored[1], str):
+        st.warning(stored[1])
+        return
+    rows = shapes.compare(desc, stored[1])
+    ok = all(r["match"] for r in rows)
+    (st.success if ok else st.error)(
+        f"PyTorch agrees on all {len(rows)} shapes." if ok else "PyTorch disagrees on a shape!")
+    st.dataframe(rows, hide_index=True, width="stretch")
+
+
+def quiz_panel(desc: dict) -> None:
+    """Hide one shape; the learner types a guess; say right or wrong and why."""
+    st.session_state.setdefault("shp_quiz_seed", 0)
+    if st.button("🎲 New question", key="shp_quiz_new"):
+        st.session_state["shp_quiz_seed"] += 1
+        st.session_state.pop("shp_quiz_answer", None)
+    q = quiz.random_question(desc, st.session_state["shp_quiz_seed"])
+    given = f"x of shape {desc['input']}" if q["target"] != "input" else \
+        f"seq_len={desc['seq_len']}, batch_size={desc['batch_size']}"
+    st.markdown(f"`rnn = {shapes.module_args(desc)}` run on {given}.\n\n"
+                f"**What is the shape of `{q['target']}`?**")
+    guess = st.text_input("your answer, e.g. (5, 3, 20)", key="shp_quiz_answer")
+    if st.button("Check my answer", key="shp_quiz_check") or guess:
+        right, message = quiz.check(q, guess)
+        (st.success if right else st.error)(("✅ " if right else "❌ ") + message)
+
+
+def _trained_rnn():
+    """(rnn module, describe() of it) for the session's trained model, or None."""
+    from playground import ui
+
+    current_run = getattr(ui, "current_run", None)
+    run = current_run() if current_run else None
+    if run is None:
+        return None
+    model, _vocab, _config = run.copy_model()
+    rnn = model.rnn
+    desc = shapes.describe(
+        rnn.mode, rnn.input_size, rnn.hidden_size, rnn.num_layers, bias=rnn.bias,
+        batch_first=rnn.batch_first, bidirectional=rnn.bidirectional,
+        proj_size=getattr(rnn, "proj_size", 0))
+    return rnn, desc
+
+
+def _differences(desc: dict, trained: dict) -> list[str]:
+    keys = ("cell", "input_size", "hidden_size", "num_layers", "bias", "bidirectional",
+            "proj_size")
+    return [f"{k}: inspector {desc[k]}, trained {trained[k]}" for k in keys
+            if desc[k] != trained[k]]
+
+
+def trained_weights(desc: dict, clicked: tuple[str, str] | None) -> None:
+    """Heatmap of one gate block of the trained model's weights (click a block or pick one)."""
+    found = _trained_rnn()
+    if found is None:
+        st.info("No trained model in this session yet: train one on the Train page, then "
+                "pick (or click) a weight block here to see its values.")
+        return
+    rnn, trained = found
+    diffs = _differences(desc, trained)
+    if diffs:
+        st.warning("The trained model's settings differ from the inspector's, so the heatmap "
+                   "shows the trained model's own shapes (" + "; ".join(diffs) + ").")
+        st.button("Set the inspector to the trained model's settings", key="shp_use_trained",
+                  on_click=apply_settings,
+                  args=({k: trained[k] for k in DEFAULTS if k not in ("seq_len", "batch_size")},))
+    names = list(trained["parameters"])
+    if clicked and clicked[0] in names and st.session_state.get("shp_last_click") != clicked:
+        st.session_state["shp_last_click"] = clicked
+        st.session_state["shp_trained_param"], st.session_state["shp_trained_gate"] = clicked
+    left, right = st.columns(2)
+    name = left.selectbox("trained parameter", names, key="shp_trained_param")
+    entry = next(e for e in trained["details"] if e["name"] == name)
+    gates = [g for g, _, _ in entry["row_blocks"]]
+    if st.session_state.get("shp_trained_gate") not in gates:
+        st.session_state["shp_trained_gate"] = gates[0]
+    gate = right.selectbox("gate (row block)", gates, key="shp_trained_gate")
+    start, stop = shapes.weight_block(trained, name, gate)
+    values = getattr(rnn, name).detach()[start:stop].float().numpy()  # (H, in) or (H,)
+    title = f"trained {name}[{start}:{stop}] — gate {gate}, shape {tuple(values.shape)}"
+    st.plotly_chart(shapes_view.weight_heatmap(values, title, start), key="shp_heatmap")

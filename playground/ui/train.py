@@ -1,0 +1,203 @@
+"""Train page widgets: corpus, model and training settings, run controls, checkpoints.
+
+Settings widgets are bound to the URL (`bind="query-params"`), so a link reproduces them,
+and persist for the session, so they survive a visit to another page.
+"""
+from __future__ import annotations
+
+import torch
+import streamlit as st
+
+from playground import corpora
+from playground.checkpoint import CheckpointError, read_checkpoint, save_checkpoint
+from playground.config import ModelConfig, TrainConfig
+from playground.models import CharModel, count_parameters
+from playground.runner import REGISTRY, Run
+from playground.train import BIDIRECTIONAL_MESSAGE, available_devices
+from playground.vocab import Vocab, tokenize
+from playground.ui import owner_token, set_current_run
+
+CELL_LABELS = {"RNN_TANH": "RNN (tanh)", "RNN_RELU": "RNN (relu)", "LSTM": "LSTM", "GRU": "GRU"}
+OWN_TEXT = "own"
+LR_CHOICES = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0]
+CLIP_CHOICES = [0.0, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0]
+BOUND = dict(bind="query-params", persist_state="session")
+
+
+@st.cache_data(show_spinner="Reading the corpus…", max_entries=8)
+def corpus_text(key: str) -> str:
+    return corpora.load(key)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def vocab_size(text: str, tokenizer: str, min_freq: int) -> int:
+    return len(Vocab(tokenize(text, tokenizer), min_freq=min_freq))
+
+
+def corpus_picker() -> tuple[str, str | None]:
+    """(corpus key, text or None when the user's own text is missing or unreadable)."""
+    keys = [*corpora.CORPORA, OWN_TEXT]
+    names = {**{k: c.name for k, c in corpora.CORPORA.items()}, OWN_TEXT: "Your own text"}
+    key = st.selectbox("Corpus", keys, index=1, format_func=names.get, key="corpus", **BOUND)
+    if key != OWN_TEXT:
+        text = corpus_text(key)
+        st.caption(corpora.CORPORA[key].description)
+    else:
+        text = _own_text()
+    if text:
+        st.caption(f"{len(text):,} characters · {len(set(text)):,} distinct")
+    return key, text
+
+
+def _own_text() -> str | None:
+    upload = st.file_uploader("Upload a UTF-8 .txt file", type=["txt"], key="corpus_upload")
+    pasted = st.text_area("…or paste text (any language)", key="corpus_paste", height=120,
+                          persist_state="session")
+    if upload is not None:
+        try:
+            return corpora.decode_upload(upload.getvalue())
+        except ValueError as e:
+            st.error(f"Could not read {upload.name}: {e}")
+            return None
+    if pasted.strip():
+        return pasted
+    st.info("Upload or paste some text to train on.")
+    return None
+
+
+def model_settings() -> ModelConfig | None:
+    cell = st.selectbox("Cell", list(CELL_LABELS), index=2, format_func=CELL_LABELS.get, key="cell", **BOUND)
+    one_hot = st.toggle("One-hot input (no embedding)", key="one_hot", **BOUND,
+                        help="Off: an nn.Embedding of size embedding_dim feeds the RNN. "
+                             "On: each token is a one-hot vector of size |V|.")
+    embedding_dim = 0 if one_hot else st.number_input("embedding_dim", 1, 1024, 32, key="embedding_dim", **BOUND)
+    hidden_size = st.number_input("hidden_size", 1, 1024, 128, key="hidden_size", **BOUND)
+    num_layers = st.number_input("num_layers", 1, 8, 1, key="num_layers", **BOUND)
+    dropout = st.slider("dropout (between layers)", 0.0, 0.9, 0.0, 0.05, key="dropout", **BOUND,
+                        disabled=num_layers == 1, help="Applied between stacked layers: needs num_layers > 1.")
+    bidirectional = st.checkbox("bidirectional", key="bidirectional", **BOUND)
+    if bidirectional:
+        st.warning(BIDIRECTIONAL_MESSAGE)
+        return None
+    return _build(ModelConfig, cell=cell, embedding_dim=int(embedding_dim), hidden_size=int(hidden_size),
+                  num_layers=int(num_layers), dropout=float(dropout) if num_layers > 1 else 0.0)
+
+
+def training_settings() -> tuple[TrainConfig | None, int]:
+    """(TrainConfig or None if invalid, number of steps to train)."""
+    sampler = st.radio("Sampler", ["consecutive", "random"], horizontal=True, key="sampler", **BOUND,
+                       help="consecutive: rows continue across batches, hidden state carried (detached). "
+                            "random: windows in random order, hidden state reset every batch.")
+    optimizer = st.radio("Optimizer", ["adam", "sgd"], horizontal=True, key="optimizer", **BOUND)
+    lr = st.select_slider("lr (learning rate)", LR_CHOICES, value=3e-3, key="lr", **BOUND,
+                          help="Can be changed while a run trains.")
+    clip = st.select_slider("clip (max gradient norm, 0 = off)", CLIP_CHOICES, value=1.0, key="clip", **BOUND)
+    seq_len = st.number_input("seq_len (time steps per window)", 1, 512, 64, key="seq_len", **BOUND)
+    batch_size = st.number_input("batch_size", 1, 512, 32, key="batch_size", **BOUND)
+    steps = st.number_input("Steps to train", 1, 50_000, 1000, step=100, key="steps", **BOUND)
+    with st.expander("More"):
+        tokenizer = st.radio("Tokens", ["char", "word"], horizontal=True, key="tokenizer", **BOUND)
+        seed = st.number_input("seed", 0, 2**31 - 1, 0, key="seed", **BOUND)
+        device = st.selectbox("device", available_devices(), key="device", **BOUND)
+    cfg = _build(TrainConfig, sampler=sampler, optimizer=optimizer, lr=lr, clip=clip, seq_len=int(seq_len),
+                 batch_size=int(batch_size), tokenizer=tokenizer, seed=int(seed), device=device)
+    return cfg, int(steps)
+
+
+def _build(cls, **kwargs):
+    try:
+        return cls(**kwargs)
+    except ValueError as e:
+        st.error(str(e))
+        return None
+
+
+def parameter_count(cfg: ModelConfig, text: str, tokenizer: str) -> tuple[int, int]:
+    """(parameters, |V|) of the model this config would build, on the meta device (no memory)."""
+    v = vocab_size(text, tokenizer, 0)
+    with torch.device("meta"):
+        model = CharModel(ModelConfig.from_dict({**cfg.to_dict(), "vocab_size": v}))
+    return count_parameters(model), v
+
+
+def same_setup(run: Run, cfg: ModelConfig, tc: TrainConfig, corpus_key: str) -> bool:
+    """Would pressing Start continue `run`? (lr may differ: it is changed live.)"""
+    a = {**run.trainer.train_config.to_dict(), "lr": 0}
+    b = {**tc.to_dict(), "lr": 0}
+    mc = ModelConfig.from_dict({**cfg.to_dict(), "vocab_size": run.trainer.model_config.vocab_size})
+    return run.corpus_key == corpus_key and mc == run.trainer.model_config and a == b
+
+
+def new_run(cfg: ModelConfig, tc: TrainConfig, text: str, corpus_key: str, **trainer_kwargs) -> Run | None:
+    try:
+        with st.spinner("Building the vocab and the model…"):
+            run = REGISTRY.create(cfg, tc, text, owner_token(), **trainer_kwargs)
+    except (ValueError, RuntimeError) as e:
+        st.error(f"Could not start: {e}")
+        return None
+    run.corpus_key = corpus_key
+    set_current_run(run)
+    return run
+
+
+def controls(run: Run | None, cfg: ModelConfig | None, tc: TrainConfig | None, corpus_key: str,
+             text: str | None, steps: int) -> Run | None:
+    """Start, Pause/Resume, Step, Stop, Reset. Returns the (possibly new) active run."""
+    ready = cfg is not None and tc is not None and text is not None
+    active = run is not None and run.is_active
+    c = st.columns(5)
+    if c[0].button("Start", type="primary", disabled=not ready or active, use_container_width=True):
+        if run is None or not same_setup(run, cfg, tc, corpus_key):
+            run = new_run(cfg, tc, text, corpus_key)
+        if run is not None:
+            run.start(steps)
+    paused = run is not None and run.status == "paused"
+    if c[1].button("Resume" if paused else "Pause", disabled=not active, use_container_width=True):
+        run.resume() if paused else run.pause()
+    if c[2].button("Step", disabled=not ready, use_container_width=True,
+                   help="Exactly one optimisation step (pauses a running run)."):
+        if run is None or (not run.is_active and not same_setup(run, cfg, tc, corpus_key)):
+            run = new_run(cfg, tc, text, corpus_key)
+        if run is not None:
+            run.step_once()
+    if c[3].button("Stop", disabled=not active, use_container_width=True):
+        run.stop()
+    if c[4].button("Reset", disabled=run is None, use_container_width=True,
+                   help="Forget this run's weights and history; start again from fresh weights."):
+        REGISTRY.remove(run.run_id)
+        run = new_run(cfg, tc, text, corpus_key) if ready else None
+    if run is not None and tc is not None and run.is_active and run.trainer.lr != tc.lr:
+        run.set_lr(tc.lr)
+        st.toast(f"Learning rate changed to {tc.lr:g} from step {run.trainer.steps_done + 1}.")
+    if run is not None and ready and not active and not same_setup(run, cfg, tc, corpus_key):
+        st.info("The settings differ from the last run: Start trains a new model with them.")
+    return run
+
+
+def checkpoint_section(run: Run | None, text: str | None, corpus_key: str) -> None:
+    """Download the run (weights + configs + vocab + history); upload one to resume it."""
+    col1, col2 = st.columns(2)
+    if run is not None:
+        col1.download_button("Download checkpoint (.pt)", data=lambda: run.checkpoint(save_checkpoint),
+                             file_name=f"rnn-playground-{run.label.replace(' ', '-')}.pt",
+                             mime="application/octet-stream")
+        col1.download_button("Download metrics (.csv)", data=lambda: run.snapshot().history.to_csv(index=False),
+                             file_name="rnn-playground-history.csv", mime="text/csv")
+    upload = col2.file_uploader("Resume from a checkpoint", type=["pt"], key="ckpt_upload")
+    if upload is None or st.session_state.get("ckpt_loaded") == upload.file_id:
+        return
+    try:
+        ckpt = read_checkpoint(upload.getvalue())
+    except CheckpointError as e:
+        col2.error(f"Could not load {upload.name}: {e}")
+        return
+    if text is None:
+        col2.warning("Choose a corpus first: a checkpoint resumes training on the current corpus.")
+        return
+    tc = TrainConfig.from_dict({**ckpt["train_config"].to_dict(), "device": "cpu"})
+    run = new_run(ckpt["model_config"], tc, text, corpus_key, vocab=ckpt["vocab"],
+                  state_dict=ckpt["state_dict"], history=ckpt["history"])
+    if run is not None:
+        st.session_state["ckpt_loaded"] = upload.file_id
+        col2.success(f"Loaded {upload.name}: {run.label}, {run.trainer.steps_done:,} steps trained. "
+                     "Press Start to continue.")

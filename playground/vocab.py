@@ -1,0 +1,81 @@
+"""Token vocabulary (seed 004, d2l): tokens <-> integer ids.
+
+Id 0 is always the unknown token "<unk>"; reserved tokens (e.g. "<pad>", "<bos>",
+"<eos>") follow; then every token seen at least `min_freq` times, most frequent first
+(ties keep first-appearance order).
+"""
+from __future__ import annotations
+
+import collections
+import re
+from typing import Iterable, Sequence
+
+UNK = "<unk>"
+_WORD_RE = re.compile(r"\w+|[^\w\s]+|\s+")
+
+
+def tokenize(text: str, level: str = "char") -> list[str]:
+    """Split text into tokens. "char": one token per character; "word": words,
+    punctuation runs and whitespace runs, so "".join(tokens) == text."""
+    if level == "char":
+        return list(text)
+    if level == "word":
+        return _WORD_RE.findall(text)
+    raise ValueError(f"tokenizer must be 'char' or 'word', got {level!r}")
+
+
+def _flatten(tokens: Iterable) -> list[str]:
+    """Accept a flat token list or a list of token lists (lines)."""
+    tokens = list(tokens)
+    if tokens and isinstance(tokens[0], (list, tuple)):
+        return [tk for line in tokens for tk in line]
+    return tokens
+
+
+class Vocab:
+    def __init__(self, tokens: Iterable = (), min_freq: int = 0, reserved_tokens: Sequence[str] = ()):
+        counter = collections.Counter(_flatten(tokens))
+        # most frequent first; sorted() is stable, so ties keep first-appearance order
+        self.token_freqs: list[tuple[str, int]] = sorted(counter.items(), key=lambda kv: -kv[1])
+        self.idx_to_token: list[str] = [UNK]
+        for tk in reserved_tokens:
+            if tk not in self.idx_to_token:
+                self.idx_to_token.append(tk)
+        reserved = set(self.idx_to_token)
+        self.idx_to_token += [tk for tk, freq in self.token_freqs if freq >= min_freq and tk not in reserved]
+        self.token_to_idx: dict[str, int] = {tk: i for i, tk in enumerate(self.idx_to_token)}
+        self.min_freq = min_freq
+        self.reserved_tokens = tuple(reserved_tokens)
+
+    unk = 0  # id of UNK
+
+    def __len__(self) -> int:
+        return len(self.idx_to_token)
+
+    def __getitem__(self, tokens):
+        if isinstance(tokens, (list, tuple)):
+            return [self.token_to_idx.get(tk, self.unk) for tk in tokens]
+        return self.token_to_idx.get(tokens, self.unk)
+
+    def __contains__(self, token) -> bool:
+        return token in self.token_to_idx
+
+    def to_tokens(self, indices):
+        if isinstance(indices, (list, tuple)):
+            return [self.idx_to_token[int(i)] for i in indices]
+        return self.idx_to_token[int(indices)]
+
+    def to_dict(self) -> dict:
+        """Plain data for checkpoints (no pickled classes)."""
+        return {"idx_to_token": list(self.idx_to_token), "min_freq": self.min_freq,
+                "reserved_tokens": list(self.reserved_tokens)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Vocab":
+        itos = list(d["idx_to_token"])
+        if not itos or itos[0] != UNK or len(set(itos)) != len(itos):
+            raise ValueError("vocab must start with <unk> and hold each token once")
+        v = cls((), min_freq=int(d.get("min_freq", 0)), reserved_tokens=tuple(d.get("reserved_tokens", ())))
+        v.idx_to_token = itos
+        v.token_to_idx = {tk: i for i, tk in enumerate(itos)}
+        return v
