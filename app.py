@@ -25,12 +25,7 @@ st.markdown(
 st.page_link("pages/1_Train.py", label="Train a network now", icon="🏋️")
 
 st.subheader("Pages")
-PAGES = [
-    ("pages/1_Train.py", "🏋️", "Train",
-     "Corpus, cell (RNN tanh/relu, LSTM, GRU), sizes, sampler and optimizer; live loss, "
-     "perplexity, gradient norm and generated text; checkpoints."),
-]
-for path, icon, name, what in PAGES:
+for path, name, icon, what in ui.available_pages()[1:]:
     st.page_link(path, label=f"**{name}** — {what}", icon=icon)
 
 st.subheader("What you will see")

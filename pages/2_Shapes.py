@@ -2,7 +2,7 @@
 checked against PyTorch on demand."""
 from playground import ui
 
-ui.setup_page("Shapes", "🔍")
+ui.setup_page("Shapes", "📐")
 
 import pandas as pd  # noqa: E402
 import streamlit as st  # noqa: E402
@@ -10,6 +10,7 @@ import streamlit as st  # noqa: E402
 from playground import shapes, shapes_view  # noqa: E402
 from playground.ui import shapes as ui_shapes  # noqa: E402
 
+st.title("Shapes of RNN, LSTM and GRU")
 st.caption("Pick a cell and its settings in the sidebar. Every number below comes from the "
            "shape formulas; the PyTorch tab runs the real module to check them.")
 settings = ui_shapes.controls()
@@ -70,7 +71,7 @@ with tab_blocks:
                             key="shp_blocks", on_select="rerun", selection_mode="points")
     points = (event or {}).get("selection", {}).get("points", []) if event else []
     clicked = tuple(points[0]["customdata"]) if points and points[0].get("customdata") else None
-    st.subheader("Trained model's values")
+    st.markdown("#### Trained model's values")
     ui_shapes.trained_weights(desc, clicked)
 
 with tab_tensors:

@@ -185,10 +185,9 @@ class ScratchRNN(nn.Module):
                 h, gates = rnn_step(x_proj[t], h, w_hh, b_hh, self.nonlinearity)
             outputs[t] = h
             if record:
-                for name, value in gates.items():
+                recorded = gates if c is None else {"c": c, **gates}  # order: h, c, gates
+                for name, value in recorded.items():
                     trace.setdefault(name, [None] * x.shape[0])[t] = value
-                if c is not None:
-                    trace.setdefault("c", [None] * x.shape[0])[t] = c
         out = torch.stack(outputs)  # (T, B, H)
         if record:
             trace = {"h": out, **{k: torch.stack(v) for k, v in trace.items()}}  # each (T, B, H)

@@ -29,7 +29,7 @@ def _layout(fig: go.Figure, title: str, y_title: str, log_y: bool, revision: str
     fig.update_layout(title=title, height=330, margin=dict(l=10, r=10, t=40, b=10),
                       xaxis_title="step", yaxis_title=y_title, uirevision=revision,
                       legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1))
-    fig.update_yaxes(type="log" if log_y else "linear")
+    fig.update_yaxes(type="log" if log_y else "linear", tickformat=".2~g")
     return fig
 
 
@@ -64,7 +64,7 @@ def grad_norm_figure(history: pd.DataFrame, clip: float, revision: str = "run") 
     """Global gradient norm before clipping; the clip threshold as a line; clipped steps marked."""
     fig = go.Figure()
     fig.add_scatter(x=_f32(history["step"]), y=_f32(history["grad_norm"]), mode="lines",
-                    name="‖g‖ before clipping", line=dict(color="#2ca02c", width=1.5))
+                    name="norm before clipping", line=dict(color="#2ca02c", width=1.5))
     clipped = history[history["clipped"]]
     if len(clipped):
         fig.add_scatter(x=_f32(clipped["step"]), y=_f32(clipped["grad_norm"]), mode="markers",
@@ -72,4 +72,4 @@ def grad_norm_figure(history: pd.DataFrame, clip: float, revision: str = "run") 
     if clip > 0:
         fig.add_hline(y=clip, line=dict(color="#d62728", dash="dash", width=1),
                       annotation_text=f"clip = {clip:g}", annotation_position="top left")
-    return _layout(fig, "Gradient norm (global L2, before clipping)", "‖g‖", True, revision)
+    return _layout(fig, "Gradient norm (global L2, before clipping)", "gradient norm", True, revision)

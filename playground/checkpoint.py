@@ -38,12 +38,16 @@ def save_checkpoint(trainer) -> bytes:
 
 def read_checkpoint(data: bytes) -> dict:
     """The checkpoint's dict, checked: format, configs, vocab, weights that fit the config."""
+    if not zipfile.is_zipfile(io.BytesIO(data)):
+        raise CheckpointError("this file is not a PyTorch checkpoint (torch.save writes a zip archive).")
     try:
         obj = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
+        blocked = [line.strip() for line in str(e).splitlines() if "GLOBAL" in line]
         raise CheckpointError(
             "this file is not a plain checkpoint: it asks to load Python objects, which could run "
-            f"code, so it was refused (weights_only=True). Details: {str(e).splitlines()[0]}") from None
+            "code, so it was refused (torch.load with weights_only=True)."
+            + (f" {blocked[0]}" if blocked else "")) from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as e:
         raise CheckpointError(f"this file is not a PyTorch checkpoint ({type(e).__name__}).") from None
     if not isinstance(obj, dict) or obj.get("format") != FORMAT:

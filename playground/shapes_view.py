@@ -16,6 +16,8 @@ from playground.shapes import GATE_MEANINGS, output_segments, state_slices, tens
 GATE_COLOURS = {"h": "#7f9cc9", "i": "#4c78a8", "f": "#f58518", "g": "#54a24b", "o": "#e45756",
                 "r": "#b279a2", "z": "#9d755d", "n": "#ff9da6", "projection": "#72b7b2"}
 DIRECTION_COLOURS = {"forward": "#4c78a8", "backward": "#f58518"}
+LAYER_SHADES = {"forward": ["#4c78a8", "#7fa6d3", "#aac8ea", "#cfe0f4"],  # last layer first
+                "backward": ["#f58518", "#f9a95c", "#fcc890", "#fde0c0"]}
 INPUT_COLOUR = "#a0a0a0"
 FONT = dict(size=12)
 
@@ -26,11 +28,11 @@ def _rect(x0, y0, x1, y1, colour, line="white", dash=None):
 
 
 def _points_trace(xs, ys, texts, hovers, customdata):
-    """Markers at block centres: labels, hover text, and click/box selection on the page."""
+    """Gate letters at block centres, with hover text and click/box selection on the page."""
     return go.Scatter(x=xs, y=ys, mode="markers+text", text=texts, hovertext=hovers,
-                      hoverinfo="text", customdata=customdata, textfont=dict(size=11),
-                      marker=dict(size=14, opacity=0.25, color="white",
-                                  line=dict(width=1, color="#333")), showlegend=False)
+                      hoverinfo="text", customdata=customdata,
+                      textfont=dict(size=13, color="white"),
+                      marker=dict(size=28, opacity=0.01, color="white"), showlegend=False)
 
 
 def _blank_layout(fig, height, title):
@@ -65,7 +67,7 @@ def weight_blocks_figure(desc: dict, layer: int, direction: str = "forward") -> 
             shapes.append(_rect(x, y0, x + width, y1, GATE_COLOURS.get(gate, INPUT_COLOUR)))
             xs.append(x + width / 2)
             ys.append((y0 + y1) / 2)
-            texts.append(gate if (r1 - r0) / unit > 0.25 else "")
+            texts.append(f"<b>{gate}</b>" if (r1 - r0) / unit > 0.25 else "")
             meaning = GATE_MEANINGS.get(gate, "projection h_t → proj_size")
             hovers.append(f"{e['name']}[{r0}:{r1}] — {gate}: {meaning}"
                           f"<br>rows {r0}..{r1 - 1}, shape {(r1 - r0, *e['shape'][1:])}")
@@ -97,13 +99,18 @@ def _slab_labels(desc: dict, name: str, n: int) -> list[tuple[str, str, str]]:
     """(label, colour, hover) for each index along dim 0 of a tensor."""
     if name in ("h0", "h_n", "c0", "c_n"):
         R = desc["hidden_size"] if name in ("c0", "c_n") else desc["real_hidden"]
-        view = f"{name}.view({desc['num_layers']}, {desc['num_directions']}, " \
-               f"{desc['batch_size']}, {R})"
-        return [(f"[{s['index']}] layer {s['layer']} {s['direction'][:3]}",
-                 DIRECTION_COLOURS[s["direction"]],
-                 f"{name}[{s['index']}] = {view}[{s['layer']}, "
-                 f"{0 if s['direction'] == 'forward' else 1}]: layer {s['layer']}, {s['direction']}")
-                for s in state_slices(desc)]
+        L, D = desc["num_layers"], desc["num_directions"]
+        view = f"{name}.view({L}, {D}, {desc['batch_size']}, {R})"
+        out = []
+        for s in state_slices(desc):
+            shades = LAYER_SHADES[s["direction"]]
+            colour = shades[min(L - 1 - s["layer"], len(shades) - 1)]
+            short = "fwd" if s["direction"] == "forward" else "bwd"
+            out.append((f"[{s['index']}] layer {s['layer']} {short}", colour,
+                        f"{name}[{s['index']}] = {view}[{s['layer']}, "
+                        f"{0 if s['direction'] == 'forward' else 1}]: layer {s['layer']}, "
+                        f"{s['direction']} direction"))
+        return out
     axis = "b" if desc["batch_first"] else "t"
     return [(f"{axis}={i}", INPUT_COLOUR, f"{name}[{i}]") for i in range(n)]
 
@@ -122,7 +129,7 @@ def _tensor_panel(desc, name, x0, y0, shapes, points, annotations):
     shown = _shown_indices(n0)
     slab_h = 1.6 / len(shown)
     axes = tensor_axes(desc, name)
-    annotations.append(dict(x=x0 + 0.5, y=y0 + 0.12, yanchor="bottom", showarrow=False,
+    annotations.append(dict(x=x0 + 0.5, y=y0 + 0.2, yanchor="bottom", showarrow=False,
                             text=f"<b>{name}</b> {shape}"))
     annotations.append(dict(x=x0 + 0.5, y=y0 - 1.68, yanchor="top", showarrow=False,
                             font=dict(size=10),
@@ -140,8 +147,11 @@ def _tensor_panel(desc, name, x0, y0, shapes, points, annotations):
             shapes.append(_rect(xa, top - slab_h * 0.9, xb, top, fill))
             what = f"{name}[{i}, :, {s0}:{s1}]" if direction else hover
             extra = f" — {direction} direction of the last layer" if direction else ""
-            points.append((xa + (xb - xa) / 2, top - slab_h * 0.45,
-                           direction[:3] if direction and k == 0 else "", what + extra))
+            points.append((xa + (xb - xa) / 2, top - slab_h * 0.45, "", what + extra))
+            if direction and k == 0:
+                annotations.append(dict(x=(xa + xb) / 2, y=y0 + 0.02, yanchor="bottom",
+                                        showarrow=False, font=dict(size=10),
+                                        text=f"[..., {s0}:{s1}] {direction}"))
         for b in range(1, min(n1, 12)):  # thin lines between the rows of dim 1
             y = top - slab_h * 0.9 * b / min(n1, 12)
             shapes.append(dict(type="line", x0=x0, x1=x0 + 1, y0=y, y1=y,

@@ -10,16 +10,45 @@ Session-state keys:
 from __future__ import annotations
 
 import secrets
+from pathlib import Path
 
 import streamlit as st
+from streamlit.errors import StreamlitPageNotFoundError
 
 from playground.runner import REGISTRY, Run
 
 OWNER_KEY, ACTIVE_KEY, RUNS_KEY = "owner_token", "active_run_id", "run_ids"
+ROOT = Path(__file__).resolve().parents[2]
+
+# (file, label, icon, what it is for) — the sidebar menu and the home page's list
+PAGES = [
+    ("app.py", "Home", "🔁", "What this is and how to start."),
+    ("pages/1_Train.py", "Train", "🏋️",
+     "Corpus, cell (RNN tanh/relu, LSTM, GRU), sizes, sampler and optimizer; live loss, "
+     "perplexity, gradient norm and generated text; checkpoints."),
+    ("pages/2_Shapes.py", "Shapes", "📐",
+     "Every weight and tensor of nn.RNN / LSTM / GRU for any settings, checked against PyTorch."),
+    ("pages/3_Hidden_states.py", "Hidden states", "🔬",
+     "Heatmaps of every layer's hidden state and gates over a text, live while training."),
+    ("pages/4_Labs.py", "Labs", "🧪",
+     "The source notes' examples, each small, runnable and explained."),
+]
+
+
+def available_pages() -> list[tuple[str, str, str, str]]:
+    return [p for p in PAGES if (ROOT / p[0]).exists()]
 
 
 def setup_page(title: str, icon: str = "🔁") -> None:
+    """Page config, the sidebar menu, and this session's owner token."""
     st.set_page_config(page_title=f"{title} · RNN Playground", page_icon=icon, layout="wide")
+    with st.sidebar:
+        try:
+            for path, label, page_icon, _ in available_pages():
+                st.page_link(path, label=label, icon=page_icon)
+        except StreamlitPageNotFoundError:
+            pass  # a page script run on its own (AppTest.from_file on a page): no menu
+        st.divider()
     owner_token()
 
 

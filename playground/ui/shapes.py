@@ -93,7 +93,10 @@ def quiz_panel(desc: dict) -> None:
     guess = st.text_input("your answer, e.g. (5, 3, 20)", key="shp_quiz_answer")
     if st.button("Check my answer", key="shp_quiz_check") or guess:
         right, message = quiz.check(q, guess)
-        (st.success if right else st.error)(("✅ " if right else "❌ ") + message)
+        if right:
+            st.success(message, icon="✅")
+        else:
+            st.error(message, icon="❌")
 
 
 def _trained_rnn():

@@ -1,0 +1,141 @@
+"""The background runner: start, pause, resume, step, stop, lr change, cap, session release."""
+import time
+
+import pytest
+
+from playground import corpora
+from playground.config import ModelConfig, TrainConfig
+from playground.runner import RunRegistry
+
+TEXT = corpora.load("brackets", 20_000)
+MODEL = ModelConfig(cell="GRU", hidden_size=16, embedding_dim=4)
+TRAIN = TrainConfig(seq_len=8, batch_size=4)
+
+
+def wait_for(predicate, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+@pytest.fixture
+def registry():
+    reg = RunRegistry(max_concurrent=1)
+    yield reg
+    for run in list(reg.runs.values()):
+        run.stop()
+        run.join(5)
+
+
+def test_run_trains_to_its_target_and_publishes_snapshots(registry):
+    run = registry.create(MODEL, TRAIN, TEXT, owner="a")
+    run.settings.sample_every = 10
+    run.start(30)
+    run.join(30)
+    snap = run.snapshot()
+    assert snap.status == "finished" and snap.step == 30 == len(snap.history)
+    assert snap.history["val_loss"].notna().sum() >= 2          # step 1 and the last step
+    assert [s["step"] for s in snap.samples] == [10, 20, 30]
+    assert len(snap.samples[-1]["greedy"]) == run.settings.sample_length
+    assert snap.tokens_per_s > 0 and snap.parameters > 0
+    run.start(5)                                                # Start again continues
+    run.join(30)
+    assert run.snapshot().step == 35
+
+
+def test_pause_resume_step_and_stop(registry):
+    run = registry.create(MODEL, TRAIN, TEXT, owner="a")
+    run.start(100_000)
+    assert wait_for(lambda: run.trainer.steps_done > 2)
+    run.pause()
+    time.sleep(0.2)
+    paused_at = run.trainer.steps_done
+    time.sleep(0.3)
+    assert run.trainer.steps_done == paused_at and run.status == "paused"
+    run.step_once()
+    assert wait_for(lambda: run.trainer.steps_done == paused_at + 1)
+    time.sleep(0.2)
+    assert run.trainer.steps_done == paused_at + 1             # exactly one step
+    run.resume()
+    assert wait_for(lambda: run.trainer.steps_done > paused_at + 3)
+    run.stop()
+    run.join(5)
+    assert run.status == "stopped" and not run.is_active
+
+
+def test_step_on_a_new_run_does_one_step(registry):
+    run = registry.create(MODEL, TRAIN, TEXT, owner="a")
+    run.step_once()
+    run.join(10)
+    assert run.trainer.steps_done == 1 and run.status == "finished"
+
+
+def test_lr_change_while_running(registry):
+    run = registry.create(MODEL, TRAIN, TEXT, owner="a")
+    run.start(100_000)
+    assert wait_for(lambda: run.trainer.steps_done > 2)
+    run.set_lr(0.02)
+    assert wait_for(lambda: run.snapshot().history["lr"].iloc[-1] == 0.02)
+    run.stop()
+
+
+def test_concurrency_cap_queues_the_second_run(registry):
+    first = registry.create(MODEL, TRAIN, TEXT, owner="a")
+    second = registry.create(MODEL, TRAIN, TEXT, owner="b")
+    first.start(100_000)
+    assert wait_for(lambda: first.status == "running" and first.trainer.steps_done > 0)
+    second.start(5)
+    time.sleep(0.5)
+    assert second.status == "queued" and second.trainer.steps_done == 0
+    first.stop()
+    second.join(20)
+    assert second.status == "finished" and second.trainer.steps_done == 5
+
+
+def test_diverging_run_reports_the_reason(registry):
+    cfg = TrainConfig(seq_len=8, batch_size=4, optimizer="sgd", lr=10.0, clip=0)
+    run = registry.create(ModelConfig(cell="RNN_RELU", hidden_size=64, embedding_dim=16), cfg, TEXT, owner="a")
+    run.start(2000)
+    run.join(60)
+    assert run.status == "diverged" and "lower learning rate" in run.message
+
+
+def test_owner_isolation_and_session_release(registry):
+    mine = registry.create(MODEL, TRAIN, TEXT, owner="me")
+    registry.create(MODEL, TRAIN, TEXT, owner="you")
+    assert registry.get(mine.run_id, "me") is mine
+    assert registry.get(mine.run_id, "you") is None and registry.get(mine.run_id, None) is None
+    mine.start(100_000)
+    assert wait_for(lambda: mine.trainer.steps_done > 0)
+    registry.stop_owner("me")
+    mine.join(5)
+    assert not mine.is_active and registry.get(mine.run_id, "me") is None
+    assert len(registry.runs_of("you")) == 1
+
+
+def test_idle_runs_are_reaped(registry):
+    run = registry.create(MODEL, TRAIN, TEXT, owner="a")
+    run.last_seen -= registry.idle_seconds + 1
+    registry.reap()
+    assert run.run_id not in registry.runs
+
+
+def test_wall_time_limit_stops_a_run():
+    reg = RunRegistry(max_concurrent=1, max_wall_seconds=0.3)
+    run = reg.create(MODEL, TRAIN, TEXT, owner="a")
+    run.start(10_000_000)
+    run.join(10)
+    assert run.status == "stopped" and "limit" in run.message
+
+
+def test_copy_model_is_independent_of_training(registry):
+    run = registry.create(MODEL, TRAIN, TEXT, owner="a")
+    model, vocab, cfg = run.copy_model()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    run.start(10)
+    run.join(10)
+    assert all((model.state_dict()[k] == v).all() for k, v in before.items())
+    assert cfg.vocab_size == len(vocab) and not model.training
