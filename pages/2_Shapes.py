@@ -71,6 +71,10 @@ with tab_blocks:
                             key="shp_blocks", on_select="rerun", selection_mode="points")
     points = (event or {}).get("selection", {}).get("points", []) if event else []
     clicked = tuple(points[0]["customdata"]) if points and points[0].get("customdata") else None
+    if clicked and clicked[0] in desc["parameters"]:
+        start, stop = shapes.weight_block(desc, *clicked)
+        st.caption(f"Selected block: `{clicked[0]}[{start}:{stop}]` (gate {clicked[1]}); "
+                   "its trained values are below when the session has a trained model.")
     st.markdown("#### Trained model's values")
     ui_shapes.trained_weights(desc, clicked)
 

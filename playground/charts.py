@@ -21,16 +21,39 @@ def smooth(values: pd.Series, smoothing: float) -> pd.Series:
     return values.ewm(alpha=1.0 - min(smoothing, 0.999), adjust=True).mean()
 
 
+MAX_POINTS = 1500  # longer histories are thinned for drawing (after smoothing)
+
+
+def thin(df: pd.DataFrame, max_points: int = MAX_POINTS) -> pd.DataFrame:
+    """Every k-th row (and the last) so at most ~max_points are sent to the browser."""
+    if len(df) <= max_points:
+        return df
+    k = -(-len(df) // max_points)
+    return pd.concat([df.iloc[::k], df.iloc[[-1]]])
+
+
 def _f32(values) -> np.ndarray:
     return np.asarray(values, dtype=np.float32)
 
 
-def _layout(fig: go.Figure, title: str, y_title: str, log_y: bool, revision: str) -> go.Figure:
-    fig.update_layout(title=title, height=330, margin=dict(l=10, r=10, t=40, b=10),
-                      xaxis_title="step", yaxis_title=y_title, uirevision=revision,
-                      legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1))
-    fig.update_yaxes(type="log" if log_y else "linear", tickformat=".2~g")
-    return fig
+def _hline(y: float, text: str, color: str, dash: str) -> tuple[dict, dict]:
+    """A horizontal line across the plot and its label, as layout shape + annotation."""
+    shape = dict(type="line", xref="paper", x0=0, x1=1, y0=y, y1=y, line=dict(color=color, dash=dash, width=1))
+    note = dict(text=text, xref="paper", x=0, y=y, xanchor="left", yanchor="bottom", showarrow=False,
+                font=dict(size=11, color=color))
+    return shape, note
+
+
+def _figure(traces: list[dict], lines: list[tuple[dict, dict]], title: str, y_title: str,
+            log_y: bool, revision: str) -> go.Figure:
+    """Build the figure in one constructor call: plotly validates once (about 20x faster than
+    add_trace/add_hline/update_layout one by one, which matters at one refresh a second)."""
+    layout = dict(title=title, height=330, margin=dict(l=10, r=10, t=40, b=10), uirevision=revision,
+                  xaxis=dict(title="step"),
+                  yaxis=dict(title=y_title, type="log" if log_y else "linear", tickformat=".2~g"),
+                  legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1),
+                  shapes=[shape for shape, _ in lines], annotations=[note for _, note in lines])
+    return go.Figure(data=traces, layout=layout)
 
 
 def curve_figure(history: pd.DataFrame, metric: str, uniform_perplexity: float,
@@ -39,37 +62,33 @@ def curve_figure(history: pd.DataFrame, metric: str, uniform_perplexity: float,
     """Train (raw, faint + smoothed) and validation curves of "loss" or "perplexity", with
     baselines: uniform guessing (|V|) and the unigram model (letter frequencies only)."""
     ppl = metric == "perplexity"
-    train = history["perplexity" if ppl else "loss"]
+    column = "perplexity" if ppl else "loss"
     val = history.dropna(subset=["val_loss"])
-    fig = go.Figure()
-    steps = _f32(history["step"])
+    shown = thin(history.assign(smoothed=smooth(history[column], smoothing)))
+    steps = _f32(shown["step"])
+    traces = []
     if smoothing > 0:
-        fig.add_scatter(x=steps, y=_f32(train), name="train (raw)", mode="lines",
-                        line=dict(color=TRAIN, width=1), opacity=0.25, showlegend=False)
-    fig.add_scatter(x=steps, y=_f32(smooth(train, smoothing)), name="train", mode="lines",
-                    line=dict(color=TRAIN, width=2))
-    fig.add_scatter(x=_f32(val["step"]), y=_f32(val["val_perplexity" if ppl else "val_loss"]),
-                    name="validation", mode="lines+markers", line=dict(color=VAL, width=2))
-    for value, name in ((uniform_perplexity, f"uniform guess (|V| = {uniform_perplexity:.0f})"),
-                        (unigram_perplexity, f"letter frequencies only ({unigram_perplexity:.1f})")):
-        y = value if ppl else math.log(value)
-        fig.add_hline(y=y, line=dict(color=BASE, dash="dot", width=1),
-                      annotation_text=name, annotation_position="top left",
-                      annotation_font=dict(size=11, color=BASE))
+        traces.append(dict(type="scatter", x=steps, y=_f32(shown[column]), name="train (raw)", mode="lines",
+                           line=dict(color=TRAIN, width=1), opacity=0.25, showlegend=False))
+    traces.append(dict(type="scatter", x=steps, y=_f32(shown["smoothed"]), name="train",
+                       mode="lines", line=dict(color=TRAIN, width=2)))
+    traces.append(dict(type="scatter", x=_f32(val["step"]), y=_f32(val["val_perplexity" if ppl else "val_loss"]),
+                       name="validation", mode="lines+markers", line=dict(color=VAL, width=2)))
+    lines = [_hline(value if ppl else math.log(value), name, BASE, "dot") for value, name in (
+        (uniform_perplexity, f"uniform guess (|V| = {uniform_perplexity:.0f})"),
+        (unigram_perplexity, f"letter frequencies only ({unigram_perplexity:.1f})"))]
     title = "Perplexity = exp(loss)" if ppl else "Loss (cross-entropy, nats per token)"
-    return _layout(fig, title, "perplexity" if ppl else "loss", log_y, revision)
+    return _figure(traces, lines, title, "perplexity" if ppl else "loss", log_y, revision)
 
 
 def grad_norm_figure(history: pd.DataFrame, clip: float, revision: str = "run") -> go.Figure:
     """Global gradient norm before clipping; the clip threshold as a line; clipped steps marked."""
-    fig = go.Figure()
-    fig.add_scatter(x=_f32(history["step"]), y=_f32(history["grad_norm"]), mode="lines",
-                    name="norm before clipping", line=dict(color="#2ca02c", width=1.5))
+    shown = thin(history)
+    traces = [dict(type="scatter", x=_f32(shown["step"]), y=_f32(shown["grad_norm"]), mode="lines",
+                   name="norm before clipping", line=dict(color="#2ca02c", width=1.5))]
     clipped = history[history["clipped"]]
     if len(clipped):
-        fig.add_scatter(x=_f32(clipped["step"]), y=_f32(clipped["grad_norm"]), mode="markers",
-                        name="clipped steps", marker=dict(color="#d62728", size=4))
-    if clip > 0:
-        fig.add_hline(y=clip, line=dict(color="#d62728", dash="dash", width=1),
-                      annotation_text=f"clip = {clip:g}", annotation_position="top left")
-    return _layout(fig, "Gradient norm (global L2, before clipping)", "gradient norm", True, revision)
+        traces.append(dict(type="scatter", x=_f32(clipped["step"]), y=_f32(clipped["grad_norm"]),
+                           mode="markers", name="clipped steps", marker=dict(color="#d62728", size=4)))
+    lines = [_hline(clip, f"clip = {clip:g}", "#d62728", "dash")] if clip > 0 else []
+    return _figure(traces, lines, "Gradient norm (global L2, before clipping)", "gradient norm", True, revision)

@@ -23,7 +23,7 @@ import torch
 from .config import ModelConfig, TrainConfig
 from .generate import generate
 from .models import CharModel, count_parameters
-from .train import StepMetrics, Trainer, TrainingDiverged
+from .train import StepMetrics, Trainer, TrainingDiverged, history_frame
 
 ACTIVE = ("queued", "running", "paused")
 
@@ -147,9 +147,10 @@ class Run:
         try:
             if self.status == "queued":
                 self.status = "paused" if self._paused.is_set() else "running"
+            first_step, seconds_before = self.trainer.steps_done, self.running_seconds
             while not self._stop.is_set():
                 if self.trainer.steps_done >= self.target_step:
-                    self.status, self.message = "finished", f"Trained {self.target_step:,} steps."
+                    self.status, self.message = "finished", self._summary(first_step, seconds_before)
                     break
                 if time.monotonic() - started > self._max_wall:
                     self.status = "stopped"
@@ -170,6 +171,13 @@ class Run:
             self.status, self.message = "error", f"Training failed: {type(e).__name__}: {e}"
         finally:
             self._semaphore.release()
+
+    def _summary(self, first_step: int, seconds_before: float) -> str:
+        steps = self.trainer.steps_done - first_step
+        tokens = steps * self.trainer.train_config.batch_size * self.trainer.train_config.seq_len
+        seconds = max(self.running_seconds - seconds_before, 1e-9)
+        return (f"Trained {steps:,} steps in {seconds:.1f} s: {tokens / seconds:,.0f} tokens/s overall "
+                f"(validation and samples included).")
 
     def _acquire_slot(self) -> bool:
         while not self._semaphore.acquire(timeout=0.2):
@@ -198,16 +206,19 @@ class Run:
 
     # ---- reading (called from page threads) --------------------------------------------
     def snapshot(self) -> Snapshot:
+        """A consistent copy, taken between steps; the DataFrame is built outside the lock
+        so the training thread waits only for the row copy."""
         self.touch()
         with self._lock:
             t = self.trainer
-            return Snapshot(
-                run_id=self.run_id, label=self.label, status=self.status, message=self.message,
-                step=t.steps_done, target_step=self.target_step, lr=t.lr, history=t.history,
-                samples=list(self.samples), parameters=count_parameters(t.model), vocab_size=len(t.vocab),
-                uniform_perplexity=t.uniform_perplexity, unigram_perplexity=t.unigram_perplexity,
-                running_seconds=self.running_seconds, model_config=t.model_config,
-                train_config=t.train_config)
+            rows, samples = t.history_rows(), list(self.samples)
+            fields = dict(run_id=self.run_id, label=self.label, status=self.status, message=self.message,
+                          step=t.steps_done, target_step=self.target_step, lr=t.lr,
+                          running_seconds=self.running_seconds)
+        return Snapshot(**fields, history=history_frame(rows), samples=samples,
+                        parameters=count_parameters(t.model), vocab_size=len(t.vocab),
+                        uniform_perplexity=t.uniform_perplexity, unigram_perplexity=t.unigram_perplexity,
+                        model_config=t.model_config, train_config=t.train_config)
 
     def copy_model(self) -> tuple[CharModel, object, ModelConfig]:
         """A CPU copy of the current weights (taken between steps), in eval mode."""

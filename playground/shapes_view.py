@@ -22,17 +22,59 @@ INPUT_COLOUR = "#a0a0a0"
 FONT = dict(size=12)
 
 
-def _rect(x0, y0, x1, y1, colour, line="white", dash=None):
-    return dict(type="rect", x0=x0, y0=y0, x1=x1, y1=y1, fillcolor=colour, opacity=0.85,
-                line=dict(color=line, width=1, dash=dash), layer="below")
+class Canvas:
+    """Collects rectangles, lines and texts, then draws them with a handful of traces.
 
+    (Hundreds of layout shapes/annotations make plotly's validation slow; a few traces of
+    None-separated polygons are cheap, which keeps the page's rerun fast.)
+    """
 
-def _points_trace(xs, ys, texts, hovers, customdata):
-    """Gate letters at block centres, with hover text and click/box selection on the page."""
-    return go.Scatter(x=xs, y=ys, mode="markers+text", text=texts, hovertext=hovers,
-                      hoverinfo="text", customdata=customdata,
-                      textfont=dict(size=13, color="white"),
-                      marker=dict(size=28, opacity=0.01, color="white"), showlegend=False)
+    def __init__(self):
+        self.rects, self.lines, self.texts = {}, [], []
+        self.points = []  # (x, y, label, hover, customdata)
+
+    def rect(self, x0, y0, x1, y1, colour):
+        self.rects.setdefault(colour, []).append((x0, y0, x1, y1))
+
+    def line(self, x0, y0, x1, y1):
+        self.lines.append((x0, y0, x1, y1))
+
+    def text(self, x, y, text, position="middle center", size=10):
+        self.texts.append((x, y, text, position, size))
+
+    def point(self, x, y, label, hover, customdata=None):
+        self.points.append((x, y, label, hover, customdata))
+
+    def traces(self, line_colour="white", dashed=False) -> list:
+        out = []
+        for colour, rects in self.rects.items():
+            xs, ys = [], []
+            for x0, y0, x1, y1 in rects:
+                xs += [x0, x1, x1, x0, x0, None]
+                ys += [y0, y0, y1, y1, y0, None]
+            out.append(go.Scatter(x=xs, y=ys, fill="toself", fillcolor=colour, mode="lines",
+                                  line=dict(color="white", width=1), hoverinfo="skip",
+                                  showlegend=False))
+        if self.lines:
+            xs, ys = [], []
+            for x0, y0, x1, y1 in self.lines:
+                xs += [x0, x1, None]
+                ys += [y0, y1, None]
+            out.append(go.Scatter(x=xs, y=ys, mode="lines", hoverinfo="skip", showlegend=False,
+                                  line=dict(color=line_colour, width=2 if dashed else 0.5,
+                                            dash="dash" if dashed else None)))
+        for size in sorted({t[4] for t in self.texts}):
+            sel = [t for t in self.texts if t[4] == size]
+            out.append(go.Scatter(x=[t[0] for t in sel], y=[t[1] for t in sel], mode="text",
+                                  text=[t[2] for t in sel], textposition=[t[3] for t in sel],
+                                  textfont=dict(size=size), hoverinfo="skip", showlegend=False))
+        if self.points:
+            x, y, label, hover, custom = zip(*self.points)
+            out.append(go.Scatter(x=x, y=y, mode="markers+text", text=label, hovertext=hover,
+                                  hoverinfo="text", customdata=[c or ["", ""] for c in custom],
+                                  textfont=dict(size=13, color="white"), showlegend=False,
+                                  marker=dict(size=28, opacity=0.01, color="white")))
+        return out
 
 
 def _blank_layout(fig, height, title):
@@ -40,7 +82,7 @@ def _blank_layout(fig, height, title):
                       plot_bgcolor="white", font=FONT, dragmode="select", clickmode="event+select",
                       uirevision="shapes")
     fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False, scaleanchor=None)
+    fig.update_yaxes(visible=False)
     return fig
 
 
@@ -54,9 +96,7 @@ def weight_blocks_figure(desc: dict, layer: int, direction: str = "forward") -> 
     entries = [e for e in desc["details"] if e["layer"] == layer and e["direction"] == direction]
     if not entries:
         raise ValueError(f"no layer {layer} / {direction} in this {desc['cell']}")
-    unit = _scale(entries)
-    shapes, annotations = [], []
-    xs, ys, texts, hovers, custom = [], [], [], [], []
+    unit, c, dividers = _scale(entries), Canvas(), Canvas()
     x = 0.0
     for e in entries:
         rows = e["shape"][0]
@@ -64,31 +104,26 @@ def weight_blocks_figure(desc: dict, layer: int, direction: str = "forward") -> 
         width = max(cols / unit, 0.25) if cols else 0.3
         for gate, r0, r1 in e["row_blocks"]:
             y0, y1 = -r1 / unit, -r0 / unit
-            shapes.append(_rect(x, y0, x + width, y1, GATE_COLOURS.get(gate, INPUT_COLOUR)))
-            xs.append(x + width / 2)
-            ys.append((y0 + y1) / 2)
-            texts.append(f"<b>{gate}</b>" if (r1 - r0) / unit > 0.25 else "")
+            c.rect(x, y0, x + width, y1, GATE_COLOURS.get(gate, INPUT_COLOUR))
             meaning = GATE_MEANINGS.get(gate, "projection h_t → proj_size")
-            hovers.append(f"{e['name']}[{r0}:{r1}] — {gate}: {meaning}"
-                          f"<br>rows {r0}..{r1 - 1}, shape {(r1 - r0, *e['shape'][1:])}")
-            custom.append([e["name"], gate])
-        for label, c0, c1 in e["col_blocks"][1:]:  # dashed line between direction halves
-            shapes.append(dict(type="line", x0=x + c0 / unit, x1=x + c0 / unit, y0=0,
-                               y1=-rows / unit, line=dict(color="black", width=2, dash="dash")))
+            c.point(x + width / 2, (y0 + y1) / 2,
+                    f"<b>{gate}</b>" if (r1 - r0) / unit > 0.25 else "",
+                    f"{e['name']}[{r0}:{r1}] — {gate}: {meaning}"
+                    f"<br>rows {r0}..{r1 - 1}, shape {(r1 - r0, *e['shape'][1:])}",
+                    [e["name"], gate])
+        for _, c0, _ in e["col_blocks"][1:]:  # dashed line between the direction halves
+            dividers.line(x + c0 / unit, 0, x + c0 / unit, -rows / unit)
         if len(e["col_blocks"]) > 1:
             for label, c0, c1 in e["col_blocks"]:
-                annotations.append(dict(x=x + (c0 + c1) / 2 / unit, y=0.05, yanchor="bottom",
-                                        text=f"[:, {c0}:{c1}]<br>{label.split(' h ')[0]}",
-                                        showarrow=False, font=dict(size=10)))
-        top = 0.45 if len(e["col_blocks"]) > 1 else 0.05
-        annotations.append(dict(x=x + width / 2, y=top, yanchor="bottom", showarrow=False,
-                                text=f"<b>{e['name']}</b>", font=dict(size=12)))
-        annotations.append(dict(x=x + width / 2, y=-rows / unit - 0.05, yanchor="top",
-                                showarrow=False, text=f"{e['shape']}<br>{e['formula']}",
-                                font=dict(size=10)))
+                c.text(x + (c0 + c1) / 2 / unit, 0.05,
+                       f"[:, {c0}:{c1}]<br>{label.split(' h ')[0]}", "top center")
+        c.text(x + width / 2, 0.45 if len(e["col_blocks"]) > 1 else 0.05,
+               f"<b>{e['name']}</b>", "top center", size=12)
+        c.text(x + width / 2, -rows / unit - 0.05, f"{e['shape']}<br>{e['formula']}",
+               "bottom center")
         x += width + 1.2
-    fig = go.Figure(_points_trace(xs, ys, texts, hovers, custom))
-    fig.update_layout(shapes=shapes, annotations=annotations)
+    traces = c.traces()  # the clickable gate points last, above the dashed dividers
+    fig = go.Figure(traces[:-1] + dividers.traces("black", dashed=True) + traces[-1:])
     fig.update_xaxes(range=[-0.4, x - 0.6])
     fig.update_yaxes(range=[-6.0 - 1.0, 1.2])
     return _blank_layout(fig, 380, f"layer {layer}, {direction}: rows split by gate "
@@ -120,66 +155,52 @@ def _shown_indices(n: int, limit: int = 8) -> list[int | None]:
     return list(range(n)) if n <= limit else [*range(limit - 2), None, n - 1]
 
 
-def _tensor_panel(desc, name, x0, y0, shapes, points, annotations):
-    shape = desc[name]
-    n0, n1, n2 = shape
+def _tensor_panel(desc, name, x0, y0, c: Canvas) -> None:
+    n0, n1, n2 = desc[name]
     labels = _slab_labels(desc, name, n0)
     segments = ([(s["direction"], s["start"], s["stop"]) for s in output_segments(desc)]
                 if name == "output" else [(None, 0, n2)])
     shown = _shown_indices(n0)
     slab_h = 1.6 / len(shown)
     axes = tensor_axes(desc, name)
-    annotations.append(dict(x=x0 + 0.5, y=y0 + 0.2, yanchor="bottom", showarrow=False,
-                            text=f"<b>{name}</b> {shape}"))
-    annotations.append(dict(x=x0 + 0.5, y=y0 - 1.68, yanchor="top", showarrow=False,
-                            font=dict(size=10),
-                            text=f"↓ dim 0: {axes[0]}<br>rows in a slab: {axes[1]}"
-                                 f"<br>→ dim 2: {axes[2]}"))
+    c.text(x0 + 0.5, y0 + 0.2, f"<b>{name}</b> {desc[name]}", "top center", size=12)
+    c.text(x0 + 0.5, y0 - 1.68, f"↓ dim 0: {axes[0]}<br>rows in a slab: {axes[1]}"
+                                f"<br>→ dim 2: {axes[2]}", "bottom center")
     for k, i in enumerate(shown):
         top = y0 - k * slab_h
         if i is None:
-            annotations.append(dict(x=x0 + 0.5, y=top - slab_h / 2, text="⋮", showarrow=False))
+            c.text(x0 + 0.5, top - slab_h / 2, "⋮", size=14)
             continue
         label, colour, hover = labels[i]
         for direction, s0, s1 in segments:
-            fill = DIRECTION_COLOURS[direction] if direction else colour
             xa, xb = x0 + s0 / n2, x0 + s1 / n2
-            shapes.append(_rect(xa, top - slab_h * 0.9, xb, top, fill))
-            what = f"{name}[{i}, :, {s0}:{s1}]" if direction else hover
-            extra = f" — {direction} direction of the last layer" if direction else ""
-            points.append((xa + (xb - xa) / 2, top - slab_h * 0.45, "", what + extra))
+            c.rect(xa, top - slab_h * 0.9, xb, top, DIRECTION_COLOURS[direction] if direction
+                   else colour)
+            what = f"{name}[{i}, :, {s0}:{s1}] — {direction} direction of the last layer" \
+                if direction else hover
+            c.point((xa + xb) / 2, top - slab_h * 0.45, "", what)
             if direction and k == 0:
-                annotations.append(dict(x=(xa + xb) / 2, y=y0 + 0.02, yanchor="bottom",
-                                        showarrow=False, font=dict(size=10),
-                                        text=f"[..., {s0}:{s1}] {direction}"))
+                c.text((xa + xb) / 2, y0 + 0.02, f"[..., {s0}:{s1}] {direction}", "top center")
         for b in range(1, min(n1, 12)):  # thin lines between the rows of dim 1
             y = top - slab_h * 0.9 * b / min(n1, 12)
-            shapes.append(dict(type="line", x0=x0, x1=x0 + 1, y0=y, y1=y,
-                               line=dict(color="white", width=0.5)))
-        annotations.append(dict(x=x0 - 0.02, y=top - slab_h * 0.45, xanchor="right",
-                                showarrow=False, text=label, font=dict(size=10)))
+            c.line(x0, y, x0 + 1, y)
+        c.text(x0 - 0.02, top - slab_h * 0.45, label, "middle left")
 
 
 def tensors_figure(desc: dict) -> go.Figure:
     """input, h0, c0 (top row) and output, h_n, c_n (bottom row), colour-coded layouts."""
-    shapes, points, annotations = [], [], []
+    c = Canvas()
     grid = [("input", 0, 0), ("h0", 1, 0), ("c0", 2, 0),
             ("output", 0, 1), ("h_n", 1, 1), ("c_n", 2, 1)]
     for name, col, row in grid:
         if desc[name] is not None:
-            _tensor_panel(desc, name, x0=col * 1.75, y0=-row * 2.6, shapes=shapes,
-                          points=points, annotations=annotations)
-    xs, ys, texts, hovers = zip(*points)
-    fig = go.Figure(go.Scatter(x=xs, y=ys, mode="text", text=texts, hovertext=hovers,
-                               hoverinfo="text", textfont=dict(color="white", size=11),
-                               showlegend=False))
-    fig.update_layout(shapes=shapes, annotations=annotations)
+            _tensor_panel(desc, name, x0=col * 1.75, y0=-row * 2.6, c=c)
+    fig = go.Figure(c.traces())
     fig.update_xaxes(range=[-0.75, 3 * 1.75 - 0.6])
     fig.update_yaxes(range=[-2.6 - 2.4, 0.5])
     batch = "batch-first: (batch, seq, feature)" if desc["batch_first"] else \
         "time-major: (seq, batch, feature)"
-    return _blank_layout(fig, 620, f"input/output are {batch}; h and c are always "
-                                   "(num_layers·num_directions, batch, feature)")
+    return _blank_layout(fig, 620, f"input and output are {batch}")
 
 
 def weight_heatmap(values: np.ndarray, title: str, row_offset: int = 0) -> go.Figure:

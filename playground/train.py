@@ -16,6 +16,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass
 
+import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
@@ -78,6 +79,14 @@ def unigram_perplexity(ids: torch.Tensor, vocab_size: int) -> float:
     p = torch.bincount(ids, minlength=vocab_size).double()
     p = p[p > 0] / p.sum()
     return float(torch.exp(-(p * p.log()).sum()))
+
+
+def history_frame(rows: list[dict]) -> pd.DataFrame:
+    """Trainer history rows -> DataFrame with val_perplexity and tokens_per_s columns."""
+    df = pd.DataFrame(rows, columns=[*StepMetrics.__dataclass_fields__, "val_loss"])
+    df["val_perplexity"] = np.exp(df["val_loss"].astype(float))
+    df["tokens_per_s"] = df["tokens"] / df["seconds"]
+    return df
 
 
 class Trainer:
@@ -239,10 +248,7 @@ class Trainer:
     def history(self) -> pd.DataFrame:
         """One row per step: the StepMetrics fields, val_loss (NaN where not measured),
         val_perplexity and tokens_per_s."""
-        df = pd.DataFrame(self._rows, columns=[*StepMetrics.__dataclass_fields__, "val_loss"])
-        df["val_perplexity"] = df["val_loss"].apply(math.exp) if len(df) else []
-        df["tokens_per_s"] = df["tokens"] / df["seconds"]
-        return df
+        return history_frame(self._rows)
 
     def history_rows(self, start: int = 0) -> list[dict]:
         """Copies of history rows from `start` on (cheap incremental reads for a snapshot)."""

@@ -184,7 +184,7 @@ def test_trained_model_weight_heatmap(trained_run):
         import base64
 
         import numpy as np
-        values = np.frombuffer(base64.b64decode(z["bdata"]), dtype=z["dtype"])
+        values = np.frombuffer(base64.b64decode(z["bdata"]), dtype=z["dtype"]).copy()
         z = values.reshape([int(n) for n in str(z["shape"]).split(",")])
     assert torch.allclose(torch.as_tensor(z, dtype=torch.float32), expected, atol=1e-6)
     at.button(key="shp_use_trained").click().run()

@@ -234,3 +234,25 @@ def test_quiz_marks_answers():
     assert q["answer"] == (80, 10) and quiz.check(q, "80, 10")[0]
     assert set(quiz.targets(d)) >= {"c_n", "weight_hh_l1"}
     assert quiz.random_question(d, 3) == quiz.random_question(d, 3)
+
+
+@settings(max_examples=25, deadline=None)
+@given(configs())
+def test_figures_build_for_any_settings_and_blocks_name_real_rows(cfg):
+    from playground import shapes_view
+
+    d = describe(**cfg)
+    rnn = real_module(cfg)
+    for layer in range(cfg["num_layers"]):
+        for direction in ("forward", "backward")[:d["num_directions"]]:
+            fig = shapes_view.weight_blocks_figure(d, layer, direction)
+            clickable = [tuple(c) for c in fig.data[-1].customdata]
+            names = {n for n, _ in clickable}
+            suffix = "_reverse" if direction == "backward" else ""
+            assert f"weight_ih_l{layer}{suffix}" in names
+            for name, gate in clickable:  # every block is a real row range of a real parameter
+                start, stop = weight_block(d, name, gate)
+                assert 0 <= start < stop <= getattr(rnn, name).shape[0]
+    tensors = shapes_view.tensors_figure(d)
+    hovers = " ".join(h for t in tensors.data if t.hovertext for h in t.hovertext)
+    assert "h_n[0]" in hovers and ("c_n[0]" in hovers) == (cfg["cell"] == "LSTM")

@@ -76,9 +76,9 @@ def curves(snap: Snapshot) -> None:
     rev = snap.run_id
     left.plotly_chart(charts.curve_figure(snap.history, metric, snap.uniform_perplexity,
                                           snap.unigram_perplexity, log_y, smoothing, rev),
-                      use_container_width=True, key="curve_chart")
+                      width="stretch", key="curve_chart")
     right.plotly_chart(charts.grad_norm_figure(snap.history, snap.train_config.clip, rev),
-                       use_container_width=True, key="grad_chart")
+                       width="stretch", key="grad_chart")
 
 
 def samples(snap: Snapshot) -> None:

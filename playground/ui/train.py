@@ -15,13 +15,14 @@ from playground.models import CharModel, count_parameters
 from playground.runner import REGISTRY, Run
 from playground.train import BIDIRECTIONAL_MESSAGE, available_devices
 from playground.vocab import Vocab, tokenize
-from playground.ui import owner_token, set_current_run
+from playground.ui import ACTIVE_KEY, owner_token, set_current_run
 
 CELL_LABELS = {"RNN_TANH": "RNN (tanh)", "RNN_RELU": "RNN (relu)", "LSTM": "LSTM", "GRU": "GRU"}
 OWN_TEXT = "own"
 LR_CHOICES = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0]
 CLIP_CHOICES = [0.0, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0]
 BOUND = dict(bind="query-params", persist_state="session")
+ERROR_KEY, CKPT_MESSAGE_KEY = "train_error", "checkpoint_message"
 
 
 @st.cache_data(show_spinner="Reading the corpus…", max_entries=8)
@@ -129,44 +130,64 @@ def same_setup(run: Run, cfg: ModelConfig, tc: TrainConfig, corpus_key: str) -> 
 
 
 def new_run(cfg: ModelConfig, tc: TrainConfig, text: str, corpus_key: str, **trainer_kwargs) -> Run | None:
+    """Create and select a run; on bad settings, remember the message for the page to show."""
     try:
-        with st.spinner("Building the vocab and the model…"):
-            run = REGISTRY.create(cfg, tc, text, owner_token(), **trainer_kwargs)
+        run = REGISTRY.create(cfg, tc, text, owner_token(), **trainer_kwargs)
     except (ValueError, RuntimeError) as e:
-        st.error(f"Could not start: {e}")
+        st.session_state[ERROR_KEY] = f"Could not start: {e}"
         return None
     run.corpus_key = corpus_key
     set_current_run(run)
     return run
 
 
+def _run_for(run: Run | None, setup: tuple) -> Run | None:
+    """`run` if Start/Step would continue it, else a new run from `setup`."""
+    cfg, tc, text, corpus_key, _ = setup
+    if run is not None and (run.is_active or same_setup(run, cfg, tc, corpus_key)):
+        return run
+    return new_run(cfg, tc, text, corpus_key)
+
+
+def _act(run: Run | None, action: str, setup: tuple) -> None:
+    """Carry out a button's action with this rerun's settings."""
+    if action in ("start", "step") and (run := _run_for(run, setup)) is not None:
+        run.start(setup[-1]) if action == "start" else run.step_once()
+    elif action == "pause":
+        run.resume() if run.status == "paused" else run.pause()
+    elif action == "stop":
+        run.stop()
+    elif action == "reset":
+        REGISTRY.remove(run.run_id)
+        st.session_state.pop(ACTIVE_KEY, None)
+        if None not in setup[:3]:
+            new_run(*setup[:4])
+
+
 def controls(run: Run | None, cfg: ModelConfig | None, tc: TrainConfig | None, corpus_key: str,
              text: str | None, steps: int) -> Run | None:
-    """Start, Pause/Resume, Step, Stop, Reset. Returns the (possibly new) active run."""
-    ready = cfg is not None and tc is not None and text is not None
+    """Start, Pause/Resume, Step, Stop, Reset. A click acts, then reruns the page so every
+    widget shows the new state. Returns the active run."""
+    ready = None not in (cfg, tc, text)
     active = run is not None and run.is_active
     c = st.columns(5)
-    if c[0].button("Start", type="primary", disabled=not ready or active, use_container_width=True):
-        if run is None or not same_setup(run, cfg, tc, corpus_key):
-            run = new_run(cfg, tc, text, corpus_key)
-        if run is not None:
-            run.start(steps)
-    paused = run is not None and run.status == "paused"
-    if c[1].button("Resume" if paused else "Pause", disabled=not active, use_container_width=True):
-        run.resume() if paused else run.pause()
-    if c[2].button("Step", disabled=not ready, use_container_width=True,
-                   help="Exactly one optimisation step (pauses a running run)."):
-        if run is None or (not run.is_active and not same_setup(run, cfg, tc, corpus_key)):
-            run = new_run(cfg, tc, text, corpus_key)
-        if run is not None:
-            run.step_once()
-    if c[3].button("Stop", disabled=not active, use_container_width=True):
-        run.stop()
-    if c[4].button("Reset", disabled=run is None, use_container_width=True,
-                   help="Forget this run's weights and history; start again from fresh weights."):
-        REGISTRY.remove(run.run_id)
-        run = new_run(cfg, tc, text, corpus_key) if ready else None
-    if run is not None and tc is not None and run.is_active and run.trainer.lr != tc.lr:
+    clicks = {
+        "start": c[0].button("Start", type="primary", disabled=not ready or active, width="stretch"),
+        "pause": c[1].button("Resume" if run is not None and run.status == "paused" else "Pause",
+                             disabled=not active, width="stretch"),
+        "step": c[2].button("Step", disabled=not ready, width="stretch",
+                            help="Exactly one optimisation step (pauses a running run)."),
+        "stop": c[3].button("Stop", disabled=not active, width="stretch"),
+        "reset": c[4].button("Reset", disabled=run is None, width="stretch",
+                             help="Forget this run's weights and history; start again from fresh weights."),
+    }
+    for action, clicked in clicks.items():
+        if clicked:
+            _act(run, action, (cfg, tc, text, corpus_key, steps))
+            st.rerun()
+    if (error := st.session_state.pop(ERROR_KEY, None)):
+        st.error(error)
+    if run is not None and tc is not None and active and run.trainer.lr != tc.lr:
         run.set_lr(tc.lr)
         st.toast(f"Learning rate changed to {tc.lr:g} from step {run.trainer.steps_done + 1}.")
     if run is not None and ready and not active and not same_setup(run, cfg, tc, corpus_key):
@@ -176,6 +197,8 @@ def controls(run: Run | None, cfg: ModelConfig | None, tc: TrainConfig | None, c
 
 def checkpoint_section(run: Run | None, text: str | None, corpus_key: str) -> None:
     """Download the run (weights + configs + vocab + history); upload one to resume it."""
+    if (message := st.session_state.pop(CKPT_MESSAGE_KEY, None)):
+        st.success(message)
     col1, col2 = st.columns(2)
     if run is not None:
         col1.download_button("Download checkpoint (.pt)", data=lambda: run.checkpoint(save_checkpoint),
@@ -197,7 +220,10 @@ def checkpoint_section(run: Run | None, text: str | None, corpus_key: str) -> No
     tc = TrainConfig.from_dict({**ckpt["train_config"].to_dict(), "device": "cpu"})
     run = new_run(ckpt["model_config"], tc, text, corpus_key, vocab=ckpt["vocab"],
                   state_dict=ckpt["state_dict"], history=ckpt["history"])
-    if run is not None:
-        st.session_state["ckpt_loaded"] = upload.file_id
-        col2.success(f"Loaded {upload.name}: {run.label}, {run.trainer.steps_done:,} steps trained. "
-                     "Press Start to continue.")
+    if run is None:
+        col2.error(st.session_state.pop(ERROR_KEY, "Could not resume this checkpoint."))
+        return
+    st.session_state["ckpt_loaded"] = upload.file_id
+    st.session_state[CKPT_MESSAGE_KEY] = (f"Loaded {upload.name}: {run.label}, {run.trainer.steps_done:,} "
+                                          "steps trained. Press Start to continue training it.")
+    st.rerun()  # redraw the controls and curves for the resumed run

@@ -1,0 +1,88 @@
+"""Training throughput headless vs with the Train page open live in Chromium.
+
+    python -m benchmarks.live_overhead [--steps 600] [--repeats 2]
+
+Headless: a Run from playground.runner trains in this process (same thread code as the app).
+Live: a fresh `streamlit run app.py`, the Train page opened in headless Chromium with the same
+settings in its URL, Start pressed, the page polling its charts every second until the run
+finishes. Both report the run's own "tokens/s overall" (validation and samples included).
+Runs alternate headless / live. Needs Debian's chromium and playwright.
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from playground import corpora
+from playground.config import ModelConfig, TrainConfig
+from playground.runner import RunRegistry
+
+ROOT = Path(__file__).resolve().parent.parent
+OVERALL = re.compile(r"([\d,]+) tokens/s overall")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run"]
+
+
+def headless(steps: int) -> float:
+    run = RunRegistry(max_concurrent=1).create(ModelConfig(), TrainConfig(), corpora.load("brackets"), owner="bench")
+    run.start(steps)
+    run.join()
+    return float(OVERALL.search(run.message).group(1).replace(",", ""))
+
+
+def live(url: str, browser, steps: int) -> float:
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{url}/Train?steps={steps}")
+    page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']", timeout=60_000)
+    page.get_by_role("button", name="Start").click()
+    message = page.get_by_text(re.compile("tokens/s overall"))
+    message.wait_for(timeout=600_000)
+    value = float(OVERALL.search(message.inner_text()).group(1).replace(",", ""))
+    page.close()
+    return value
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--steps", type=int, default=600)
+    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--port", type=int, default=8766)
+    args = ap.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port",
+                               str(args.port), "--server.address", "127.0.0.1", "--server.headless", "true"],
+                              cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{args.port}"
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(url + "/_stcore/health", timeout=2)
+                break
+            except OSError:
+                time.sleep(0.3)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            quiet, shown = [], []
+            for _ in range(args.repeats):
+                quiet.append(headless(args.steps))
+                shown.append(live(url, browser, args.steps))
+            browser.close()
+    finally:
+        server.terminate()
+        server.wait(10)
+    q, s = statistics.median(quiet), statistics.median(shown)
+    print(f"default Train config (LSTM hidden_size=128, brackets), {args.steps} steps x {args.repeats}")
+    print(f"headless run        : {q:10,.0f} tokens/s overall")
+    print(f"Train page open live: {s:10,.0f} tokens/s overall")
+    print(f"cost of the live page: {1 - s / q:.1%} (target < 10%)")
+
+
+if __name__ == "__main__":
+    main()

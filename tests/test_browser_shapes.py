@@ -1,0 +1,65 @@
+"""Browser test: open /Shapes directly on a fresh server, change controls, look at the result."""
+from __future__ import annotations
+
+import pytest
+from conftest import ARTIFACTS, screenshot, wait_idle
+
+pytestmark = pytest.mark.browser
+
+
+def metric(page, label: str) -> str:
+    box = page.locator("[data-testid='stMetric']").filter(
+        has=page.locator("[data-testid='stMetricLabel']", has_text=label)).first
+    return box.locator("[data-testid='stMetricValue']").inner_text().strip()
+
+
+def wait_metric(page, label: str, value: str) -> None:
+    box = page.locator("[data-testid='stMetric']").filter(
+        has=page.locator("[data-testid='stMetricLabel']", has_text=label))
+    box.locator("[data-testid='stMetricValue']", has_text=value).first.wait_for(timeout=30_000)
+    wait_idle(page)
+
+
+def click_first_gate_block(page) -> None:
+    """Click the centre of the first gate block (gate i of weight_ih_l0) of the weight chart."""
+    x, y = page.locator("[data-testid='stPlotlyChart']").first.evaluate("""el => {
+        const gd = el.querySelector('.js-plotly-plot');
+        const tr = gd._fullData[gd._fullData.length - 1];
+        const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
+        const r = gd.getBoundingClientRect();
+        return [r.left + xa._offset + xa.l2p(tr.x[0]), r.top + ya._offset + ya.l2p(tr.y[0])];
+    }""")
+    page.mouse.click(x, y)
+
+
+def test_shapes_page_direct_url_and_controls(app_server, page):
+    page.goto(f"{app_server}/Shapes")
+    wait_idle(page)
+    page.get_by_text("Shapes of RNN, LSTM and GRU").wait_for(timeout=30_000)
+    assert page.locator("[data-testid='stException']").count() == 0
+    assert (metric(page, "output"), metric(page, "h_n")) == ("(5, 3, 20)", "(2, 3, 20)")
+
+    hidden = page.get_by_role("spinbutton", name="hidden_size")
+    hidden.fill("32")
+    hidden.press("Enter")
+    wait_metric(page, "output", "(5, 3, 32)")
+    page.locator("[data-testid='stCheckbox']", has_text="bidirectional").click()
+    wait_metric(page, "output", "(5, 3, 64)")
+    assert metric(page, "h_n") == "(4, 3, 32)"
+    assert metric(page, "c_n") == "(4, 3, 32)"
+
+    page.get_by_role("tab", name="Weight blocks").click()
+    page.locator("[data-testid='stPlotlyChart']").first.wait_for(timeout=30_000)
+    page.wait_for_timeout(800)  # let plotly draw
+    assert page.locator("[data-testid='stException']").count() == 0
+    click_first_gate_block(page)  # plotly selection event -> rerun -> the page names the block
+    page.get_by_text("Selected block:").wait_for(timeout=30_000)
+    wait_idle(page)
+    assert "weight_ih_l0[0:32]" in page.get_by_text("Selected block:").inner_text()
+    screenshot(page, "shapes")
+
+    page.get_by_role("tab", name="Tensor layout").click()
+    chart = page.locator("[data-testid='stPlotlyChart']").last
+    chart.scroll_into_view_if_needed()
+    page.wait_for_timeout(800)
+    chart.screenshot(path=str(ARTIFACTS / "shapes_tensors.png"))  # the colour-coded layouts

@@ -1,0 +1,63 @@
+"""Browser: a fresh `streamlit run app.py`, the Train page opened directly, live training."""
+import re
+import time
+
+import pytest
+
+from conftest import screenshot, wait_idle
+
+pytestmark = pytest.mark.browser
+
+
+def step_count(pg) -> int:
+    metric = pg.locator("[data-testid='stMetric']").filter(has_text=re.compile(r"^step")).first
+    return int(metric.locator("[data-testid='stMetricValue']").inner_text().replace(",", ""))
+
+
+def wait_until(predicate, timeout=60.0, every=0.25):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(every)
+    return False
+
+
+def test_train_page_live(app_server, page):
+    # opened directly, first, on a freshly started server; settings from the URL
+    page.goto(f"{app_server}/Train?steps=3000&hidden_size=64&cell=GRU")
+    wait_idle(page)
+    sidebar = page.locator("[data-testid='stSidebar']")
+    assert sidebar.get_by_role("link", name=re.compile("Home")).count() == 1  # our menu, not legacy mode
+    assert "64" in page.get_by_label("hidden_size").input_value()
+
+    page.get_by_role("button", name="Start").click()
+    page.wait_for_selector("[data-testid='stPlotlyChart'] .main-svg", timeout=60_000)
+    assert wait_until(lambda: step_count(page) > 0)
+    first = step_count(page)
+    assert wait_until(lambda: step_count(page) > first + 20, timeout=30)  # the count rises live
+    assert wait_until(lambda: page.locator(".js-plotly-plot").count() == 2)  # curves + grad norm
+    assert page.get_by_text("Gradient norm").count() >= 1
+    screenshot(page, "train_live")
+
+    # leave for another page and come back: the run went on
+    before = step_count(page)
+    sidebar.get_by_role("link", name=re.compile("Home")).click()
+    page.wait_for_url(re.compile(r"/$|/\?"))
+    wait_idle(page)
+    time.sleep(2)
+    sidebar.get_by_role("link", name=re.compile("Train")).click()
+    wait_idle(page)
+    page.wait_for_selector("[data-testid='stMetric']", timeout=30_000)
+    assert step_count(page) > before + 10
+    assert "64" in page.get_by_label("hidden_size").input_value()        # settings survived the visit
+
+    page.get_by_role("button", name="Pause").click()
+    page.get_by_role("button", name="Resume").wait_for(timeout=15_000)
+    paused_at = step_count(page)
+    time.sleep(2)
+    assert step_count(page) == paused_at                                     # paused means paused
+    page.get_by_role("button", name="Stop").click()
+    page.get_by_text("Stopped by you").wait_for(timeout=15_000)
+    assert page.get_by_role("button", name="Start").is_enabled()
+    screenshot(page, "train_stopped")

@@ -1,0 +1,59 @@
+"""Chart builders: the numbers drawn are the history's numbers."""
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from playground import charts
+
+
+def history(n=50, clip_every=5):
+    steps = np.arange(1, n + 1)
+    loss = 2.0 / steps + 0.5
+    return pd.DataFrame({"step": steps, "loss": loss, "perplexity": np.exp(loss),
+                         "grad_norm": np.linspace(0.1, 3, n), "clipped": steps % clip_every == 0,
+                         "val_loss": np.where(steps % 10 == 0, loss + 0.1, np.nan),
+                         "val_perplexity": np.exp(np.where(steps % 10 == 0, loss + 0.1, np.nan))})
+
+
+def trace(fig, name):
+    return next(t for t in fig.data if t.name == name)
+
+
+@pytest.mark.parametrize("metric", ["loss", "perplexity"])
+def test_curve_figure_draws_train_validation_and_baselines(metric):
+    h = history()
+    fig = charts.curve_figure(h, metric, uniform_perplexity=30, unigram_perplexity=12.5)
+    col = "perplexity" if metric == "perplexity" else "loss"
+    np.testing.assert_allclose(trace(fig, "train").y, h[col], rtol=1e-6)
+    np.testing.assert_array_equal(trace(fig, "validation").x, [10, 20, 30, 40, 50])
+    ys = sorted(s.y0 for s in fig.layout.shapes)
+    expected = sorted([30, 12.5] if metric == "perplexity" else [math.log(30), math.log(12.5)])
+    np.testing.assert_allclose(ys, expected)
+    assert any("|V| = 30" in a.text for a in fig.layout.annotations)
+    assert fig.layout.uirevision == "run"
+
+
+def test_smoothing_is_an_ema_and_log_scale_applies():
+    h = history()
+    fig = charts.curve_figure(h, "loss", 30, 12, log_y=True, smoothing=0.9)
+    smoothed = h["loss"].ewm(alpha=0.1, adjust=True).mean()
+    np.testing.assert_allclose(trace(fig, "train").y, smoothed, rtol=1e-6)
+    assert fig.layout.yaxis.type == "log"
+
+
+def test_grad_norm_figure_marks_clipped_steps_and_threshold():
+    h = history()
+    fig = charts.grad_norm_figure(h, clip=1.0)
+    np.testing.assert_array_equal(trace(fig, "clipped steps").x, h.loc[h["clipped"], "step"])
+    assert fig.layout.shapes[0].y0 == 1.0
+    assert len(charts.grad_norm_figure(h, clip=0).layout.shapes) == 0
+
+
+def test_long_histories_are_thinned_but_keep_the_last_step():
+    h = history(n=10_000)
+    fig = charts.curve_figure(h, "loss", 30, 12)
+    x = trace(fig, "train").x
+    assert len(x) <= charts.MAX_POINTS + 1 and x[-1] == 10_000
+    assert isinstance(x, np.ndarray) and x.dtype == np.float32
