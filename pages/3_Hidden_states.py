@@ -74,8 +74,9 @@ def views() -> None:
 
     st.subheader("Parity with PyTorch")
     left, right = st.columns([1, 3])
-    left.metric("max |from-scratch − nn| over all layers and steps", f"{result.parity_max:.2e}",
-                help="Each layer's from-scratch h against an nn module with the same weights.")
+    left.metric("max |from-scratch − nn|", f"{result.parity_max:.2e}",
+                help="Over all layers and time steps: each layer's from-scratch h against an nn module "
+                     "with the same weights.")
     with right:
         st.plotly_chart(hv.parity_figure(result.parity), key="hid_parity")
 

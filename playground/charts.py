@@ -50,7 +50,7 @@ def _figure(traces: list[dict], lines: list[tuple[dict, dict]], title: str, y_ti
     add_trace/add_hline/update_layout one by one, which matters at one refresh a second)."""
     layout = dict(title=title, height=330, margin=dict(l=10, r=10, t=40, b=10), uirevision=revision,
                   xaxis=dict(title="step"),
-                  yaxis=dict(title=y_title, type="log" if log_y else "linear", tickformat=".2~g"),
+                  yaxis=dict(title=y_title, type="log" if log_y else "linear", tickformat=".2~g", nticks=6),
                   legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1),
                   shapes=[shape for shape, _ in lines], annotations=[note for _, note in lines])
     return go.Figure(data=traces, layout=layout)

@@ -22,9 +22,9 @@ MAX_CHAR_TICKS = 160         # label every time step with its character up to th
 
 
 def show_token(tok: str) -> str:
-    """A visible label for a token: space -> ␣, newline -> ↵, the unknown token <unk> -> ⍰."""
+    """A visible label for a token: space -> ␣, newline -> ↵, the unknown token <unk> -> ¿."""
     if tok == UNK:
-        return "⍰"
+        return "¿"
     return "".join(SHOWN.get(ch, ch) for ch in tok) or "∅"
 
 

@@ -67,19 +67,25 @@ class Canvas:
             sel = [t for t in self.texts if t[4] == size]
             out.append(go.Scatter(x=[t[0] for t in sel], y=[t[1] for t in sel], mode="text",
                                   text=[t[2] for t in sel], textposition=[t[3] for t in sel],
-                                  textfont=dict(size=size), hoverinfo="skip", showlegend=False))
+                                  textfont=dict(size=size, color="#444"), hoverinfo="skip",
+                                  unselected=dict(textfont=dict(color="#444")),  # no dimming
+                                  showlegend=False))
         if self.points:
             x, y, label, hover, custom = zip(*self.points)
             out.append(go.Scatter(x=x, y=y, mode="markers+text", text=label, hovertext=hover,
                                   hoverinfo="text", customdata=[c or ["", ""] for c in custom],
                                   textfont=dict(size=13, color="white"), showlegend=False,
-                                  marker=dict(size=28, opacity=0.01, color="white")))
+                                  marker=dict(size=28, opacity=0.01, color="white"),
+                                  selected=dict(marker=dict(opacity=0.5, color="black")),
+                                  unselected=dict(marker=dict(opacity=0.01),
+                                                  textfont=dict(color="white"))))
         return out
 
 
 def _blank_layout(fig, height, title):
+    """No dragmode/clickmode here: with on_select, Streamlit sets them so a click selects."""
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10), title=title,
-                      plot_bgcolor="white", font=FONT, dragmode="select", clickmode="event+select",
+                      plot_bgcolor="white", font=FONT,
                       uirevision="shapes")
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)

@@ -31,7 +31,7 @@ def test_train_page_live(app_server, page):
     assert sidebar.get_by_role("link", name=re.compile("Home")).count() == 1  # our menu, not legacy mode
     assert "64" in page.get_by_label("hidden_size").input_value()
 
-    page.get_by_role("button", name="Start").click()
+    page.get_by_role("button", name="Start", exact=True).click()
     page.wait_for_selector("[data-testid='stPlotlyChart'] .main-svg", timeout=60_000)
     assert wait_until(lambda: step_count(page) > 0)
     first = step_count(page)
@@ -59,5 +59,37 @@ def test_train_page_live(app_server, page):
     assert step_count(page) == paused_at                                     # paused means paused
     page.get_by_role("button", name="Stop").click()
     page.get_by_text("Stopped by you").wait_for(timeout=15_000)
-    assert page.get_by_role("button", name="Start").is_enabled()
+    assert page.get_by_role("button", name="Start", exact=True).is_enabled()
     screenshot(page, "train_stopped")
+
+
+def test_divergence_is_explained_in_the_page(app_server, page):
+    page.goto(f"{app_server}/Train?cell=RNN+%28relu%29&optimizer=sgd&lr=3.0&clip=0.0&hidden_size=256&steps=2000")
+    wait_idle(page)
+    page.get_by_role("button", name="Start", exact=True).click()
+    page.get_by_text("Training diverged").wait_for(timeout=60_000)
+    assert page.get_by_text("lower learning rate", exact=False).count() >= 1
+    screenshot(page, "train_diverged")
+
+
+def test_checkpoint_download_and_resume(app_server, page, tmp_path):
+    page.goto(f"{app_server}/Train?steps=30&hidden_size=32")
+    wait_idle(page)
+    page.get_by_role("button", name="Start", exact=True).click()
+    page.get_by_text("tokens/s overall").wait_for(timeout=60_000)
+    page.get_by_text("Save or resume a run").click()
+    with page.expect_download() as info:
+        page.get_by_role("button", name="Download checkpoint").click()
+    path = tmp_path / "run.pt"
+    info.value.save_as(path)
+    assert path.stat().st_size > 1000
+
+    page.get_by_role("button", name="Reset", exact=True).click()
+    page.get_by_text("Ready").wait_for(timeout=15_000)
+    wait_idle(page)
+    page.locator("[data-testid='stFileUploader'] input[type='file']").last.set_input_files(str(path))
+    page.get_by_text("steps trained").wait_for(timeout=30_000)
+    page.get_by_role("button", name="Start", exact=True).click()
+    assert wait_until(lambda: page.get_by_text("tokens/s overall").count() > 0, timeout=60)
+    assert step_count(page) == 60                    # resumed at 30, trained 30 more
+    screenshot(page, "train_resumed")

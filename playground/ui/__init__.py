@@ -96,4 +96,7 @@ def set_current_run(run: Run) -> None:
 def need_run_message(what: str = "this page") -> None:
     """A friendly pointer to the Train page when the session has no model yet."""
     st.info(f"Train a model first: {what} looks inside the model you train on the Train page.")
-    st.page_link("pages/1_Train.py", label="Go to the Train page", icon="🏋️")
+    try:
+        st.page_link("pages/1_Train.py", label="Go to the Train page", icon="🏋️")
+    except StreamlitPageNotFoundError:
+        pass  # a page script run on its own (AppTest.from_file on a page)

@@ -41,7 +41,10 @@ def status(snap: Snapshot) -> None:
     label = {"ready": "Ready", "queued": "Waiting for a free training slot", "running": "Training",
              "paused": "Paused", "finished": "Finished", "stopped": "Stopped",
              "diverged": "Diverged", "error": "Error"}[snap.status]
-    st.progress(min(done / target, 1.0), text=f"**{label}** · step {done:,} of {snap.target_step:,}")
+    if snap.status == "ready":
+        st.markdown(f"**Ready** · {done:,} steps trained so far. Press **Start** to train.")
+    else:
+        st.progress(min(done / target, 1.0), text=f"**{label}** · step {done:,} of {snap.target_step:,}")
     if snap.status == "queued":
         st.warning(f"{REGISTRY.max_concurrent} runs are already training on this server; "
                    "yours starts as soon as one finishes.")

@@ -1,0 +1,87 @@
+"""The list of labs the Labs page picks from: one entry per example of the source notes."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from playground.labs import (clipping, fastai_chars, hello, lstm_vs_cell, perplexity,
+                             sampler_view, step_by_step, vocab_lab, warmup)
+
+
+@dataclass(frozen=True)
+class Lab:
+    key: str                     # URL key: /Labs?lab=<key>
+    title: str
+    teaches: str                 # one sentence: what it teaches
+    notice: str                  # one sentence: what to look at in the outcome
+    run: Callable                # the pure function the page runs (its source is shown)
+    code: tuple = field(default=())  # further functions/classes whose source is worth reading
+
+    def sources(self) -> tuple:
+        return (self.run, *self.code)
+
+
+LABS: list[Lab] = [
+    Lab("hello", '1 · "hello" → "ohlol"',
+        "The same next-character task three ways: an nn.RNNCell loop, nn.RNN over the whole "
+        "sequence, and Embedding + RNN + Linear.",
+        "Watch the predicted string settle on “ohlol”; the two 'l' inputs need different "
+        "outputs, which only the hidden state can tell apart.",
+        hello.run, (hello.train_rnncell, hello.train_rnn, hello.EmbeddingRNN,
+                    hello.train_embedding, hello.cross_entropy_targets)),
+    Lab("fastai", "2 · fast.ai character models",
+        "From three hand-unrolled steps to nn.RNN: the same shared-weight recurrence, "
+        "rewritten five times, trained side by side on one text.",
+        "Compare the loss curves: models reading 8 characters beat Char3Model's 3, and "
+        "CharSeqRnn learns from every position of its windows at once.",
+        fastai_chars.run, (fastai_chars.Char3Model, fastai_chars.CharLoopModel,
+                           fastai_chars.CharLoopConcatModel, fastai_chars.CharRnn,
+                           fastai_chars.CharSeqRnn, fastai_chars.train_char_models)),
+    Lab("lstm_cell", "3 · nn.LSTM vs an nn.LSTMCell loop",
+        "nn.LSTM is an nn.LSTMCell applied step by step with the same four weight tensors; "
+        "nn.Embedding is a row lookup in its weight table.",
+        "The maximum difference is at float rounding level (below 1e-6), and each embedding "
+        "row equals weight[id].",
+        lstm_vs_cell.run, (lstm_vs_cell.lstm_vs_cell, lstm_vs_cell.embedding_lookup)),
+    Lab("step", "4 · Step by step vs whole sequence",
+        "Feeding one step at a time and carrying the returned state gives exactly the outputs "
+        "and final state of one call on the whole sequence.",
+        "Both difference columns are zero: the state is all an RNN remembers between steps.",
+        step_by_step.run, (step_by_step.step_by_step,)),
+    Lab("vocab", "5 · Vocabulary builder",
+        "How text becomes ids: <unk> is id 0, reserved tokens come next, then tokens by "
+        "falling frequency, and min_freq sends rare ones to <unk>.",
+        "Raise min_freq and watch rare tokens turn into <unk> and the round trip break.",
+        vocab_lab.run, (vocab_lab.vocab_report,)),
+    Lab("samplers", "6 · Random vs consecutive sampling",
+        "Random sampling shuffles windows and resets the state each batch; consecutive "
+        "sampling lays the corpus out as rows and carries the (detached) state on.",
+        "Without detach() the time, graph size and saved memory per step grow with every "
+        "batch; with it they stay flat.",
+        sampler_view.run, (sampler_view.batch_layout, sampler_view.detach_cost)),
+    Lab("clipping", "7 · Gradient clipping",
+        "Rescaling the gradient to a global norm of at most θ keeps a relu RNN with a high "
+        "learning rate from blowing up.",
+        "The unclipped run's gradient norm explodes and its loss turns to nan; the clipped "
+        "one never uses a norm above θ and keeps learning.",
+        clipping.run, (clipping.train_clipping, clipping.global_grad_norm, clipping.clip_by_hand)),
+    Lab("perplexity", "8 · Perplexity",
+        "Perplexity = exp(mean cross-entropy): 1 for a perfect model, |V| for uniform "
+        "guessing, ∞ for a model sure of a wrong answer.",
+        "A real model (here bigram counts) must land between 1 and |V|; one zero probability "
+        "on the truth makes the whole text's perplexity infinite.",
+        perplexity.run, (perplexity.perplexity_of, perplexity.wrong_probs, perplexity.bigram_probs)),
+    Lab("warmup", "9 · Warm-up: regression, softmax, activations",
+        "Linear regression by hand-written minibatch SGD recovers w = [2, -3.4], b = 4.2; "
+        "softmax + cross-entropy by hand match PyTorch; tanh vs sigmoid vs relu gradients.",
+        "The learned w and b within a few hundredths of the truth after 5 epochs; sigmoid's "
+        "slope never exceeds 1/4, tanh's reaches 1, and both vanish for large |x|.",
+        warmup.run, (warmup.train_linreg, warmup.sgd, warmup.softmax_example, warmup.activations)),
+]
+
+BY_KEY: dict[str, Lab] = {lab.key: lab for lab in LABS}
+
+
+def get(key: str | None) -> Lab:
+    """The lab for a URL key; the first lab for None or an unknown key."""
+    return BY_KEY.get(key or "", LABS[0])

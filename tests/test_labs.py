@@ -1,0 +1,215 @@
+"""Pure tests of the seed labs (playground.labs): every lab reaches the outcome it teaches."""
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from playground.labs import (clipping, fastai_chars, hello, lstm_vs_cell, perplexity,
+                             sampler_view, step_by_step, vocab_lab, warmup)
+from playground.labs.registry import BY_KEY, LABS, get
+
+torch.set_num_threads(1)
+
+
+# lab 1
+@pytest.mark.parametrize("train", list(hello.VARIANTS.values()))
+def test_hello_reaches_ohlol(train):
+    results = list(train())
+    assert [r.epoch for r in results] == list(range(1, len(results) + 1))
+    assert results[-1].predicted == hello.TARGET
+    assert results[-1].loss < results[0].loss
+
+
+def test_hello_encoding_and_one_hot():
+    assert hello.decode(hello.encode("hello")) == "hello"
+    x = hello.one_hot_inputs("hello", batch_size=2)
+    assert x.shape == (5, 2, 4)
+    assert torch.equal(x.sum(dim=2), torch.ones(5, 2))
+    with pytest.raises(ValueError, match="only the characters"):
+        hello.encode("world")
+
+
+def test_cross_entropy_takes_ids():
+    r = hello.cross_entropy_targets()
+    assert r["logits_shape"] == (5, 4) and r["ids_shape"] == (5,)
+    assert r["loss_ids"] == pytest.approx(r["loss_by_hand"], abs=1e-6)
+    assert r["loss_ids"] == pytest.approx(r["loss_probabilities"], abs=1e-6)
+    assert r["long_one_hot_error"]
+
+
+# lab 2
+@pytest.mark.parametrize("name", list(fastai_chars.MODELS))
+def test_fastai_output_shapes(name):
+    model = fastai_chars.MODELS[name](vocab_size=11, n_fac=5, hidden_size=7)
+    x = torch.randint(0, 11, (4, 3 if name == "Char3Model" else 8))
+    out = model(x)
+    expected = (4, 8, 11) if name == "CharSeqRnn" else (4, 11)
+    assert out.shape == expected
+    assert torch.allclose(out.exp().sum(-1), torch.ones(expected[:-1]), atol=1e-5)
+
+
+def test_char3_needs_three():
+    with pytest.raises(ValueError, match="exactly 3"):
+        fastai_chars.Char3Model(5)(torch.zeros(2, 4, dtype=torch.long))
+
+
+def test_windows_of_i_love_this_game():
+    text = fastai_chars.DEMO_TEXT
+    over = fastai_chars.overlapping_windows(text, 8)
+    assert len(over) == len(text) - 8
+    assert over[1] == (text[1:9], text[9])
+    non = fastai_chars.nonoverlapping_windows(text, 4)
+    assert [a for a, _ in non] == [text[i:i + 4] for i in range(0, len(text) - 4, 4)]
+    assert all(b == text[i * 4 + 1:i * 4 + 5] for i, (_, b) in enumerate(non))
+
+
+@pytest.mark.parametrize("identity", [False, True])
+def test_fastai_models_train(identity):
+    curves = fastai_chars.train_char_models(epochs=25, identity_init=identity)
+    assert set(curves) == set(fastai_chars.MODELS)
+    vocab_size = len(set(fastai_chars.TRAIN_TEXT))
+    for name, losses in curves.items():
+        assert len(losses) == 25
+        assert losses[0] == pytest.approx(math.log(vocab_size), rel=0.15), name
+        assert losses[-1] < 0.75 * losses[0], name
+
+
+def test_identity_init_sets_weight_hh():
+    model = fastai_chars.CharRnn(5, 3, 6)
+    with torch.no_grad():
+        fastai_chars.hidden_to_hidden(model).copy_(torch.eye(6))
+    assert torch.equal(model.rnn.weight_hh_l0, torch.eye(6))
+    assert fastai_chars.hidden_to_hidden(fastai_chars.CharLoopModel(5)) is not None
+
+
+# lab 3
+def test_lstm_equals_cell_loop():
+    r = lstm_vs_cell.run()["lstm"]
+    assert r["out_lstm"].shape == (2, 3, 3)
+    assert r["max_diff_output"] < 1e-6 and r["max_diff_c"] < 1e-6
+    assert torch.allclose(r["out_lstm"][-1], r["h_n"])
+
+
+def test_embedding_is_row_lookup():
+    r = lstm_vs_cell.embedding_lookup((3, 2, 1))
+    weight = torch.arange(0, 20, dtype=torch.float32).view(5, 4)
+    assert torch.equal(r["looked_up"], weight[[3, 2, 1]])
+    assert torch.equal(r["via_one_hot"], r["looked_up"])
+    with pytest.raises(ValueError):
+        lstm_vs_cell.embedding_lookup((7,))
+
+
+# lab 4
+@pytest.mark.parametrize("cell", ["RNN", "LSTM", "GRU"])
+@pytest.mark.parametrize("num_layers", [1, 2])
+def test_step_by_step_equal(cell, num_layers):
+    r = step_by_step.step_by_step(cell, seq_len=7, batch_size=2, num_layers=num_layers)
+    assert torch.allclose(r["out_whole"], r["out_steps"], atol=1e-6)
+    for a, b in zip(r["state_whole"], r["state_steps"]):
+        assert torch.allclose(a, b, atol=1e-6)
+    assert r["max_diff_output"] < 1e-6 and r["max_diff_state"] < 1e-6
+
+
+# lab 5
+def test_vocab_report_min_freq_and_reserved():
+    r = vocab_lab.run("a b a c a b", level="char", min_freq=2, reserved_tokens=("<pad>",))
+    table = r["table"]
+    assert list(table["token"][:2]) == ["<unk>", "<pad>"]
+    assert r["unk_tokens"] == ["c"]
+    assert not r["round_trip"] and r["unk_count"] == 1
+    full = vocab_lab.run("a b a c a b", level="char", min_freq=0)
+    assert full["round_trip"] and full["unk_count"] == 0
+    with pytest.raises(ValueError):
+        vocab_lab.run("")
+
+
+# lab 6
+def test_sampler_layout_matches_seed_example():
+    random = sampler_view.batch_layout(30, 2, 6, "random", seed=0)
+    starts = sorted(int(X[r, 0]) for X in random for r in range(X.shape[0]))
+    assert starts == [0, 6, 12, 18]          # (30 - 1) // 6 = 4 non-overlapping windows
+    consecutive = sampler_view.batch_layout(30, 2, 6, "consecutive")
+    assert consecutive[0].tolist() == [[0, 1, 2, 3, 4, 5], [15, 16, 17, 18, 19, 20]]
+    assert consecutive[1].tolist() == [[6, 7, 8, 9, 10, 11], [21, 22, 23, 24, 25, 26]]
+    fig = sampler_view.sampler_figure(30, 2, 6, "consecutive", current=0)
+    assert len(fig.data) == 1 + 2          # the strip and batch 1's two rows
+
+
+def test_detach_keeps_cost_flat():
+    kept = sampler_view.detach_cost(False, steps=8)
+    cut = sampler_view.detach_cost(True, steps=8)
+    assert [r["graph_nodes"] for r in cut] == [cut[0]["graph_nodes"]] * 8
+    nodes = [r["graph_nodes"] for r in kept]
+    assert all(b > a for a, b in zip(nodes, nodes[1:]))
+    assert kept[-1]["saved_kib"] > 4 * cut[-1]["saved_kib"]
+
+
+# lab 7
+def test_global_norm_matches_clip_grad_norm():
+    torch.manual_seed(0)
+    layer = nn.Linear(4, 3)
+    layer(torch.randn(5, 4)).pow(2).sum().backward()
+    by_hand = clipping.global_grad_norm(layer.parameters())
+    expected = torch.linalg.vector_norm(torch.cat([p.grad.flatten() for p in layer.parameters()]))
+    assert by_hand == pytest.approx(float(expected), rel=1e-5)
+    grads = [p.grad.clone() for p in layer.parameters()]
+    theta = by_hand / 3
+    assert clipping.clip_by_hand(list(layer.parameters()), theta) == pytest.approx(by_hand)
+    assert clipping.global_grad_norm(layer.parameters()) == pytest.approx(theta, rel=1e-5)
+    for g, p in zip(grads, layer.parameters()):
+        p.grad.copy_(g)
+    torch.nn.utils.clip_grad_norm_(layer.parameters(), theta)
+    assert clipping.global_grad_norm(layer.parameters()) == pytest.approx(theta, rel=1e-4)
+
+
+def test_clipping_bounds_norm_and_unclipped_diverges():
+    runs = clipping.run(theta=1.0)
+    free, clipped = runs["no clipping"], runs["clip θ = 1"]
+    assert max(clipped["norm_after"]) <= 1.0 + 1e-4
+    assert all(math.isfinite(v) for v in clipped["loss"])
+    assert clipped["loss"][-1] < clipped["loss"][0]
+    exploded = not all(math.isfinite(v) for v in free["loss"])
+    assert exploded or max(free["norm_before"]) > 10 * max(clipped["norm_after"])
+
+
+# lab 8
+def test_perplexity_extremes():
+    r = perplexity.run("abcabcabd")
+    models = r["models"]
+    assert models["perfect"]["perplexity"] == pytest.approx(1.0)
+    assert models["uniform"]["perplexity"] == pytest.approx(r["vocab_size"], rel=1e-5)
+    assert models["confidently wrong"]["perplexity"] == math.inf
+    assert 1.0 < models["bigram counts"]["perplexity"] < r["vocab_size"]
+    nearly = perplexity.run("abcabcabd", wrong_confidence=0.999)["models"]["confidently wrong"]
+    assert math.isfinite(nearly["perplexity"]) and nearly["perplexity"] > 100 * r["vocab_size"]
+
+
+# lab 9
+def test_linreg_recovers_w_and_b():
+    last = list(warmup.train_linreg())[-1]
+    assert last.w == pytest.approx(warmup.TRUE_W, abs=0.05)
+    assert last.b == pytest.approx(warmup.TRUE_B, abs=0.05)
+    assert last.loss < 1e-3
+
+
+def test_softmax_and_cross_entropy():
+    r = warmup.softmax_example()
+    assert torch.allclose(r["probs"], torch.softmax(r["logits"], dim=1))
+    assert torch.allclose(r["ce_by_hand"], r["ce_torch"], atol=1e-6)
+
+
+def test_activation_derivatives():
+    a = warmup.activations()
+    x = a["x"]
+    assert torch.allclose(a["d sigmoid"], a["sigmoid"] * (1 - a["sigmoid"]), atol=1e-6)
+    assert torch.allclose(a["d tanh"], 1 - a["tanh"] ** 2, atol=1e-6)
+    assert torch.equal(a["d relu"], (x > 0).float())
+    assert a["d sigmoid"].max() <= 0.25 + 1e-6 and a["d tanh"].max() == pytest.approx(1.0, abs=1e-3)
+
+
+def test_registry():
+    assert len(LABS) == 9 and len(BY_KEY) == 9
+    assert get("nope") is LABS[0] and get("vocab").key == "vocab"
+    for lab in LABS:
+        assert lab.teaches.endswith(".") and callable(lab.run)

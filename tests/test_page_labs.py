@@ -1,0 +1,133 @@
+"""AppTest of the Labs page: each lab opened by its URL key runs and shows its outcome."""
+import math
+
+import pytest
+import torch
+from streamlit.testing.v1 import AppTest
+
+from playground.labs import hello, warmup
+from playground.labs.registry import LABS
+
+torch.set_num_threads(1)
+PAGE = "pages/4_Labs.py"
+
+
+def open_lab(key: str) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.query_params["lab"] = key
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def metric(at: AppTest, label_start: str) -> str:
+    return next(m.value for m in at.metric if m.label.startswith(label_start))
+
+
+def frame(at: AppTest, column: str):
+    return next(d.value for d in at.dataframe if column in d.value.columns)
+
+
+@pytest.mark.parametrize("lab", LABS, ids=[lab.key for lab in LABS])
+def test_every_lab_opens_with_its_sentence_and_code(lab):
+    at = open_lab(lab.key)
+    assert at.header[0].value == lab.title
+    assert any(lab.teaches in m.value for m in at.markdown)
+    assert any(lab.notice in i.value for i in at.info)
+    shown_code = "\n".join(c.value for c in at.code)
+    assert f"def {lab.run.__name__}(" in shown_code
+    assert at.sidebar.radio[0].value == lab.key
+
+
+def test_unknown_key_opens_first_lab_and_picker_updates_url():
+    at = open_lab("no-such-lab")
+    assert at.header[0].value == LABS[0].title
+    at.sidebar.radio[0].set_value("perplexity").run()
+    assert not at.exception
+    assert at.query_params["lab"] == ["perplexity"] or at.query_params["lab"] == "perplexity"
+    assert at.header[0].value == LABS[7].title
+
+
+def test_hello_reaches_ohlol():
+    at = open_lab("hello")
+    assert "RNNCell loop, nn.RNN, Embedding + RNN + Linear" in at.success[0].value
+    assert all(f"**{c}**" in " ".join(m.value for m in at.markdown) for c in hello.TARGET)
+    ce = frame(at, "target given as")
+    assert ce["loss"][0] == ce["loss"][1] == ce["loss"][2]
+    assert ce["loss"][3].startswith("error")
+
+
+def test_fastai_models_learn():
+    at = open_lab("fastai")
+    table = frame(at, "final loss (default init)")
+    assert list(table["model"]) == ["Char3Model", "CharLoopModel", "CharLoopConcatModel",
+                                    "CharRnn", "CharSeqRnn"]
+    assert (table["final loss (default init)"] < 0.5 * table["first loss"]).all()
+    at.toggle[0].set_value(True).run()
+    assert not at.exception
+
+
+def test_lstm_cell_difference_below_1e6():
+    at = open_lab("lstm_cell")
+    assert float(metric(at, "max |nn.LSTM output")) < 1e-6
+    assert float(metric(at, "max |c_n")) < 1e-6
+    looked_up = [d.value for d in at.dataframe if list(d.value.index) == ["id 3", "id 2", "id 1"]][0]
+    assert looked_up.iloc[0].tolist() == [12, 13, 14, 15]
+
+
+@pytest.mark.parametrize("cell", ["RNN", "GRU"])
+def test_step_by_step_equal(cell):
+    at = open_lab("step")
+    at.radio(key="lab_step_cell").set_value(cell).run()
+    assert float(metric(at, "max |output")) < 1e-6
+    assert float(metric(at, "max |final state")) < 1e-6
+
+
+def test_vocab_min_freq_makes_unk():
+    at = open_lab("vocab")
+    at.slider(key="lab_vocab_min_freq").set_value(0).run()
+    assert metric(at, "tokens encoded as <unk>") == "0"
+    assert metric(at, "decode(encode") == "yes"
+    at.slider(key="lab_vocab_min_freq").set_value(2).run()
+    assert int(metric(at, "tokens encoded as <unk>")) > 0
+    assert metric(at, "decode(encode") == "no"
+    table = frame(at, "kind")
+    assert list(table["token"][:4]) == ["<unk>", "<pad>", "<bos>", "<eos>"]
+
+
+def test_samplers_and_no_detach():
+    at = open_lab("samplers")
+    at.radio(key="lab_samplers_sampler").set_value("random").run()
+    assert not at.exception
+    assert any("h=0" in c.value for c in at.caption)
+    at.toggle(key="lab_samplers_nodetach").set_value(True).run()
+    assert any("without detach" in c.value for c in at.caption)
+
+
+def test_clipping_bounds_the_norm():
+    at = open_lab("clipping")
+    table = frame(at, "largest ‖g‖ used by SGD")
+    free, clipped = table.iloc[0], table.iloc[1]
+    assert float(clipped["largest ‖g‖ used by SGD"]) <= 1.0 + 1e-3
+    assert free["final loss"] == "nan" or float(free["largest ‖g‖ before"]) > 10
+
+
+def test_perplexity_extremes():
+    at = open_lab("perplexity")
+    table = frame(at, "perplexity").set_index("model")["perplexity"]
+    V = int(next(m.value for m in at.markdown if m.value.startswith("|V|")).split("**")[1])
+    assert float(table["perfect"]) == 1.0
+    assert float(table["uniform"]) == pytest.approx(V, rel=1e-3)
+    assert table["confidently wrong"] == "∞"
+    assert 1 < float(table["bigram counts"]) < V
+
+
+def test_warmup_recovers_w_and_b():
+    at = open_lab("warmup")
+    w1, w2 = float(metric(at, "learned w₁")), float(metric(at, "learned w₂"))
+    b = float(metric(at, "learned b"))
+    assert [w1, w2] == pytest.approx(list(warmup.TRUE_W), abs=0.05)
+    assert b == pytest.approx(warmup.TRUE_B, abs=0.05)
+    sm = frame(at, "F.cross_entropy(z, y)")
+    assert all(math.isclose(a, c, abs_tol=1e-3) for a, c in
+               zip(sm["−log p(y) by hand"], sm["F.cross_entropy(z, y)"]))
