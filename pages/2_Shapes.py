@@ -30,7 +30,7 @@ m = st.columns(5)
 m[0].metric("input", str(desc["input"]), help=desc["tensor_formulas"]["input"])
 m[1].metric("output", str(desc["output"]), help=desc["tensor_formulas"]["output"])
 m[2].metric("h_n", str(desc["h_n"]), help=desc["tensor_formulas"]["h_n"])
-m[3].metric("c_n", str(desc["c_n"]) if desc["c_n"] else "— (LSTM only)",
+m[3].metric("c_n", str(desc["c_n"]) if desc["c_n"] else "—",
             help=desc["tensor_formulas"].get("c_n", "only LSTM has a cell state"))
 m[4].metric("parameters", f"{desc['total']:,}", help="total number of learnable numbers")
 

@@ -112,7 +112,8 @@ def weight_blocks_figure(desc: dict, layer: int, direction: str = "forward") -> 
             y0, y1 = -r1 / unit, -r0 / unit
             c.rect(x, y0, x + width, y1, GATE_COLOURS.get(gate, INPUT_COLOUR))
             meaning = GATE_MEANINGS.get(gate, "projection h_t → proj_size")
-            c.point(x + width / 2, (y0 + y1) / 2,
+            x_mid = x + width / (4 if len(e["col_blocks"]) > 1 else 2)  # off the divider
+            c.point(x_mid, (y0 + y1) / 2,
                     f"<b>{gate}</b>" if (r1 - r0) / unit > 0.25 else "",
                     f"{e['name']}[{r0}:{r1}] — {gate}: {meaning}"
                     f"<br>rows {r0}..{r1 - 1}, shape {(r1 - r0, *e['shape'][1:])}",

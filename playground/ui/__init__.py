@@ -32,6 +32,8 @@ PAGES = [
      "Heatmaps of every layer's hidden state and gates over a text, live while training."),
     ("pages/4_Labs.py", "Labs", "🧪",
      "The source notes' examples, each small, runnable and explained."),
+    ("pages/6_Compare.py", "Compare runs", "📊",
+     "Overlay your runs' curves and compare perplexity, speed and size; RNN vs GRU vs LSTM in one click."),
 ]
 
 
@@ -86,11 +88,25 @@ def session_runs() -> list[Run]:
     return [r for rid in st.session_state.get(RUNS_KEY, []) if (r := REGISTRY.get(rid, owner))]
 
 
-def set_current_run(run: Run) -> None:
-    st.session_state[ACTIVE_KEY] = run.run_id
+def set_current_run(run: Run, active: bool = True) -> None:
+    """Keep `run` in this session's list (Compare page); make it the one pages show if `active`."""
+    if active:
+        st.session_state[ACTIVE_KEY] = run.run_id
     ids = st.session_state.setdefault(RUNS_KEY, [])
     if run.run_id not in ids:
         ids.append(run.run_id)
+
+
+def next_run_label(description: str) -> str:
+    """"#3 LSTM h128 · Nested brackets": numbered in the order this session created runs."""
+    return f"#{len(st.session_state.get(RUNS_KEY, [])) + 1} {description}"
+
+
+def delete_run(run_id: str) -> None:
+    REGISTRY.remove(run_id)
+    st.session_state[RUNS_KEY] = [r for r in st.session_state.get(RUNS_KEY, []) if r != run_id]
+    if st.session_state.get(ACTIVE_KEY) == run_id:
+        st.session_state.pop(ACTIVE_KEY)
 
 
 def need_run_message(what: str = "this page") -> None:

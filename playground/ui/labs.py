@@ -49,6 +49,13 @@ def _fmt(v: float) -> str:
     return "∞" if math.isinf(v) else ("nan" if math.isnan(v) else f"{v:.4g}")
 
 
+def _largest(values) -> str:
+    """The largest finite value, and whether the run later went to nan/inf."""
+    finite = [v for v in values if math.isfinite(v)]
+    text = _fmt(max(finite)) if finite else "—"
+    return text + (", then nan/inf" if len(finite) < len(values) else "")
+
+
 def _tensor_frame(t: torch.Tensor, prefix: str) -> pd.DataFrame:
     """(T, B, H) -> rows "t=.., b=.." and columns prefix[0..H-1]."""
     T, B, H = t.shape
@@ -73,7 +80,7 @@ def render_hello(lab: Lab) -> None:
     cols = st.columns(3)
     for col, (name, history) in zip(cols, results.items()):
         r = history[shown - 1]
-        col.subheader(name)
+        col.markdown(f"##### {name}")
         col.markdown(f"input `hello` → {_colour_string(r.predicted, hello.TARGET)}")
         col.metric(f"loss after epoch {r.epoch}", f"{r.loss:.3f}",
                    help="cross-entropy; the RNNCell loop sums it over the 5 steps")
@@ -99,9 +106,9 @@ def render_hello(lab: Lab) -> None:
 
 
 # 2 ------------------------------------------------------------------------------------------
-def _windows_frame(pairs, seq_len: int) -> pd.DataFrame:
-    rows = [list(a.replace(" ", "␣")) + ["→", b.replace(" ", "␣")] for a, b in pairs]
-    return pd.DataFrame(rows, columns=[f"x{t + 1}" for t in range(seq_len)] + ["", "target"])
+def _windows_frame(pairs) -> pd.DataFrame:
+    return pd.DataFrame([{"input": a.replace(" ", "␣"), "target": b.replace(" ", "␣")}
+                         for a, b in pairs])
 
 
 def render_fastai(lab: Lab) -> None:
@@ -111,17 +118,17 @@ def render_fastai(lab: Lab) -> None:
     identity = c3.toggle("weight_hh = identity", key=_k(lab, "identity"),
                          help="Initialise the hidden-to-hidden matrix to I (rnn.weight_hh_l0, "
                               "or l_hidden for the hand-written loops).")
-    st.markdown(f"Windows of “{fastai_chars.DEMO_TEXT}” as the models see them:")
+    demo = fastai_chars.TRAIN_TEXT[:60]
+    st.markdown(f"Windows of the training text, which starts “{demo[:30]}…”:")
     w1, w2 = st.columns(2)
-    w1.caption(f"Overlapping (stride 1): {seq_len} characters → the next one. Char3Model, "
-               "CharLoop*, CharRnn.")
-    w1.dataframe(_windows_frame(fastai_chars.overlapping_windows(fastai_chars.DEMO_TEXT, seq_len),
-                                seq_len), hide_index=True, width="stretch")
-    w2.caption("Non-overlapping (stride seq_len): every position predicts its next character. "
-               "CharSeqRnn.")
-    non = fastai_chars.nonoverlapping_windows(fastai_chars.DEMO_TEXT, seq_len)
-    w2.dataframe(pd.DataFrame([{"input": a.replace(" ", "␣"), "target": b.replace(" ", "␣")}
-                               for a, b in non]), hide_index=True, width="stretch")
+    w1.caption(f"Overlapping (stride 1): {seq_len} characters → the next one. Char3Model "
+               "(3 characters), CharLoop*, CharRnn.")
+    w1.dataframe(_windows_frame(fastai_chars.overlapping_windows(demo, seq_len)[:8]),
+                 hide_index=True, width="stretch")
+    w2.caption(f"Non-overlapping (stride {seq_len}): the target is the input shifted by one; "
+               "every position predicts. CharSeqRnn.")
+    w2.dataframe(_windows_frame(fastai_chars.nonoverlapping_windows(demo, seq_len)[:8]),
+                 hide_index=True, width="stretch")
     curves = run_with_status(lab, seq_len=seq_len, epochs=epochs)
     chosen, other = ("identity", "default") if identity else ("default", "identity")
     st.plotly_chart(curves_figure(curves[chosen], "epoch", "loss (nats per predicted char)",
@@ -211,9 +218,9 @@ def render_vocab(lab: Lab) -> None:
     right.caption("became <unk>: " + (", ".join(f"`{vocab_lab.visible(t)}`" for t in r["unk_tokens"])
                                       or "nothing"))
     right.markdown("**encoded** (first 40 ids)")
-    right.code(str(r["ids"][:40]), language=None)
+    right.code(str(r["ids"][:40]), language=None, wrap_lines=True)
     right.markdown("**decoded**")
-    right.code(r["decoded"], language=None)
+    right.code(r["decoded"], language=None, wrap_lines=True)
 
 
 # 6 ------------------------------------------------------------------------------------------
@@ -271,16 +278,16 @@ def render_clipping(lab: Lab) -> None:
     left.plotly_chart(curves_figure({n: h["norm_before"] for n, h in runs.items()}, "step",
                                     "global grad norm ‖g‖ before clipping", log_y=True,
                                     hline=(theta, f"θ = {theta:g}")), key=_k(lab, "norm"))
-    right.plotly_chart(curves_figure({n: h["loss"] for n, h in runs.items()}, "step", "loss"),
+    right.plotly_chart(curves_figure({n: h["loss"] for n, h in runs.items()}, "step",
+                                     "loss (log scale; gaps are nan)", log_y=True),
                        key=_k(lab, "loss"))
-    rows = [{"run": n, "largest ‖g‖ before": _fmt(max(h["norm_before"], key=lambda v: v if math.isfinite(v) else math.inf)),
-             "largest ‖g‖ used by SGD": _fmt(max(h["norm_after"], key=lambda v: v if math.isfinite(v) else math.inf)),
+    rows = [{"run": n, "largest ‖g‖ before": _largest(h["norm_before"]),
+             "largest ‖g‖ used by SGD": _largest(h["norm_after"]),
              "final loss": _fmt(h["loss"][-1])} for n, h in runs.items()]
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
-    f1, f2 = st.columns(2)
-    f1.latex(r"\|g\| = \sqrt{\textstyle\sum_p \sum_i (\partial L/\partial p_i)^2}, \quad "
+    st.latex(r"\|g\| = \sqrt{\textstyle\sum_p \sum_i (\partial L/\partial p_i)^2}, \quad "
              r"g \leftarrow g \cdot \min\!\left(1, \frac{\theta}{\|g\|}\right)")
-    f2.code("norm = torch.nn.utils.clip_grad_norm_(model.parameters(), theta)\n"
+    st.code("norm = torch.nn.utils.clip_grad_norm_(model.parameters(), theta)\n"
             "# returns ‖g‖ before clipping; gradients now have norm ≤ θ", language="python")
 
 

@@ -15,7 +15,7 @@ from playground.models import CharModel, count_parameters
 from playground.runner import REGISTRY, Run
 from playground.train import BIDIRECTIONAL_MESSAGE, available_devices
 from playground.vocab import Vocab, tokenize
-from playground.ui import ACTIVE_KEY, owner_token, set_current_run
+from playground.ui import ACTIVE_KEY, next_run_label, owner_token, set_current_run
 
 CELL_LABELS = {"RNN_TANH": "RNN (tanh)", "RNN_RELU": "RNN (relu)", "LSTM": "LSTM", "GRU": "GRU"}
 OWN_TEXT = "own"
@@ -131,8 +131,10 @@ def same_setup(run: Run, cfg: ModelConfig, tc: TrainConfig, corpus_key: str) -> 
 
 def new_run(cfg: ModelConfig, tc: TrainConfig, text: str, corpus_key: str, **trainer_kwargs) -> Run | None:
     """Create and select a run; on bad settings, remember the message for the page to show."""
+    name = corpora.CORPORA[corpus_key].name if corpus_key in corpora.CORPORA else "your text"
+    label = next_run_label(f"{CELL_LABELS[cfg.cell]} h{cfg.hidden_size} · {name}")
     try:
-        run = REGISTRY.create(cfg, tc, text, owner_token(), **trainer_kwargs)
+        run = REGISTRY.create(cfg, tc, text, owner_token(), label=label, **trainer_kwargs)
     except (ValueError, RuntimeError) as e:
         st.session_state[ERROR_KEY] = f"Could not start: {e}"
         return None
@@ -157,8 +159,8 @@ def _act(run: Run | None, action: str, setup: tuple) -> None:
         run.resume() if run.status == "paused" else run.pause()
     elif action == "stop":
         run.stop()
-    elif action == "reset":
-        REGISTRY.remove(run.run_id)
+    elif action == "reset":  # the old run stays on the Compare page until deleted there
+        run.stop("Replaced by a fresh run (Reset).")
         st.session_state.pop(ACTIVE_KEY, None)
         if None not in setup[:3]:
             new_run(*setup[:4])
@@ -179,7 +181,7 @@ def controls(run: Run | None, cfg: ModelConfig | None, tc: TrainConfig | None, c
                             help="Exactly one optimisation step (pauses a running run)."),
         "stop": c[3].button("Stop", disabled=not active, width="stretch"),
         "reset": c[4].button("Reset", disabled=run is None, width="stretch",
-                             help="Forget this run's weights and history; start again from fresh weights."),
+                             help="Start again from fresh weights (the old run stays on the Compare page)."),
     }
     for action, clicked in clicks.items():
         if clicked:

@@ -1,0 +1,63 @@
+"""Compare runs: every run of this session, overlaid curves and a summary table."""
+import streamlit as st
+
+from playground import compare, corpora, ui
+from playground.runner import REGISTRY
+
+ui.setup_page("Compare runs", "📊")
+st.title("📊 Compare runs")
+st.caption("Every run you train in this session is kept here (with its settings and history) "
+           "until you delete it. Select rows to overlay only those runs.")
+
+with st.expander("RNN vs GRU vs LSTM in one click", expanded=not ui.session_runs()):
+    st.markdown(f"Trains the three cells with the same size, seed and batches on **Long-range copy** — "
+                f"{corpora.CORPORA['long_range'].description}")
+    c = st.columns(3)
+    hidden_size = c[0].number_input("hidden_size", 8, 512, 64, key="cmp_hidden_size")
+    steps = c[1].number_input("Steps each", 50, 20_000, 600, step=50, key="cmp_steps")
+    seed = c[2].number_input("seed", 0, 2**31 - 1, 0, key="cmp_seed")
+    if st.button("Train all three", type="primary"):
+        text = corpora.load("long_range")
+        for cfg in compare.comparison_configs(int(hidden_size)):
+            label = ui.next_run_label(f"{cfg.cell} h{cfg.hidden_size} · long-range")
+            run = REGISTRY.create(cfg, compare.comparison_train_config(int(seed)), text,
+                                  ui.owner_token(), label=label)
+            run.corpus_key = "long_range"
+            ui.set_current_run(run, active=cfg.cell == "LSTM")
+            run.start(int(steps))
+        st.toast(f"Training 3 runs; at most {REGISTRY.max_concurrent} train at once on this server.")
+
+runs = ui.session_runs()
+if not runs:
+    st.info("No runs yet: train one on the Train page, or press **Train all three** above.")
+    st.stop()
+
+
+@st.fragment(run_every=2.0 if any(r.is_active for r in runs) else None)
+def comparison() -> None:
+    snaps = [r.snapshot() for r in runs]
+    table = compare.summary_table(snaps)
+    event = st.dataframe(
+        table, hide_index=True, on_select="rerun", selection_mode="multi-row", key="compare_table",
+        column_config={
+            "parameters": st.column_config.NumberColumn(format="localized"),
+            "train perplexity (last 20)": st.column_config.NumberColumn(format="%.3f"),
+            "val perplexity": st.column_config.NumberColumn(format="%.3f", help="exp(validation loss)"),
+            "time (s)": st.column_config.NumberColumn(format="%.1f", help="Wall time spent training"),
+            "tokens/s": st.column_config.NumberColumn(format="localized", help="Overall, evaluation included"),
+        })
+    chosen = event.selection.rows or list(range(len(snaps)))
+    o = st.columns([1, 1, 2])
+    metric = o[0].radio("Curve", ["loss", "perplexity"], horizontal=True, key="cmp_metric")
+    log_y = o[1].toggle("log scale", key="cmp_log")
+    smoothing = o[2].slider("smoothing", 0.0, 0.99, 0.6, 0.01, key="cmp_smoothing")
+    st.plotly_chart(compare.overlay_figure([snaps[i] for i in chosen], metric, smoothing, log_y),
+                    key="compare_chart")
+    st.download_button("Download this table (.csv)", table.to_csv(index=False), "runs.csv", "text/csv")
+    if event.selection.rows and st.button(f"Delete the {len(event.selection.rows)} selected run(s)"):
+        for i in event.selection.rows:
+            ui.delete_run(snaps[i].run_id)
+        st.rerun()
+
+
+comparison()

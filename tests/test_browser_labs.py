@@ -1,0 +1,44 @@
+"""Browser: a fresh `streamlit run app.py`; every lab opened by its URL, checked and screenshot
+(tests/artifacts/lab_<key>.png)."""
+import re
+
+import pytest
+
+from conftest import screenshot, wait_idle
+from playground.labs.registry import LABS
+
+pytestmark = pytest.mark.browser
+
+
+def full_height(pg) -> None:
+    """Streamlit scrolls inside its main container: grow the viewport to show all of it."""
+    height = pg.evaluate("document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
+    pg.set_viewport_size({"width": 1400, "height": min(int(height) + 40, 6000)})
+    pg.wait_for_timeout(600)
+
+
+def test_lab_urls_open_each_lab(app_server, page):
+    for i, lab in enumerate(LABS):
+        page.goto(f"{app_server}/Labs?lab={lab.key}")
+        wait_idle(page)
+        page.get_by_role("heading", name=lab.title).wait_for(timeout=60_000)
+        sidebar = page.locator("[data-testid='stSidebar']")
+        if i == 0:                       # our own menu, not the legacy page list
+            assert sidebar.get_by_role("link", name=re.compile("Home")).count() == 1
+        assert page.locator("[data-testid='stException']").count() == 0
+        assert page.get_by_text(lab.teaches).count() == 1
+        if page.locator(".js-plotly-plot").count():
+            page.wait_for_selector(".js-plotly-plot .main-svg", timeout=30_000)
+        full_height(page)
+        screenshot(page, f"lab_{lab.key}")
+        page.set_viewport_size({"width": 1400, "height": 1000})
+
+
+def test_picker_changes_the_url(app_server, page):
+    page.goto(f"{app_server}/Labs?lab=hello")
+    wait_idle(page)
+    page.locator("[data-testid='stSidebar']").get_by_text("8 · Perplexity").click()
+    page.wait_for_url(re.compile(r"lab=perplexity"), timeout=30_000)
+    wait_idle(page)
+    page.get_by_role("heading", name="8 · Perplexity").wait_for(timeout=30_000)
+    assert page.get_by_text("∞").count() >= 1
