@@ -4,8 +4,10 @@ import streamlit as st
 from playground import ui
 from playground.ui import live
 from playground.ui import train as train_ui
+from playground.ui.share import LinkCheck, instructor_banner
 
 ui.setup_page("Train", "🏋️")
+link = LinkCheck("train")  # before the widgets read the link
 st.title("🏋️ Train a recurrent network, live")
 
 with st.sidebar:
@@ -15,6 +17,8 @@ with st.sidebar:
     model_config = train_ui.model_settings()
     st.header("Training")
     train_config, steps = train_ui.training_settings()
+link.report(train_ui.SETTINGS, train_ui.url_labels())
+instructor_banner(train_ui.SETTINGS)
 
 if model_config is not None and text:
     params, vocab_size = train_ui.parameter_count(model_config, text, train_config.tokenizer if train_config else "char")
@@ -28,3 +32,6 @@ live.render(run)
 
 with st.expander("Save or resume a run"):
     train_ui.checkpoint_section(run, text, corpus_key)
+
+with st.expander("Share these settings"):
+    train_ui.share_section()

@@ -5,12 +5,30 @@ carrying the recurrent state, so generating n tokens costs O(n), not O(n^2):
 
     p(next) = softmax(logits / temperature), restricted to the top_k most likely tokens
     greedy: next = argmax(logits)
+
+`generate_trace` is the sampling loop; it also records, at each step t, the model's
+top candidates p_t = softmax(logits_t) (temperature 1, what the model believes), the
+probability of the token it chose, and one watched unit's value. `generate` is its text.
+
+Neuron clamp: `Clamp(layer, unit, value, quantity)` forces one unit of one quantity
+(h; c for LSTM; or a gate) to `value` at every step — prefix included — and everything
+computed from it in that step is recomputed. nn.LSTM cannot be opened mid-step, so a
+clamped (or watched) model is stepped layer by layer with the cell equations of
+`playground/cells.py` and the nn module's own weights; without either, the fast fused
+nn path is used.
 """
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+
+import numpy as np
 import torch
 
+from .cells import CELL_GATES, gru_step, lstm_step, normalize_cell, rnn_step
 from .vocab import Vocab, tokenize
+
+TOP = 5  # candidates recorded per step
 
 
 def _level(vocab: Vocab) -> str:
@@ -30,13 +48,207 @@ def next_token_distribution(logits: torch.Tensor, temperature: float = 1.0,
     return torch.softmax(logits, dim=-1)
 
 
+# ---- which unit: watch and clamp ---------------------------------------------------------
+
+@dataclass(frozen=True)
+class Watch:
+    """One unit of one quantity inside the recurrent stack: "h"; "c" (LSTM); or a gate
+    ("i", "f", "g", "o" for LSTM; "r", "z", "n" for GRU)."""
+    layer: int
+    unit: int
+    quantity: str = "h"
+    direction: int = 0      # 1 = the reverse direction of a bidirectional layer
+
+    def label(self) -> str:
+        d = " reverse" if self.direction else ""
+        return f"{self.quantity}[{self.unit}] of layer {self.layer}{d}"
+
+
+@dataclass(frozen=True)
+class Clamp:
+    """Force `quantity`[`unit`] of `layer` to `value` at every step (value 0 = zero it)."""
+    layer: int
+    unit: int
+    value: float = 0.0
+    quantity: str = "h"
+    direction: int = 0
+
+    def watch(self) -> Watch:
+        return Watch(self.layer, self.unit, self.quantity, self.direction)
+
+    def label(self) -> str:
+        return f"{self.watch().label()} clamped to {self.value:g}"
+
+
+def unit_quantities(cell: str) -> list[str]:
+    """What can be watched or clamped: "h", then "c" for LSTM, then the gates."""
+    name, _ = normalize_cell(cell)
+    gates = [g for g in CELL_GATES[name] if g != "h"]
+    return ["h"] + (["c"] if name == "LSTM" else []) + gates
+
+
+def check_unit(rnn: torch.nn.RNNBase, where: Watch | Clamp) -> None:
+    """ValueError with a clear message if `where` does not name a unit of `rnn`."""
+    directions = 2 if rnn.bidirectional else 1
+    quantities = unit_quantities(rnn.mode)
+    if not 0 <= where.layer < rnn.num_layers:
+        raise ValueError(f"layer must be in 0..{rnn.num_layers - 1} (num_layers={rnn.num_layers}), "
+                         f"got {where.layer}")
+    if not 0 <= where.unit < rnn.hidden_size:
+        raise ValueError(f"unit must be in 0..{rnn.hidden_size - 1} (hidden_size={rnn.hidden_size}), "
+                         f"got {where.unit}")
+    if where.quantity not in quantities:
+        raise ValueError(f"quantity must be one of {quantities} for {rnn.mode}, got {where.quantity!r}")
+    if not 0 <= where.direction < directions:
+        raise ValueError(f"direction must be 0{' or 1' if directions == 2 else ''}, got {where.direction}")
+    if isinstance(where, Clamp) and not math.isfinite(where.value):
+        raise ValueError(f"clamp value must be a finite number, got {where.value}")
+
+
+# ---- stepping the model ------------------------------------------------------------------
+
+class _FusedStepper:
+    """The fast path: the model's own nn.RNN/LSTM/GRU, state carried between calls."""
+
+    def __init__(self, model):
+        self.model, self.state = model, None
+        self.device = next(model.parameters()).device
+
+    def __call__(self, ids: list[int]) -> tuple[torch.Tensor, float]:
+        x = torch.tensor([ids], dtype=torch.long, device=self.device)  # (1, T)
+        logits, self.state = self.model(x, self.state)                # (1, T, V)
+        return logits[0, -1].cpu(), float("nan")                      # (V,)
+
+
+class _CellStepper:
+    """The open path: every layer stepped with the cell equations, one unit clamped and/or
+    one unit read out at each step."""
+
+    def __init__(self, model, clamp: Clamp | None, watch: Watch | None):
+        self.model, self.rnn = model, model.rnn
+        self.cell, self.nonlinearity = normalize_cell(self.rnn.mode)
+        self.clamp, self.watch = clamp, watch
+        self.D = 2 if self.rnn.bidirectional else 1
+        p = next(model.parameters())
+        zeros = [p.new_zeros(1, self.rnn.hidden_size) for _ in range(self.rnn.num_layers * self.D)]
+        self.h, self.c = list(zeros), list(zeros)  # per (layer * D + direction): (1, H)
+
+    def _weights(self, layer: int, direction: int):
+        sfx = f"_l{layer}" + ("_reverse" if direction else "")
+        return [getattr(self.rnn, name + sfx, None) for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+
+    def _token(self, token_id: int) -> tuple[torch.Tensor, float]:
+        x = torch.tensor([[token_id]], device=self.h[0].device)      # (1, 1)
+        layer_in = self.model.one_hot_or_embed(x)[:, 0].float()      # (1, I)
+        seen = float("nan")
+        for layer in range(self.rnn.num_layers):
+            outs = []
+            for d in range(self.D):
+                k = layer * self.D + d
+                w_ih, w_hh, b_ih, b_hh = self._weights(layer, d)
+                x_proj = layer_in @ w_ih.T + (b_ih if b_ih is not None else 0)  # (1, G*H)
+                clamp = self.clamp if self.clamp and (self.clamp.layer, self.clamp.direction) == (layer, d) else None
+                values = cell_step(self.cell, x_proj, self.h[k], self.c[k], w_hh, b_hh, self.nonlinearity, clamp)
+                self.h[k], self.c[k] = values["h"], values.get("c", self.c[k])
+                if self.watch and (self.watch.layer, self.watch.direction) == (layer, d):
+                    seen = float(values[self.watch.quantity][0, self.watch.unit])
+                outs.append(self.h[k])
+            layer_in = torch.cat(outs, dim=1)  # (1, D*H)
+        return self.model.head(layer_in)[0].cpu(), seen  # (V,)
+
+    def __call__(self, ids: list[int]) -> tuple[torch.Tensor, float]:
+        for token_id in ids:
+            logits, seen = self._token(token_id)
+        return logits, seen
+
+
+def _set_unit(v: torch.Tensor, unit: int, value: float) -> torch.Tensor:
+    v = v.clone()
+    v[:, unit] = value
+    return v
+
+
+def cell_step(cell: str, x_proj, h, c, w_hh, b_hh, nonlinearity: str = "tanh",
+              clamp: Clamp | None = None) -> dict:
+    """One step of one layer, {"h", "c" (LSTM), gates...} each (1, H), with `clamp` applied.
+
+    The step is cells.py's; a clamped gate or c is then pushed through the rest of the step:
+        LSTM  c_t = f_t * c_{t-1} + i_t * g_t,   h_t = o_t * tanh(c_t)
+        GRU   n_t = tanh(W_in x_t + b_in + r_t * (W_hn h_{t-1} + b_hn)),
+              h_t = (1 - z_t) * n_t + z_t * h_{t-1}
+    and a clamped h is set last.
+    """
+    if cell == "LSTM":
+        h_new, c_new, gates = lstm_step(x_proj, h, c, w_hh, b_hh)
+    elif cell == "GRU":
+        h_new, gates = gru_step(x_proj, h, w_hh, b_hh)
+    else:
+        h_new, gates = rnn_step(x_proj, h, w_hh, b_hh, nonlinearity)
+    q = clamp.quantity if clamp else None
+    if q in gates:
+        gates = {**gates, q: _set_unit(gates[q], clamp.unit, clamp.value)}
+        if cell == "LSTM":
+            c_new = gates["f"] * c + gates["i"] * gates["g"]  # (1, H)
+        else:  # GRU
+            if q == "r":
+                h_proj = h @ w_hh.T + (b_hh if b_hh is not None else 0)  # (1, 3H)
+                gates["n"] = torch.tanh(x_proj.chunk(3, dim=1)[2] + gates["r"] * h_proj.chunk(3, dim=1)[2])
+            h_new = (1 - gates["z"]) * gates["n"] + gates["z"] * h  # (1, H)
+    if q == "c":
+        c_new = _set_unit(c_new, clamp.unit, clamp.value)
+    if cell == "LSTM" and q in ("c", *gates):
+        h_new = gates["o"] * torch.tanh(c_new)  # (1, H)
+    if q == "h":
+        h_new = _set_unit(h_new, clamp.unit, clamp.value)
+    return {"h": h_new, **({"c": c_new} if cell == "LSTM" else {}), **gates}
+
+
+# ---- the sampling loop -------------------------------------------------------------------
+
+@dataclass
+class GenerationTrace:
+    prefix: str
+    tokens: list[str]             # the n generated tokens
+    ids: list[int]                # their ids
+    top_tokens: list[list[str]]   # [t] the model's `top` likeliest tokens at step t
+    top_probs: np.ndarray         # (n, top) their probabilities, softmax(logits_t), temperature 1
+    chosen_probs: np.ndarray      # (n,) the model's probability of the token chosen at step t
+    watched: np.ndarray | None    # (n,) the watched unit's value in the step that chose token t
+    watch: Watch | None = None
+    clamp: Clamp | None = None
+
+    @property
+    def text(self) -> str:
+        return "".join(self.tokens)
+
+
+def _choose(logits: torch.Tensor, greedy: bool, temperature: float, top_k: int | None,
+            gen: torch.Generator) -> int:
+    """The next token id from logits (V,): argmax, or a sample from next_token_distribution."""
+    if greedy:
+        return int(logits.argmax())
+    probs = next_token_distribution(logits, temperature, top_k)  # (V,)
+    return int(torch.multinomial(probs, 1, generator=gen))
+
+
 @torch.no_grad()
-def generate(model, vocab: Vocab, prefix: str, length: int, temperature: float = 1.0,
-             top_k: int | None = None, greedy: bool = False, seed: int | None = None) -> str:
-    """The continuation of `prefix` (without the prefix), `length` tokens long."""
+def generate_trace(model, vocab: Vocab, prefix: str, length: int, temperature: float = 1.0,
+                   top_k: int | None = None, greedy: bool = False, seed: int | None = None,
+                   clamp: Clamp | None = None, watch: Watch | None = None,
+                   top: int = TOP) -> GenerationTrace:
+    """Generate `length` tokens after `prefix`, recording what the model saw at each step.
+
+    `clamp` forces one unit during the whole run; `watch` (default: the clamped unit) is
+    read out at every step. Either one switches to the layer-by-layer path.
+    """
     if length < 0:
         raise ValueError(f"length must be >= 0, got {length}")
-    device = next(model.parameters()).device
+    if temperature <= 0:
+        raise ValueError(f"temperature must be > 0, got {temperature}")
+    watch = watch or (clamp.watch() if clamp else None)
+    for where in (clamp, watch):
+        if where is not None:
+            check_unit(model.rnn, where)
     was_training = model.training
     model.eval()
     gen = torch.Generator(device="cpu")
@@ -44,18 +256,27 @@ def generate(model, vocab: Vocab, prefix: str, length: int, temperature: float =
         gen.manual_seed(seed)
     else:
         gen.seed()
+    step = _FusedStepper(model) if watch is None else _CellStepper(model, clamp, watch)
     ids = vocab[tokenize(prefix, _level(vocab))] or [vocab.unk]
-    x = torch.tensor([ids], dtype=torch.long, device=device)     # (1, P)
-    logits, state = model(x)                                     # (1, P, V)
-    out: list[int] = []
-    for _ in range(length):
-        last = logits[0, -1].cpu()                               # (V,)
-        if greedy:
-            nxt = int(last.argmax())
-        else:
-            probs = next_token_distribution(last, temperature, top_k)
-            nxt = int(torch.multinomial(probs, 1, generator=gen))
-        out.append(nxt)
-        logits, state = model(torch.tensor([[nxt]], device=device), state)  # (1, 1, V)
+    logits, seen = step(ids)                                          # (V,)
+    out, all_logits, watched = [], torch.empty(length, logits.numel()), np.full(length, np.nan, np.float32)
+    for t in range(length):
+        all_logits[t], watched[t] = logits, seen
+        out.append(_choose(logits, greedy, temperature, top_k, gen))
+        if t < length - 1:
+            logits, seen = step(out[-1:])
     model.train(was_training)
-    return "".join(vocab.to_tokens(out))
+    probs = torch.softmax(all_logits, dim=-1)                        # (n, V)
+    top_p, top_i = probs.topk(min(top, probs.shape[-1]), dim=-1)      # (n, top)
+    chosen = probs.gather(1, torch.tensor(out, dtype=torch.long).view(-1, 1))[:, 0] if out else probs[:, 0]
+    return GenerationTrace(prefix=prefix, tokens=vocab.to_tokens(out), ids=out,
+                           top_tokens=[vocab.to_tokens(row) for row in top_i.tolist()],
+                           top_probs=top_p.numpy().astype(np.float32),
+                           chosen_probs=chosen.numpy().astype(np.float32),
+                           watched=watched if watch else None, watch=watch, clamp=clamp)
+
+
+def generate(model, vocab: Vocab, prefix: str, length: int, temperature: float = 1.0,
+             top_k: int | None = None, greedy: bool = False, seed: int | None = None) -> str:
+    """The continuation of `prefix` (without the prefix), `length` tokens long."""
+    return generate_trace(model, vocab, prefix, length, temperature, top_k, greedy, seed).text

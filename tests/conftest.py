@@ -92,7 +92,11 @@ def page(browser):
 
 
 def wait_idle(pg, timeout: float = 60_000) -> None:
-    """Wait until the Streamlit script run in `pg` has finished."""
+    """Wait until the Streamlit script run in `pg` has finished and drawn something (right after
+    a page load the app reports "notRunning" before its first run has started)."""
+    pg.wait_for_selector(APP_IDLE, timeout=timeout)
+    pg.wait_for_selector("[data-testid='stMain'] [data-testid='stElementContainer']", timeout=timeout)
+    pg.wait_for_timeout(300)
     pg.wait_for_selector(APP_IDLE, timeout=timeout)
 
 
@@ -100,5 +104,12 @@ def screenshot(pg, name: str) -> Path:
     """Save a full-page screenshot under tests/artifacts/ and return its path."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
+    # Streamlit scrolls inside its main area: grow the viewport to its height for the shot
+    size = pg.viewport_size
+    height = pg.evaluate("() => document.querySelector(\"[data-testid='stMain']\")?.scrollHeight || 0")
+    if size and height > size["height"]:
+        pg.set_viewport_size({"width": size["width"], "height": min(int(height), 8000)})
     pg.screenshot(path=str(path), full_page=True)
+    if size:
+        pg.set_viewport_size(size)
     return path

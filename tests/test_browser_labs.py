@@ -42,3 +42,16 @@ def test_picker_changes_the_url(app_server, page):
     wait_idle(page)
     page.get_by_role("heading", name="8 · Perplexity").wait_for(timeout=30_000)
     assert page.get_by_text("∞").count() >= 1
+
+
+def test_samplers_random_and_no_detach(app_server, page):
+    page.goto(f"{app_server}/Labs?lab=samplers")
+    wait_idle(page)
+    page.get_by_text("random", exact=True).click()
+    wait_idle(page)
+    page.get_by_text("Don't detach the carried state").click()
+    wait_idle(page)
+    page.get_by_text(re.compile(r"without detach, [\d.]+ ms")).wait_for(timeout=30_000)
+    assert page.get_by_text("h=0").count() >= 1
+    full_height(page)
+    screenshot(page, "lab_samplers_random_nodetach")

@@ -309,9 +309,11 @@ def render_perplexity(lab: Lab) -> None:
             for n, m in r["models"].items()]
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
     finite = {n: m["perplexity"] for n, m in r["models"].items() if math.isfinite(m["perplexity"])}
-    fig = bar_figure(list(finite), list(finite), ["#54A24B", "#4C78A8", "#F58518", "#E45756"][:len(finite)],
+    fig = bar_figure(list(finite), list(finite.values()), ["#54A24B", "#4C78A8", "#F58518", "#E45756"][:len(finite)],
                      "perplexity (log scale)", log_y=True)
-    fig.add_hline(y=V, line_dash="dash", annotation_text=f"|V| = {V}")
+    fig.add_hline(y=V, line_dash="dash", annotation_text=f"|V| = {V} (uniform guessing)",
+                  annotation_position="bottom right")
+    fig.update_yaxes(range=[math.log10(0.5), math.log10(2 * max([V, *finite.values()]))])
     st.plotly_chart(fig, key=_k(lab, "bar"))
     if len(finite) < len(r["models"]):
         st.caption("Infinite perplexity is not drawn: one zero probability on the truth is enough.")

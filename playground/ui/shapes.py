@@ -17,6 +17,7 @@ PRESETS = {  # label -> settings; the first two are the seed notes' examples
                                            batch_first=True),
     "LSTM with proj_size=5": dict(DEFAULTS, proj_size=5, bidirectional=True),
 }
+BOUND = dict(bind="query-params")  # a link reproduces the inspector's settings (shp_* params)
 LIMITS = dict(input_size=4096, hidden_size=2048, num_layers=8, seq_len=512, batch_size=512)
 HELP = dict(input_size="features per time step of x", hidden_size="features in h (and c)",
             num_layers="stacked recurrent layers", seq_len="time steps T in the input",
@@ -42,19 +43,19 @@ def controls() -> dict:
     for i, (label, preset) in enumerate(PRESETS.items()):
         side.button(label, key=f"shp_preset_{i}", on_click=apply_settings, args=(preset,),
                     width="stretch")
-    cell = side.radio("cell", list(shapes.GATES), key=_key("cell"), horizontal=True)
+    cell = side.radio("cell", list(shapes.GATES), key=_key("cell"), horizontal=True, **BOUND)
     out = {"cell": cell}
     for name in ("input_size", "hidden_size", "num_layers"):
-        out[name] = side.number_input(name, 1, LIMITS[name], key=_key(name), help=HELP[name])
+        out[name] = side.number_input(name, 1, LIMITS[name], key=_key(name), help=HELP[name], **BOUND)
     out["proj_size"] = side.number_input(
         "proj_size (LSTM only; 0 = off)", 0, LIMITS["hidden_size"], key=_key("proj_size"),
-        disabled=cell != "LSTM", help="projects h to proj_size features; must be < hidden_size")
+        disabled=cell != "LSTM", help="projects h to proj_size features; must be < hidden_size", **BOUND)
     if cell != "LSTM":
         out["proj_size"] = 0
     for name in ("bias", "batch_first", "bidirectional"):
-        out[name] = side.checkbox(name, key=_key(name))
+        out[name] = side.checkbox(name, key=_key(name), **BOUND)
     for name in ("seq_len", "batch_size"):
-        out[name] = side.number_input(name, 1, LIMITS[name], key=_key(name), help=HELP[name])
+        out[name] = side.number_input(name, 1, LIMITS[name], key=_key(name), help=HELP[name], **BOUND)
     return out
 
 

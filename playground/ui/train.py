@@ -15,6 +15,7 @@ from playground.models import CharModel, count_parameters
 from playground.runner import REGISTRY, Run
 from playground.train import BIDIRECTIONAL_MESSAGE, available_devices
 from playground.vocab import Vocab, tokenize
+from playground.ui.share import fixed, share_link
 from playground.ui import ACTIVE_KEY, next_run_label, owner_token, set_current_run
 
 CELL_LABELS = {"RNN_TANH": "RNN (tanh)", "RNN_RELU": "RNN (relu)", "LSTM": "LSTM", "GRU": "GRU"}
@@ -22,6 +23,10 @@ OWN_TEXT = "own"
 LR_CHOICES = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0]
 CLIP_CHOICES = [0.0, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0]
 BOUND = dict(bind="query-params", persist_state="session")
+DEFAULT_STEPS = 1000
+SETTINGS = ["corpus", "cell", "one_hot", "embedding_dim", "hidden_size", "num_layers", "dropout",
+            "bidirectional", "sampler", "optimizer", "lr", "clip", "seq_len", "batch_size", "steps",
+            "tokenizer", "seed", "device"]
 ERROR_KEY, CKPT_MESSAGE_KEY = "train_error", "checkpoint_message"
 
 
@@ -39,7 +44,7 @@ def corpus_picker() -> tuple[str, str | None]:
     """(corpus key, text or None when the user's own text is missing or unreadable)."""
     keys = [*corpora.CORPORA, OWN_TEXT]
     names = {**{k: c.name for k, c in corpora.CORPORA.items()}, OWN_TEXT: "Your own text"}
-    key = st.selectbox("Corpus", keys, index=1, format_func=names.get, key="corpus", **BOUND)
+    key = st.selectbox("Corpus", keys, index=1, format_func=names.get, key="corpus", disabled=fixed("corpus"), **BOUND)
     if key != OWN_TEXT:
         text = corpus_text(key)
         st.caption(corpora.CORPORA[key].description)
@@ -67,16 +72,16 @@ def _own_text() -> str | None:
 
 
 def model_settings() -> ModelConfig | None:
-    cell = st.selectbox("Cell", list(CELL_LABELS), index=2, format_func=CELL_LABELS.get, key="cell", **BOUND)
-    one_hot = st.toggle("One-hot input (no embedding)", key="one_hot", **BOUND,
+    cell = st.selectbox("Cell", list(CELL_LABELS), index=2, format_func=CELL_LABELS.get, key="cell", disabled=fixed("cell"), **BOUND)
+    one_hot = st.toggle("One-hot input (no embedding)", key="one_hot", disabled=fixed("one_hot"), **BOUND,
                         help="Off: an nn.Embedding of size embedding_dim feeds the RNN. "
                              "On: each token is a one-hot vector of size |V|.")
-    embedding_dim = 0 if one_hot else st.number_input("embedding_dim", 1, 1024, 32, key="embedding_dim", **BOUND)
-    hidden_size = st.number_input("hidden_size", 1, 1024, 128, key="hidden_size", **BOUND)
-    num_layers = st.number_input("num_layers", 1, 8, 1, key="num_layers", **BOUND)
+    embedding_dim = 0 if one_hot else st.number_input("embedding_dim", 1, 1024, 32, key="embedding_dim", disabled=fixed("embedding_dim"), **BOUND)
+    hidden_size = st.number_input("hidden_size", 1, 1024, 128, key="hidden_size", disabled=fixed("hidden_size"), **BOUND)
+    num_layers = st.number_input("num_layers", 1, 8, 1, key="num_layers", disabled=fixed("num_layers"), **BOUND)
     dropout = st.slider("dropout (between layers)", 0.0, 0.9, 0.0, 0.05, key="dropout", **BOUND,
-                        disabled=num_layers == 1, help="Applied between stacked layers: needs num_layers > 1.")
-    bidirectional = st.checkbox("bidirectional", key="bidirectional", **BOUND)
+                        disabled=num_layers == 1 or fixed("dropout"), help="Applied between stacked layers: needs num_layers > 1.")
+    bidirectional = st.checkbox("bidirectional", key="bidirectional", disabled=fixed("bidirectional"), **BOUND)
     if bidirectional:
         st.warning(BIDIRECTIONAL_MESSAGE)
         return None
@@ -86,20 +91,20 @@ def model_settings() -> ModelConfig | None:
 
 def training_settings() -> tuple[TrainConfig | None, int]:
     """(TrainConfig or None if invalid, number of steps to train)."""
-    sampler = st.radio("Sampler", ["consecutive", "random"], horizontal=True, key="sampler", **BOUND,
+    sampler = st.radio("Sampler", ["consecutive", "random"], horizontal=True, key="sampler", disabled=fixed("sampler"), **BOUND,
                        help="consecutive: rows continue across batches, hidden state carried (detached). "
                             "random: windows in random order, hidden state reset every batch.")
-    optimizer = st.radio("Optimizer", ["adam", "sgd"], horizontal=True, key="optimizer", **BOUND)
-    lr = st.select_slider("lr (learning rate)", LR_CHOICES, value=3e-3, key="lr", **BOUND,
+    optimizer = st.radio("Optimizer", ["adam", "sgd"], horizontal=True, key="optimizer", disabled=fixed("optimizer"), **BOUND)
+    lr = st.select_slider("lr (learning rate)", LR_CHOICES, value=3e-3, key="lr", disabled=fixed("lr"), **BOUND,
                           help="Can be changed while a run trains.")
-    clip = st.select_slider("clip (max gradient norm, 0 = off)", CLIP_CHOICES, value=1.0, key="clip", **BOUND)
-    seq_len = st.number_input("seq_len (time steps per window)", 1, 512, 64, key="seq_len", **BOUND)
-    batch_size = st.number_input("batch_size", 1, 512, 32, key="batch_size", **BOUND)
-    steps = st.number_input("Steps to train", 1, 50_000, 1000, step=100, key="steps", **BOUND)
+    clip = st.select_slider("clip (max gradient norm, 0 = off)", CLIP_CHOICES, value=1.0, key="clip", disabled=fixed("clip"), **BOUND)
+    seq_len = st.number_input("seq_len (time steps per window)", 1, 512, 64, key="seq_len", disabled=fixed("seq_len"), **BOUND)
+    batch_size = st.number_input("batch_size", 1, 512, 32, key="batch_size", disabled=fixed("batch_size"), **BOUND)
+    steps = st.number_input("Steps to train", 1, 50_000, DEFAULT_STEPS, step=100, key="steps", disabled=fixed("steps"), **BOUND)
     with st.expander("More"):
-        tokenizer = st.radio("Tokens", ["char", "word"], horizontal=True, key="tokenizer", **BOUND)
-        seed = st.number_input("seed", 0, 2**31 - 1, 0, key="seed", **BOUND)
-        device = st.selectbox("device", available_devices(), key="device", **BOUND)
+        tokenizer = st.radio("Tokens", ["char", "word"], horizontal=True, key="tokenizer", disabled=fixed("tokenizer"), **BOUND)
+        seed = st.number_input("seed", 0, 2**31 - 1, 0, key="seed", disabled=fixed("seed"), **BOUND)
+        device = st.selectbox("device", available_devices(), key="device", disabled=fixed("device"), **BOUND)
     cfg = _build(TrainConfig, sampler=sampler, optimizer=optimizer, lr=lr, clip=clip, seq_len=int(seq_len),
                  batch_size=int(batch_size), tokenizer=tokenizer, seed=int(seed), device=device)
     return cfg, int(steps)
@@ -229,3 +234,25 @@ def checkpoint_section(run: Run | None, text: str | None, corpus_key: str) -> No
     st.session_state[CKPT_MESSAGE_KEY] = (f"Loaded {upload.name}: {run.label}, {run.trainer.steps_done:,} "
                                           "steps trained. Press Start to continue training it.")
     st.rerun()  # redraw the controls and curves for the resumed run
+
+
+def url_labels() -> dict:
+    """How select widgets write their value in the URL (their shown label)."""
+    names = {**{k: c.name for k, c in corpora.CORPORA.items()}, OWN_TEXT: "Your own text"}
+    return {"cell": CELL_LABELS.get, "corpus": names.get}
+
+
+def share_section() -> None:
+    """A link with the current settings; instructors can lock or hide controls in it."""
+    labels = url_labels()
+    values = {k: labels[k](st.session_state.get(k)) if k in labels else st.session_state.get(k)
+              for k in SETTINGS if k in st.session_state}
+    values = {k: str(v).lower() if isinstance(v, bool) else v for k, v in values.items()}
+    c = st.columns(2)
+    lock = c[0].multiselect("Lock (shown, cannot be changed)", SETTINGS, key="share_lock")
+    hide = c[1].multiselect("Hide (fixed and not shown)", SETTINGS, key="share_hide")
+    defaults = {**ModelConfig().to_dict(), **TrainConfig().to_dict(), "corpus": "Nested brackets",
+                "cell": "LSTM", "one_hot": "false", "bidirectional": "false", "steps": DEFAULT_STEPS}
+    st.code(share_link("Train", values, defaults, lock, hide), language=None, wrap_lines=True)
+    st.caption("Anyone opening this link gets these settings. Locked and hidden controls make it a "
+               "workshop exercise (instructor mode).")

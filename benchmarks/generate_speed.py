@@ -1,0 +1,87 @@
+"""Characters per second of `generate` (state carried, O(length)) against the naive loop
+that re-feeds the whole prefix + generated text at every step (O(length^2)).
+
+    python -m benchmarks.generate_speed [--length 2000] [--naive-length 300] [--repeats 3]
+
+A 256-unit LSTM, embedding 32, vocab ~100 (string.printable), one thread. Weights are
+untrained: the speed of a forward pass does not depend on them. The naive loop is timed on
+fewer characters (it slows down as the text grows) and reported per character over that
+length, so it is an upper bound on its speed at `--length`. Target: generate >= 5,000 chars/s.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import string
+import time
+
+import torch
+
+from playground.config import ModelConfig
+from playground.generate import Clamp, generate, generate_trace
+from playground.models import CharModel
+from playground.vocab import Vocab
+
+PREFIX = "def forward(self, x, state=None):\n    out, state = self.rnn(x, state)\n"
+
+
+def build(hidden_size: int = 256, embedding_dim: int = 32) -> tuple[CharModel, Vocab]:
+    vocab = Vocab(list(string.printable))
+    torch.manual_seed(0)
+    model = CharModel(ModelConfig(cell="LSTM", vocab_size=len(vocab), embedding_dim=embedding_dim,
+                                  hidden_size=hidden_size))
+    return model.eval(), vocab
+
+
+@torch.no_grad()
+def naive(model, vocab, prefix: str, length: int, seed: int = 0) -> str:
+    """Re-feed everything each step, no state carried: what generate() avoids."""
+    gen = torch.Generator().manual_seed(seed)
+    ids = vocab[list(prefix)]
+    for _ in range(length):
+        logits, _ = model(torch.tensor([ids]))                        # (1, T, V), T grows
+        probs = torch.softmax(logits[0, -1], dim=-1)                  # (V,)
+        ids.append(int(torch.multinomial(probs, 1, generator=gen)))
+    return "".join(vocab.to_tokens(ids[len(prefix):]))
+
+
+def chars_per_s(fn, length: int, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn(length)
+        times.append(time.perf_counter() - t0)
+    return length / statistics.median(times)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--length", type=int, default=2000)
+    ap.add_argument("--naive-length", type=int, default=300)
+    ap.add_argument("--repeats", type=int, default=3)
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    model, vocab = build()
+    print(f"LSTM hidden_size=256, embedding_dim=32, vocab={len(vocab)}, prefix {len(PREFIX)} chars, 1 thread")
+    generate(model, vocab, PREFIX, 50, seed=0)  # warm-up
+    rows = [
+        ("generate, sampled (T=0.8)", args.length,
+         lambda n: generate(model, vocab, PREFIX, n, temperature=0.8, seed=0)),
+        ("generate, greedy", args.length, lambda n: generate(model, vocab, PREFIX, n, greedy=True)),
+        ("generate_trace with a clamp (layer-by-layer path)", args.length // 4,
+         lambda n: generate_trace(model, vocab, PREFIX, n, seed=0, clamp=Clamp(0, 0, 0.0))),
+        ("naive: re-feed prefix + text every step", args.naive_length,
+         lambda n: naive(model, vocab, PREFIX, n)),
+    ]
+    speeds = {}
+    for name, n, fn in rows:
+        speeds[name] = chars_per_s(fn, n, args.repeats)
+        print(f"{name:52s} {n:5d} chars  {speeds[name]:9,.0f} chars/s")
+    fast, slow = speeds[rows[0][0]], speeds[rows[-1][0]]
+    print(f"ratio generate / naive: {fast / slow:.1f}x "
+          f"(naive measured over {args.naive_length} chars; it only gets slower for longer texts)")
+    print(f"target >= 5,000 chars/s: {'met' if fast >= 5000 else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()

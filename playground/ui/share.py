@@ -1,0 +1,95 @@
+"""Links that reproduce a page's settings, notes on what a link got wrong, and instructor mode.
+
+Settings widgets are bound to the URL (`bind="query-params"`): Streamlit fills them from the
+link and drops values it cannot use. `LinkCheck` says which values were dropped, so a learner
+knows the page is not showing what the link asked for.
+
+Instructor mode: `?lock=cell,hidden_size` shows those controls disabled (fixed at the link's
+values); `?hide=...` also hides them. Remembered for the session, so it survives page changes.
+"""
+from __future__ import annotations
+
+from typing import Callable
+from urllib.parse import urlencode
+
+import streamlit as st
+
+LOCK, HIDE = "lock", "hide"
+_STATE = "instructor_{}"
+
+
+def _listed(name: str) -> set[str]:
+    if name in st.query_params:
+        st.session_state[_STATE.format(name)] = {k.strip() for k in st.query_params[name].split(",") if k.strip()}
+    return st.session_state.get(_STATE.format(name), set())
+
+
+def fixed(key: str) -> bool:
+    """Whether an instructor's link fixed this control (locked or hidden)."""
+    return key in _listed(LOCK) | _listed(HIDE)
+
+
+def instructor_banner(keys: list[str]) -> None:
+    """Hide the controls a link asked to hide (CSS on Streamlit's `st-key-*` classes) and say
+    what is fixed."""
+    hidden, locked = _listed(HIDE) & set(keys), _listed(LOCK) & set(keys)
+    if hidden:
+        st.html("<style>" + "".join(f".st-key-{k} {{display: none !important;}}" for k in sorted(hidden))
+                + "</style>")
+    if hidden or locked:
+        st.info("🔒 Instructor mode: " + ", ".join(sorted(hidden | locked)) + " fixed for this exercise.")
+
+
+def _matches(raw: str, value, label: str | None) -> bool:
+    if raw in (str(value), label):
+        return True
+    if isinstance(value, bool):
+        return raw.lower() == str(value).lower()
+    try:
+        return float(raw) == float(value)
+    except (TypeError, ValueError):
+        return False
+
+
+class LinkCheck:
+    """Take the link's parameters before the widgets run; afterwards, report the ones ignored.
+
+        check = LinkCheck("train")            # first thing on the page
+        ...widgets...
+        check.report(keys, labels)            # after the widgets
+    """
+
+    def __init__(self, page: str):
+        flag = f"link_checked_{page}"
+        self.params = {} if st.session_state.get(flag) else {k: st.query_params[k] for k in st.query_params}
+        st.session_state[flag] = True
+
+    def ignored(self, keys: list[str], labels: dict[str, Callable] | None = None) -> list[str]:
+        labels = labels or {}
+        out = []
+        for key, raw in self.params.items():
+            if key in (LOCK, HIDE):
+                continue
+            if key not in keys:
+                out.append(f"`{key}` (not a setting of this page)")
+                continue
+            value = st.session_state.get(key)
+            label = labels[key](value) if key in labels else None
+            if not _matches(raw, value, label):
+                out.append(f"`{key}={raw}` (not a valid value; kept {label or value!r})")
+        return out
+
+    def report(self, keys: list[str], labels: dict[str, Callable] | None = None) -> None:
+        if bad := self.ignored(keys, labels):
+            st.warning("Some settings in this link could not be used and were ignored: " + ", ".join(bad))
+
+
+def share_link(path: str, values: dict, defaults: dict, lock: list[str], hide: list[str]) -> str:
+    """A link to `path` with the non-default settings and the instructor's lock/hide lists."""
+    params = {k: v for k, v in values.items() if v != defaults.get(k)}
+    if lock:
+        params[LOCK] = ",".join(lock)
+    if hide:
+        params[HIDE] = ",".join(hide)
+    base = st.context.url.split("?")[0].rsplit("/", 1)[0] if st.context.url else ""
+    return f"{base}/{path}" + (f"?{urlencode(params)}" if params else "")

@@ -1,0 +1,156 @@
+"""generate / generate_trace: determinism, length, greedy, the recorded candidates and the neuron clamp."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from playground import corpora
+from playground.cells import ScratchRNN
+from playground.config import ModelConfig, TrainConfig
+from playground.generate import Clamp, Watch, generate, generate_trace, unit_quantities
+from playground.models import CharModel
+from playground.train import Trainer
+
+torch.set_num_threads(1)
+TEXT = corpora.load("arithmetic", 20_000)  # digits, "+", "=", newline: ~14 tokens
+PREFIX = "12+34="
+
+
+def trained(cell: str, num_layers: int = 1, steps: int = 30):
+    t = Trainer(ModelConfig(cell=cell, hidden_size=24, embedding_dim=8, num_layers=num_layers),
+                TrainConfig(seq_len=16, batch_size=8, seed=0), TEXT)
+    t.train_steps(steps)
+    return t.model.eval(), t.vocab
+
+
+@pytest.fixture(scope="module")
+def lstm():
+    return trained("LSTM", num_layers=2)
+
+
+@pytest.fixture(scope="module")
+def models(lstm):
+    return {"LSTM": lstm, "GRU": trained("GRU", num_layers=2), "RNN_TANH": trained("RNN_TANH"),
+            "LSTM-bi": untrained_bidirectional(lstm[1])}
+
+
+def untrained_bidirectional(vocab):
+    """The Trainer refuses bidirectional models (they cannot generate sensibly), but the
+    stepping code must still match nn for them."""
+    torch.manual_seed(0)
+    cfg = ModelConfig(cell="LSTM", vocab_size=len(vocab), embedding_dim=8, hidden_size=24, bidirectional=True)
+    return CharModel(cfg).eval(), vocab
+
+
+def test_same_seed_same_text_and_exact_length(lstm):
+    model, vocab = lstm
+    for clamp in (None, Clamp(0, 3, 0.0)):
+        a = generate_trace(model, vocab, PREFIX, 60, seed=7, clamp=clamp)
+        b = generate_trace(model, vocab, PREFIX, 60, seed=7, clamp=clamp)
+        assert a.text == b.text and len(a.tokens) == len(a.ids) == 60
+        assert a.top_probs.shape == (60, 5) and a.chosen_probs.shape == (60,)
+    assert generate_trace(model, vocab, PREFIX, 0).tokens == []
+
+
+def test_top_k_one_equals_greedy_with_and_without_clamp(lstm):
+    model, vocab = lstm
+    for clamp in (None, Clamp(1, 5, 0.9, quantity="c")):
+        greedy = generate_trace(model, vocab, PREFIX, 40, greedy=True, clamp=clamp).text
+        assert generate_trace(model, vocab, PREFIX, 40, top_k=1, seed=3, clamp=clamp).text == greedy
+
+
+def test_generate_is_the_text_of_generate_trace(lstm):
+    model, vocab = lstm
+    assert generate(model, vocab, PREFIX, 50, temperature=0.8, seed=2) == \
+        generate_trace(model, vocab, PREFIX, 50, temperature=0.8, seed=2).text
+
+
+@pytest.mark.parametrize("name", ["LSTM", "GRU", "RNN_TANH", "LSTM-bi"])
+def test_layer_by_layer_path_matches_the_fused_path(models, name):
+    """Watching a unit (no clamp) steps the cells by hand; the text must not change, and the
+    watched values must equal ScratchRNN.trace over the whole sequence."""
+    model, vocab = models[name]
+    fast = generate(model, vocab, PREFIX, 40, seed=4)
+    last_layer = model.rnn.num_layers - 1
+    for q in unit_quantities(model.rnn.mode):
+        watch = Watch(last_layer, 2, q)
+        tr = generate_trace(model, vocab, PREFIX, 40, seed=4, watch=watch)
+        assert tr.text == fast
+        ids = torch.tensor([vocab[list(PREFIX)] + tr.ids[:-1]])  # (1, T): what was fed
+        with torch.no_grad():
+            ref = ScratchRNN.from_module(model.rnn).eval().trace(model.one_hot_or_embed(ids))
+        expected = ref[(last_layer, 0)][q][len(PREFIX) - 1:, 0, 2]  # (n,) the step that chose token t
+        assert torch.allclose(torch.from_numpy(tr.watched), expected, atol=1e-5)
+
+
+def test_top_candidates_are_the_softmax_of_a_direct_forward(lstm):
+    model, vocab = lstm
+    tr = generate_trace(model, vocab, PREFIX, 30, temperature=1.3, seed=9)
+    ids = torch.tensor([vocab[list(PREFIX)] + tr.ids[:-1]])  # (1, T)
+    with torch.no_grad():
+        logits, _ = model(ids)  # (1, T, V)
+    probs = torch.softmax(logits[0, len(PREFIX) - 1:], dim=-1)  # (n, V)
+    top_p, top_i = probs.topk(5, dim=-1)
+    assert torch.allclose(torch.from_numpy(tr.top_probs), top_p, atol=1e-5)
+    assert tr.top_tokens == [vocab.to_tokens(row) for row in top_i.tolist()]
+    chosen = probs[torch.arange(30), torch.tensor(tr.ids)]
+    assert torch.allclose(torch.from_numpy(tr.chosen_probs), chosen, atol=1e-5)
+
+
+@pytest.mark.parametrize("name,clamp", [
+    ("LSTM", Clamp(0, 1, 3.0)), ("LSTM", Clamp(1, 0, 4.0, quantity="c")),
+    ("LSTM", Clamp(0, 0, 0.0, quantity="f")), ("GRU", Clamp(0, 6, 0.0, quantity="r")),
+    ("GRU", Clamp(1, 2, -3.0)), ("RNN_TANH", Clamp(0, 7, 5.0)),
+])
+def test_clamp_holds_the_unit_and_changes_the_output(models, name, clamp):
+    model, vocab = models[name]
+    tr = generate_trace(model, vocab, PREFIX, 80, greedy=True, clamp=clamp)
+    assert tr.watch == clamp.watch()
+    assert (tr.watched == pytest.approx(clamp.value)) and len(tr.watched) == 80
+    free = generate_trace(model, vocab, PREFIX, 80, greedy=True, watch=clamp.watch())
+    assert free.text == generate(model, vocab, PREFIX, 80, greedy=True)
+    assert tr.text != free.text
+    assert (free.watched != clamp.value).any()
+
+
+def test_h_clamp_equals_editing_the_state_of_nn_lstm(lstm):
+    """Oracle for a one-layer model: run nn.LSTM one token at a time and overwrite h[unit]
+    (state and output) after every step."""
+    model, vocab = trained("LSTM", steps=20)
+    clamp = Clamp(0, 5, 2.5)
+    tr = generate_trace(model, vocab, PREFIX, 40, greedy=True, clamp=clamp)
+    ids, state, chosen = vocab[list(PREFIX)], None, []
+    with torch.no_grad():
+        for t in range(len(PREFIX) + 40 - 1):
+            out, (h, c) = model.rnn(model.one_hot_or_embed(torch.tensor([[ids[t]]])), state)  # (1, 1, H)
+            out[..., 5], h[..., 5] = 2.5, 2.5
+            state = (h, c)
+            if t >= len(PREFIX) - 1:
+                ids.append(int(model.head(out)[0, -1].argmax()))
+                chosen.append(ids[-1])
+    assert tr.ids == chosen
+
+
+@pytest.mark.parametrize("clamp,message", [
+    (Clamp(2, 0, 0.0), r"layer must be in 0\.\.1"),
+    (Clamp(0, 24, 0.0), r"unit must be in 0\.\.23"),
+    (Clamp(0, -1, 0.0), "unit must be"),
+    (Clamp(0, 0, 0.0, quantity="r"), r"quantity must be one of \['h', 'c', 'i', 'f', 'g', 'o'\]"),
+    (Clamp(0, 0, 0.0, direction=1), "direction must be 0"),
+    (Clamp(0, 0, float("nan")), "finite"),
+])
+def test_bad_clamp_is_a_clear_value_error(lstm, clamp, message):
+    model, vocab = lstm
+    with pytest.raises(ValueError, match=message):
+        generate_trace(model, vocab, PREFIX, 5, clamp=clamp)
+    if message != "finite":  # a Watch names the unit the same way, without a value
+        with pytest.raises(ValueError, match=message):
+            generate_trace(model, vocab, PREFIX, 5, watch=clamp.watch())
+
+
+def test_bad_length_and_temperature(lstm):
+    model, vocab = lstm
+    with pytest.raises(ValueError, match="length must be >= 0"):
+        generate_trace(model, vocab, PREFIX, -1)
+    with pytest.raises(ValueError, match="temperature must be > 0"):
+        generate_trace(model, vocab, PREFIX, 5, temperature=0)

@@ -1,0 +1,72 @@
+"""Links: settings from the URL, bad values ignored with a note, instructor lock/hide."""
+import re
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from conftest import wait_idle, screenshot
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def train_with(params: dict) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.query_params.update(params)
+    at.run()
+    return at.switch_page("pages/1_Train.py").run()
+
+
+def test_link_restores_the_config():
+    at = train_with({"hidden_size": "64", "cell": "GRU", "lr": "0.01", "sampler": "random"})
+    assert not at.exception
+    assert at.number_input(key="hidden_size").value == 64
+    assert at.selectbox(key="cell").value == "GRU"
+    assert at.select_slider(key="lr").value == 0.01
+    assert at.radio(key="sampler").value == "random"
+    assert not at.warning
+
+
+def test_bad_values_are_ignored_with_a_note():
+    at = train_with({"hidden_size": "lots", "num_layers": "99", "cell": "Transformer", "nope": "1",
+                     "seq_len": "16"})
+    assert not at.exception
+    note = " ".join(w.value for w in at.warning)
+    assert "hidden_size=lots" in note and "num_layers=99" in note and "cell=Transformer" in note
+    assert "`nope`" in note and "seq_len" not in note
+    assert at.number_input(key="hidden_size").value == 128  # the default, not a crash
+    assert at.number_input(key="seq_len").value == 16
+
+
+def test_instructor_lock_disables_controls():
+    at = train_with({"cell": "GRU", "lock": "cell,hidden_size", "hide": "seq_len"})
+    assert at.selectbox(key="cell").disabled and at.number_input(key="hidden_size").disabled
+    assert at.number_input(key="seq_len").disabled and not at.number_input(key="batch_size").disabled
+    assert any("Instructor mode" in i.value for i in at.info)
+
+
+@pytest.mark.browser
+def test_shared_link_opens_the_same_config(app_server, page, browser):
+    page.goto(f"{app_server}/Train?hidden_size=48&cell=GRU")
+    wait_idle(page)
+    page.get_by_text("Share these settings").click()
+    time.sleep(0.5)
+    page.locator("[data-testid='stMultiSelect']").filter(has_text="Hide").locator("input").fill("seq_len")
+    time.sleep(0.5)  # let the options list filter
+    page.keyboard.press("Enter")
+    code = page.locator("[data-testid='stCode']").filter(has_text="hide=")
+    code.wait_for(timeout=20_000)
+    link = code.inner_text().strip()
+    assert re.search(r"hidden_size=48", link) and "hide=seq_len" in link
+
+    fresh = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    fresh.goto(link)
+    wait_idle(fresh)
+    assert fresh.get_by_label("hidden_size").input_value() == "48"
+    summary = fresh.locator("[data-testid='stCaptionContainer']").filter(has_text="parameters").inner_text()
+    assert summary.startswith("GRU, 1 layer(s) × hidden_size 48")
+    assert fresh.get_by_label("seq_len (time steps per window)").is_hidden()   # hidden by the instructor
+    assert fresh.get_by_text("Instructor mode").count() == 1
+    screenshot(fresh, "train_shared_link")
+    fresh.context.close()
