@@ -67,6 +67,6 @@ def test_shared_link_opens_the_same_config(app_server, page, browser):
     summary = fresh.locator("[data-testid='stCaptionContainer']").filter(has_text="parameters").inner_text()
     assert summary.startswith("GRU, 1 layer(s) × hidden_size 48")
     assert fresh.get_by_label("seq_len (time steps per window)").is_hidden()   # hidden by the instructor
-    assert fresh.get_by_text("Instructor mode").count() == 1
+    assert fresh.get_by_text("Instructor mode:").count() == 1
     screenshot(fresh, "train_shared_link")
     fresh.context.close()
