@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import torch
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -71,3 +72,17 @@ COMPARISON_TRAIN = dict(seq_len=64, batch_size=32, lr=3e-3, clip=1.0, sampler="c
 
 def comparison_train_config(seed: int) -> TrainConfig:
     return TrainConfig(**COMPARISON_TRAIN, seed=seed)
+
+
+@torch.no_grad()
+def recall_accuracy(model, vocab, text: str, max_lines: int = 400) -> float:
+    """Long-range copy corpus: share of lines "k:<digits>=k" where the model's most likely
+    token after "=" is k — the character it had to carry across the gap. Chance is 1/8."""
+    lines = [ln for ln in text.split("\n") if len(ln) > 3 and ln[1] == ":" and ln[-2] == "="][:max_lines]
+    if not lines:
+        return float("nan")
+    ids = torch.tensor([vocab[list(ln[:-1])] for ln in lines])          # (N, L-1): up to "="
+    logits, _ = model(ids)                                                 # (N, L-1, V)
+    guess = logits[:, -1].argmax(-1)                                       # (N,)
+    target = torch.tensor([vocab[ln[-1]] for ln in lines])                 # (N,)
+    return float((guess == target).float().mean())

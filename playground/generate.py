@@ -108,16 +108,42 @@ def check_unit(rnn: torch.nn.RNNBase, where: Watch | Clamp) -> None:
 # ---- stepping the model ------------------------------------------------------------------
 
 class _FusedStepper:
-    """The fast path: the model's own nn.RNN/LSTM/GRU, state carried between calls."""
+    """The fast path. The prefix goes through the model's own nn.RNN/LSTM/GRU in one call;
+    each later token through torch's fused one-step kernels (torch.lstm_cell, the kernel of
+    nn.LSTMCell; gru_cell; rnn_tanh_cell / rnn_relu_cell) layer by layer, with the nn
+    module's weights: for a single token, nn.LSTM's per-call overhead costs ~3x its
+    arithmetic. Bidirectional stacks keep calling the nn module."""
+
+    CELL_KERNELS = {"LSTM": torch.lstm_cell, "GRU": torch.gru_cell,
+                    "RNN_TANH": torch.rnn_tanh_cell, "RNN_RELU": torch.rnn_relu_cell}
 
     def __init__(self, model):
-        self.model, self.state = model, None
+        self.model, rnn = model, model.rnn
         self.device = next(model.parameters()).device
+        self.kernel = self.CELL_KERNELS[rnn.mode]
+        self.weights = [[getattr(rnn, f"{name}_l{layer}", None)
+                         for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+                        for layer in range(rnn.num_layers)]
+        self.by_layer = not rnn.bidirectional and not getattr(rnn, "proj_size", 0)
+        self.state = None  # nn's (L*D, 1, H), or (h_n, c_n) for LSTM
+        self.h = self.c = None  # per layer (1, H), once stepping by layer
 
     def __call__(self, ids: list[int]) -> tuple[torch.Tensor, float]:
         x = torch.tensor([ids], dtype=torch.long, device=self.device)  # (1, T)
-        logits, self.state = self.model(x, self.state)                # (1, T, V)
-        return logits[0, -1].cpu(), float("nan")                      # (V,)
+        if self.state is None or not self.by_layer:
+            logits, self.state = self.model(x, self.state)             # (1, T, V)
+            return logits[0, -1].cpu(), float("nan")                   # (V,)
+        if self.h is None:
+            h_n, c_n = self.state if isinstance(self.state, tuple) else (self.state, None)
+            self.h, self.c = list(h_n), (list(c_n) if c_n is not None else None)  # each (1, H)
+        layer_in = self.model.one_hot_or_embed(x)[:, 0]                # (1, I)
+        for layer, w in enumerate(self.weights):
+            if self.c is not None:
+                self.h[layer], self.c[layer] = self.kernel(layer_in, (self.h[layer], self.c[layer]), *w)
+            else:
+                self.h[layer] = self.kernel(layer_in, self.h[layer], *w)  # (1, H)
+            layer_in = self.h[layer]
+        return self.model.head(layer_in)[0].cpu(), float("nan")        # (V,)
 
 
 class _CellStepper:
@@ -224,11 +250,14 @@ class GenerationTrace:
 
 def _choose(logits: torch.Tensor, greedy: bool, temperature: float, top_k: int | None,
             gen: torch.Generator) -> int:
-    """The next token id from logits (V,): argmax, or a sample from next_token_distribution."""
+    """The next token id from logits (V,): argmax, or a draw from p = next_token_distribution
+    by inverse CDF: u ~ U[0, 1), next = the first id whose cumulative probability exceeds u
+    (same distribution as torch.multinomial, 3x cheaper for one draw)."""
     if greedy:
         return int(logits.argmax())
-    probs = next_token_distribution(logits, temperature, top_k)  # (V,)
-    return int(torch.multinomial(probs, 1, generator=gen))
+    cdf = next_token_distribution(logits, temperature, top_k).cumsum(0)  # (V,)
+    u = torch.rand(1, generator=gen) * cdf[-1]  # scaled: cdf[-1] may round below 1
+    return min(int(torch.searchsorted(cdf, u, right=True)), cdf.numel() - 1)
 
 
 @torch.no_grad()

@@ -1,0 +1,68 @@
+"""Compare runs: summary numbers, overlay, one-click RNN/GRU/LSTM, delete."""
+import math
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from playground import compare, corpora
+from playground.config import ModelConfig, TrainConfig
+from playground.runner import REGISTRY, RunRegistry
+
+ROOT = Path(__file__).resolve().parent.parent
+TEXT = corpora.load("long_range", 20_000)
+
+
+@pytest.fixture(autouse=True)
+def clean_registry():
+    yield
+    for run in list(REGISTRY.runs.values()):
+        run.stop()
+        run.join(10)
+        REGISTRY.remove(run.run_id)
+
+
+def test_summary_row_numbers_come_from_the_history():
+    run = RunRegistry().create(ModelConfig(cell="GRU", hidden_size=8, embedding_dim=4),
+                               TrainConfig(seq_len=8, batch_size=4), TEXT, owner="o", label="#1 GRU")
+    run.start(25)
+    run.join(30)
+    snap = run.snapshot()
+    row = compare.summary_row(snap)
+    assert row["run"] == "#1 GRU" and row["steps"] == 25 and row["cell"] == "GRU"
+    assert row["train perplexity (last 20)"] == pytest.approx(math.exp(snap.history["loss"].tail(20).mean()))
+    assert row["val perplexity"] == pytest.approx(math.exp(snap.history["val_loss"].dropna().iloc[-1]))
+    assert row["tokens/s"] == pytest.approx(25 * 32 / snap.running_seconds)
+    fig = compare.overlay_figure([snap, snap], "perplexity")
+    assert len(fig.data) == 4 and fig.data[0].y[-1] > 1
+
+
+def test_comparison_trains_the_three_cells_with_one_size():
+    cfgs = compare.comparison_configs(32)
+    assert [c.cell for c in cfgs] == ["RNN_TANH", "GRU", "LSTM"]
+    assert {c.hidden_size for c in cfgs} == {32}
+
+
+def compare_page() -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    return at.switch_page("pages/6_Compare.py").run()
+
+
+def test_compare_page_one_click_and_delete():
+    at = compare_page()
+    assert not at.exception
+    assert any("No runs yet" in i.value for i in at.info)
+    at.number_input(key="cmp_steps").set_value(50)
+    at.number_input(key="cmp_hidden_size").set_value(8)
+    at.button[0].click().run()
+    runs = REGISTRY.runs_of(at.session_state["owner_token"])
+    assert sorted(r.trainer.model_config.cell for r in runs) == ["GRU", "LSTM", "RNN_TANH"]
+    assert len({r.trainer.train_config.seed for r in runs}) == 1
+    for run in runs:
+        run.join(60)
+    at.run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert list(table["steps"]) == [50, 50, 50] and table["val perplexity"].notna().all()
+    assert len(at.get("plotly_chart")) == 1
+
