@@ -1,13 +1,12 @@
 """Labs: every example of the source notes, small, runnable and explained.
 /Labs?lab=<key> opens one lab directly; the picker keeps the URL in step."""
+import streamlit as st
+
 from playground import ui
+from playground.labs.registry import BY_KEY, LABS, get
+from playground.ui import labs as ui_labs
 
 ui.setup_page("Labs", "🧪")
-
-import streamlit as st  # noqa: E402
-
-from playground.labs.registry import BY_KEY, LABS, get  # noqa: E402
-from playground.ui import labs as ui_labs  # noqa: E402
 
 PICK_KEY = "lab_pick"
 keys = [lab.key for lab in LABS]

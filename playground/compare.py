@@ -86,3 +86,14 @@ def recall_accuracy(model, vocab, text: str, max_lines: int = 400) -> float:
     guess = logits[:, -1].argmax(-1)                                       # (N,)
     target = torch.tensor([vocab[ln[-1]] for ln in lines])                 # (N,)
     return float((guess == target).float().mean())
+
+
+RECALL_COLUMN = "recall accuracy (chance 0.125)"
+
+
+def long_range_recall(run) -> float:
+    """recall_accuracy on a long-range-copy run's held-out text (NaN for other corpora)."""
+    if getattr(run, "corpus_key", "") != "long_range":
+        return float("nan")
+    model, vocab, _ = run.copy_model()
+    return recall_accuracy(model, vocab, run.val_text(20_000))

@@ -107,7 +107,8 @@ CORPORA: dict[str, Corpus] = {c.key: c for c in [
            "Balanced (()(())) lines: to close them the network must count nesting depth.",
            brackets_text),
     Corpus("long_range", "Long-range copy",
-           "'k:' + 32 random digits + '=k': remembering k for 34 steps is where LSTM/GRU beat a plain RNN.",
+           "'k:' + 32 random digits + '=k': carrying k across 34 steps; gated cells (GRU, LSTM) can learn it, "
+           "a plain RNN's gradient vanishes first. Takes thousands of steps.",
            long_range_text),
     Corpus("arithmetic", "Arithmetic lines",
            "Lines like 12+7=19: digits after '=' depend on the whole line.",

@@ -5,7 +5,10 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+import torch
+
 from playground import compare, corpora
+from playground.vocab import Vocab
 from playground.config import ModelConfig, TrainConfig
 from playground.runner import REGISTRY, RunRegistry
 
@@ -66,3 +69,37 @@ def test_compare_page_one_click_and_delete():
     assert list(table["steps"]) == [50, 50, 50] and table["val perplexity"].notna().all()
     assert len(at.get("plotly_chart")) == 1
 
+
+
+class FirstCharOracle(torch.nn.Module):
+    """Predicts, at every position, the first token of its line: perfect recall."""
+
+    def __init__(self, vocab_size):
+        super().__init__()
+        self.vocab_size = vocab_size
+
+    def forward(self, ids, state=None):
+        return torch.nn.functional.one_hot(ids[:, :1].expand_as(ids), self.vocab_size).float(), state
+
+
+def test_recall_accuracy_scores_the_carried_character():
+    text = corpora.load("long_range", 5_000)
+    vocab = Vocab(list(text))
+    assert compare.recall_accuracy(FirstCharOracle(len(vocab)), vocab, text) == 1.0
+    always_a = lambda ids, state=None: (torch.nn.functional.one_hot(  # noqa: E731
+        torch.full_like(ids, vocab["a"]), len(vocab)).float(), state)
+    share_a = sum(line[0] == "a" for line in text.split("\n")[:-1]) / len(text.split("\n")[:-1])
+    assert compare.recall_accuracy(always_a, vocab, text) == pytest.approx(share_a, abs=0.01)
+    assert math.isnan(compare.recall_accuracy(always_a, vocab, "no such lines"))
+
+
+def test_compare_page_shows_recall_for_long_range_runs():
+    at = compare_page()
+    at.number_input(key="cmp_steps").set_value(50)
+    at.number_input(key="cmp_hidden_size").set_value(8)
+    at.button[0].click().run()
+    for run in REGISTRY.runs_of(at.session_state["owner_token"]):
+        run.join(60)
+    at.run()
+    recall = at.dataframe[0].value[compare.RECALL_COLUMN]
+    assert recall.between(0, 1).all()

@@ -7,7 +7,9 @@ import torch
 from playground import corpora
 from playground.cells import ScratchRNN
 from playground.config import ModelConfig, TrainConfig
-from playground.generate import Clamp, Watch, generate, generate_trace, unit_quantities
+from playground.generate import (Clamp, Watch, _choose, generate, generate_trace, next_token_distribution,
+                                 unit_quantities)
+from playground.generate_view import candidates_frame, text_html
 from playground.models import CharModel
 from playground.train import Trainer
 
@@ -154,3 +156,30 @@ def test_bad_length_and_temperature(lstm):
         generate_trace(model, vocab, PREFIX, -1)
     with pytest.raises(ValueError, match="temperature must be > 0"):
         generate_trace(model, vocab, PREFIX, 5, temperature=0)
+
+
+def test_sampling_draws_from_the_temperature_top_k_distribution():
+    """The inverse-CDF draw in _choose follows next_token_distribution (chi-square-ish check)."""
+    logits = torch.tensor([2.0, 1.0, 0.5, 0.0, -1.0, -3.0])
+    gen = torch.Generator().manual_seed(0)
+    n = 20_000
+    for temperature, top_k in ((1.0, None), (0.5, None), (2.0, 3)):
+        p = next_token_distribution(logits, temperature, top_k)
+        counts = torch.bincount(torch.tensor([_choose(logits, False, temperature, top_k, gen) for _ in range(n)]),
+                                minlength=6).float()
+        assert torch.all((counts / n - p).abs() <= 4 * (p * (1 - p) / n).sqrt() + 1e-9)
+        if top_k:
+            assert counts[top_k:].sum() == 0
+
+
+def test_view_html_and_candidates_table(lstm):
+    model, vocab = lstm
+    tr = generate_trace(model, vocab, "1+1=", 12, seed=1)
+    page = text_html(tr)
+    assert page.count('class="gen-tok"') == 12 and page.count('class="gen-tip"') == 12
+    assert '<span class="gen-prefix">1+1=</span>' in page
+    table = candidates_frame(tr, 3)
+    assert table["probability"].tolist() == pytest.approx(tr.top_probs[3].tolist())
+    assert table["chosen"].sum() == (tr.tokens[3] in tr.top_tokens[3])
+    with pytest.raises(ValueError, match=r"step must be in 0\.\.11"):
+        candidates_frame(tr, 12)

@@ -32,6 +32,8 @@ PAGES = [
      "Heatmaps of every layer's hidden state and gates over a text, live while training."),
     ("pages/4_Labs.py", "Labs", "🧪",
      "The source notes' examples, each small, runnable and explained."),
+    ("pages/5_Generate.py", "Generate", "✍️",
+     "Greedy and sampled text, the candidates at every step, and what clamping one neuron does."),
     ("pages/6_Compare.py", "Compare runs", "📊",
      "Overlay your runs' curves and compare perplexity, speed and size; RNN vs GRU vs LSTM in one click."),
 ]

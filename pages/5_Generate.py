@@ -1,0 +1,62 @@
+"""Generate: greedy and sampled text from the session's model, what it considered at each
+step, and what happens when one neuron is clamped."""
+from playground import ui
+
+ui.setup_page("Generate", "✍️")
+
+import streamlit as st  # noqa: E402
+
+from playground.generate import generate_trace  # noqa: E402
+from playground.ui import generate as gen_ui  # noqa: E402
+
+st.title("✍️ Generate text, one character at a time")
+st.caption("The model reads the prefix, then writes: at each step it turns its state into a "
+           "probability for every character, one is picked (the likeliest: **greedy**; or drawn "
+           "at random: **sampled**), fed back in, and the state carried on — so n characters cost "
+           "n steps (`playground/generate.py`).")
+
+run = ui.current_run()
+if run is None:
+    ui.need_run_message("the Generate page")
+    st.stop()
+
+top = st.columns([4, 1])
+refresh = top[1].button("Generate", type="primary", help="Take the latest weights of the run and generate",
+                        width="stretch")
+w = gen_ui.weights(run, refresh)
+live = " (still training: press Generate for newer weights)" if run.is_active else ""
+top[0].caption(f"Run {run.run_id[:8]} · {w.model_config.cell}, {w.model_config.num_layers} layer(s) × "
+               f"hidden_size {w.model_config.hidden_size} · weights from step {w.step}{live}")
+
+opts = gen_ui.sampling_controls(run, len(w.vocab))
+common = dict(model=w.model, vocab=w.vocab, prefix=opts["prefix"], length=opts["length"])
+sampling = dict(temperature=opts["temperature"], top_k=opts["top_k"], seed=opts["seed"])
+greedy = generate_trace(**common, greedy=True)
+sampled = generate_trace(**common, **sampling)
+
+left, right = st.columns(2)
+with left:
+    gen_ui.show_text("Greedy (always the likeliest character)", greedy)
+with right:
+    k = f", top-k {opts['top_k']}" if opts["top_k"] else ""
+    gen_ui.show_text(f"Sampled (temperature {opts['temperature']:g}{k}, seed {opts['seed']})", sampled)
+
+st.subheader("What the model considered at one step")
+st.caption("Probabilities are the model's own, softmax(logits) at temperature 1: temperature and "
+           "top-k change only how the sampled text draws from them.")
+gen_ui.step_inspector({"Greedy": greedy, "Sampled": sampled})
+
+st.subheader("Neuron clamp: hold one unit fixed while the model writes")
+st.caption("Pick a unit (a hidden-state unit, a cell-state unit or a gate) and force it to a value at "
+           "every step, prefix included. Both texts use the same seed, so every difference comes "
+           "from the clamp. A unit the Hidden states page showed tracking something (bracket depth, "
+           "a line's position) is a good one to try.")
+clamp, clamp_greedy = gen_ui.clamp_controls(w.model_config)
+decoding = dict(greedy=True) if clamp_greedy else sampling
+try:
+    free = generate_trace(**common, **decoding, watch=clamp.watch())
+    clamped = generate_trace(**common, **decoding, clamp=clamp)
+except ValueError as err:
+    st.warning(str(err))
+    st.stop()
+gen_ui.clamp_comparison(free, clamped)

@@ -1,0 +1,46 @@
+"""Browser: train briefly on the Train page, then generate on the Generate page and hover
+a character to see the model's candidates at that step."""
+import re
+import time
+
+import pytest
+
+from conftest import screenshot, wait_idle
+
+pytestmark = pytest.mark.browser
+TRAIN_SECONDS = 10
+
+
+def test_generate_after_training_shows_candidates_on_hover(app_server, page):
+    # opened directly, first, on a fresh server; a small LSTM on arithmetic lines
+    page.goto(f"{app_server}/Train?corpus=arithmetic&cell=LSTM&hidden_size=64&steps=5000")
+    wait_idle(page)
+    page.get_by_role("button", name="Start", exact=True).click()
+    page.wait_for_selector("[data-testid='stPlotlyChart'] .main-svg", timeout=60_000)
+    time.sleep(TRAIN_SECONDS)
+
+    sidebar = page.locator("[data-testid='stSidebar']")
+    sidebar.get_by_role("link", name=re.compile("Generate")).click()
+    page.wait_for_url(re.compile(r"/Generate"))
+    wait_idle(page)
+    page.get_by_role("button", name="Generate", exact=True).click()
+    wait_idle(page)
+    page.wait_for_selector(".gen-text .gen-tok", timeout=30_000)
+    assert page.get_by_text(re.compile(r"weights from step \d+")).count() == 1
+    texts = page.locator(".gen-text")
+    assert texts.count() == 4  # greedy, sampled, without clamp, with clamp
+    for i in range(2):
+        assert texts.nth(i).locator(".gen-tok").count() == 200
+    assert page.locator("[data-testid='stPlotlyChart']").count() == 1  # the clamp's unit trace
+
+    # hovering a character of the sampled text shows its tooltip with 5 candidates
+    tok = texts.nth(1).locator(".gen-tok").nth(5)
+    tip = tok.locator(".gen-tip")
+    assert not tip.is_visible()
+    tok.hover()
+    tip.wait_for(state="visible", timeout=5_000)
+    assert re.match(r"step 5: chose .+ \(p = 0\.\d{3}\)", tip.inner_text())
+    assert tip.locator(".gen-row").count() == 6  # header + top-5
+    box = tip.bounding_box()
+    assert box and box["width"] > 60 and box["height"] > 60
+    screenshot(page, "generate")
