@@ -21,8 +21,7 @@ if run is None:
     st.stop()
 
 top = st.columns([4, 1])
-refresh = top[1].button("Generate", type="primary", help="Take the latest weights of the run and generate",
-                        width="stretch")
+refresh = top[1].button("Generate", type="primary", width="stretch")  # with the run's latest weights
 w = gen_ui.weights(run, refresh)
 live = " (still training: press Generate for newer weights)" if run.is_active else ""
 top[0].caption(f"Run {run.run_id[:8]} · {w.model_config.cell}, {w.model_config.num_layers} layer(s) × "

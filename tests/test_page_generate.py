@@ -65,7 +65,7 @@ def test_greedy_and_sampled_side_by_side(trained_run):
     at = _open(trained_run)
     assert not at.exception, at.exception
     model, vocab, _ = trained_run.copy_model()
-    prefix, length = at.text_input(key="gen_prefix").value, at.slider(key="gen_length").value
+    prefix, length = at.text_area(key="gen_prefix").value, at.slider(key="gen_length").value
     texts = _texts(at)
     assert len(texts) == 4  # greedy, sampled, without clamp, with clamp
     assert texts[0] == generate(model, vocab, prefix, length, greedy=True)
@@ -102,7 +102,7 @@ def test_clamp_shows_a_different_text_and_the_unit_trace(trained_run):
     assert not at.exception, at.exception
     free, clamped = _texts(at)[2:]
     model, vocab, _ = trained_run.copy_model()
-    prefix, length = at.text_input(key="gen_prefix").value, at.slider(key="gen_length").value
+    prefix, length = at.text_area(key="gen_prefix").value, at.slider(key="gen_length").value
     clamp = Clamp(0, 0, 3.0, quantity="c")
     assert free == generate(model, vocab, prefix, length, greedy=True)
     assert clamped == generate_trace(model, vocab, prefix, length, greedy=True, clamp=clamp).text

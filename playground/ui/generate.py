@@ -48,7 +48,7 @@ def sampling_controls(run: Run, vocab_size: int) -> dict:
     if "gen_prefix" not in st.session_state:
         st.session_state["gen_prefix"] = run.val_text(24)
     c = st.columns([3, 2, 2, 1, 1])
-    prefix = c[0].text_input("Prefix (the model reads it first)", key="gen_prefix")
+    prefix = c[0].text_area("Prefix (the model reads it first)", key="gen_prefix", height=68)
     length = c[1].slider("Length (characters to generate)", 10, 1000, 200, 10, key="gen_length")
     temperature = c[2].slider("Temperature (sampled only; < 1 sharper, > 1 flatter)", 0.1, 2.0, 0.8, 0.05,
                               key="gen_temperature")
