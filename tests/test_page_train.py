@@ -103,6 +103,14 @@ def test_start_runs_in_background_and_history_appears():
     assert run.snapshot().history.shape[0] == 12
     assert any(m.label == "step" and m.value == "12" for m in at.metric)
     assert any("Finished" in str(p.proto.text) for p in at.get("progress"))
+    at.text_input(key="sample_prefix").input("((").run()
+    at.number_input(key="sample_every").set_value(20).run()
+    assert run.settings.prefix == "((" and run.settings.sample_every == 20
+    run.start(20)
+    run.join(30)
+    at.run()
+    assert [(x["step"], x["prefix"]) for x in run.samples if x["step"] > 12] == [(20, "(("), (32, "((")]
+    assert any(c.value.startswith("((") for c in at.code)
 
 
 def test_too_short_text_is_a_clear_error_not_a_traceback():

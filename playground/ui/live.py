@@ -29,6 +29,7 @@ def render(run: Run | None) -> None:
         if len(snap.history):
             metrics(snap)
             curves(snap)
+            sample_settings(run)
             samples(snap)
         if was_active and snap.status not in ("queued", "running", "paused"):
             st.rerun()  # the run ended: redraw the whole page so the buttons follow
@@ -82,6 +83,18 @@ def curves(snap: Snapshot) -> None:
                       width="stretch", key="curve_chart")
     right.plotly_chart(charts.grad_norm_figure(snap.history, snap.train_config.clip, rev),
                        width="stretch", key="grad_chart")
+
+
+def sample_settings(run: Run) -> None:
+    """Prefix, interval and temperature of the samples the run generates while it trains."""
+    s = run.settings
+    c = st.columns([2, 1, 1])
+    s.prefix = c[0].text_input("Prefix for generated text", s.prefix, key="sample_prefix",
+                               placeholder="empty: the first character of the validation text")
+    s.sample_every = int(c[1].number_input("Generate every N steps", 10, 10_000, s.sample_every, step=10,
+                                           key="sample_every"))
+    s.temperature = float(c[2].slider("temperature", 0.1, 2.0, s.temperature, 0.1, key="sample_temperature",
+                                      help="Below 1: safer, more repetitive. Above 1: more surprising."))
 
 
 def samples(snap: Snapshot) -> None:
