@@ -46,7 +46,7 @@ def test_generate_after_training_shows_candidates_on_hover(app_server, page):
     assert not tip.is_visible()
     tok.hover()
     tip.wait_for(state="visible", timeout=5_000)
-    assert re.match(r"step 5: chose .+ \(p = 0\.\d{3}\)", tip.inner_text())
+    assert re.match(r"step 5: chose .+ \(p = [01]\.\d{3}\)", tip.inner_text())  # a sure model shows 1.000
     assert tip.locator(".gen-row").count() == 6, tip.inner_html()  # header + top-5
     box = tip.bounding_box()
     assert box and box["width"] > 60 and box["height"] > 60
