@@ -7,9 +7,14 @@ Live: a fresh `streamlit run app.py`, the Train page opened in headless Chromium
 settings in its URL, Start pressed, the page polling its charts every second until the run
 finishes. Both report the run's own "tokens/s overall" (validation and samples included).
 Runs alternate headless / live. Needs Debian's chromium and playwright.
+
+--pin puts the server on CPU 0 and this process (so Chromium too, and the headless run) on
+CPU 1: the browser then does not compete with training for a core, as when it runs on a
+learner's own computer. Without --pin, browser and server share this machine's cores.
 """
 from __future__ import annotations
 
+import os
 import argparse
 import re
 import statistics
@@ -53,10 +58,14 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=600)
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--port", type=int, default=8766)
+    ap.add_argument("--pin", action="store_true", help="server on CPU 0, browser and headless run on CPU 1")
     args = ap.parse_args()
+    prefix = ["taskset", "-c", "0"] if args.pin else []
+    if args.pin:
+        os.sched_setaffinity(0, {1})
     from playwright.sync_api import sync_playwright
 
-    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port",
+    server = subprocess.Popen([*prefix, sys.executable, "-m", "streamlit", "run", "app.py", "--server.port",
                                str(args.port), "--server.address", "127.0.0.1", "--server.headless", "true"],
                               cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{args.port}"
@@ -78,7 +87,8 @@ def main() -> None:
         server.terminate()
         server.wait(10)
     q, s = statistics.median(quiet), statistics.median(shown)
-    print(f"default Train config (LSTM hidden_size=128, brackets), {args.steps} steps x {args.repeats}")
+    where = "server on CPU 0, browser on CPU 1" if args.pin else "server and browser sharing 2 cores"
+    print(f"default Train config (LSTM hidden_size=128, brackets), {args.steps} steps x {args.repeats}, {where}")
     print(f"headless run        : {q:10,.0f} tokens/s overall")
     print(f"Train page open live: {s:10,.0f} tokens/s overall")
     print(f"cost of the live page: {1 - s / q:.1%} (target < 10%)")

@@ -36,3 +36,10 @@ def test_engine_is_free_of_streamlit():
                  if "ui" not in p.relative_to(ROOT / "playground").parts[:1] and p.stem != "ui"
                  and re.search(r"^\s*(import streamlit|from streamlit)", p.read_text(), re.M)]
     assert offenders == []
+
+
+def test_streamlit_config_keeps_live_training_fast():
+    import tomllib
+    cfg = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert cfg["runner"]["postScriptGC"] is False      # a full GC per refresh stalled training ~30%
+    assert cfg["server"]["fileWatcherType"] == "none"
