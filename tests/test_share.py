@@ -70,3 +70,14 @@ def test_shared_link_opens_the_same_config(app_server, page, browser):
     assert fresh.get_by_text("Instructor mode:").count() == 1
     screenshot(fresh, "train_shared_link")
     fresh.context.close()
+
+
+def test_shapes_link_restores_the_inspector():
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.query_params.update({"shp_cell": "GRU", "shp_hidden_size": "33", "shp_bidirectional": "true"})
+    at.run()
+    at.switch_page("pages/2_Shapes.py").run()
+    assert not at.exception
+    assert at.radio(key="shp_cell").value == "GRU" and at.number_input(key="shp_hidden_size").value == 33
+    shown = {m.label: m.value for m in at.metric}
+    assert shown["output"] == "(5, 3, 66)" and shown["h_n"] == "(4, 3, 33)"   # 2 layers × 2 directions
