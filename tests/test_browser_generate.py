@@ -5,6 +5,7 @@ import time
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from conftest import screenshot, wait_idle
 
@@ -14,14 +15,10 @@ TRAIN_SECONDS = 10
 
 def test_generate_after_training_shows_candidates_on_hover(app_server, page):
     # opened directly, first, on a fresh server; a small LSTM on arithmetic lines
-    page.goto(f"{app_server}/Train?corpus=arithmetic&cell=LSTM&hidden_size=64&steps=5000")
-    wait_idle(page)
+    page.goto(f"{app_server}/Train?corpus=Arithmetic+lines&cell=LSTM&hidden_size=64&steps=5000")
+    wait_idle(page)  # select boxes are bound to the URL by their shown label
     corpus = page.locator("[data-testid='stSidebar']").get_by_label("Corpus")
-    if corpus.input_value() != "Arithmetic lines":  # the link's corpus is not honoured yet
-        corpus.click()
-        page.get_by_role("option", name="Arithmetic lines").click()
-        wait_idle(page)
-    assert corpus.input_value() == "Arithmetic lines"
+    expect(corpus).to_have_value("Arithmetic lines", timeout=15_000)
     page.get_by_role("button", name="Start", exact=True).click()
     page.wait_for_selector("[data-testid='stPlotlyChart'] .main-svg", timeout=60_000)
     time.sleep(TRAIN_SECONDS)

@@ -3,6 +3,7 @@ import re
 import time
 
 import pytest
+from playwright.sync_api import expect
 
 from conftest import screenshot, wait_idle
 
@@ -29,7 +30,7 @@ def test_train_page_live(app_server, page):
     wait_idle(page)
     sidebar = page.locator("[data-testid='stSidebar']")
     assert sidebar.get_by_role("link", name=re.compile("Home")).count() == 1  # our menu, not legacy mode
-    assert "64" in page.get_by_label("hidden_size").input_value()
+    expect(page.get_by_label("hidden_size")).to_have_value("64", timeout=15_000)
 
     page.get_by_role("button", name="Start", exact=True).click()
     page.wait_for_selector("[data-testid='stPlotlyChart'] .main-svg", timeout=60_000)
@@ -50,7 +51,7 @@ def test_train_page_live(app_server, page):
     wait_idle(page)
     page.wait_for_selector("[data-testid='stMetric']", timeout=30_000)
     assert step_count(page) > before + 10
-    assert "64" in page.get_by_label("hidden_size").input_value()        # settings survived the visit
+    expect(page.get_by_label("hidden_size")).to_have_value("64", timeout=15_000)  # survived the visit
 
     page.get_by_role("button", name="Pause").click()
     page.get_by_role("button", name="Resume").wait_for(timeout=15_000)

@@ -4,6 +4,7 @@ import time
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 from streamlit.testing.v1 import AppTest
 
 from conftest import wait_idle, screenshot
@@ -63,7 +64,7 @@ def test_shared_link_opens_the_same_config(app_server, page, browser):
     fresh = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
     fresh.goto(link)
     wait_idle(fresh)
-    assert fresh.get_by_label("hidden_size").input_value() == "48"
+    expect(fresh.get_by_label("hidden_size")).to_have_value("48", timeout=15_000)
     summary = fresh.locator("[data-testid='stCaptionContainer']").filter(has_text="parameters").inner_text()
     assert summary.startswith("GRU, 1 layer(s) × hidden_size 48")
     assert fresh.get_by_label("seq_len (time steps per window)").is_hidden()   # hidden by the instructor
