@@ -1,14 +1,13 @@
 """Hidden states: every layer's h (and c) and gates over a text, live while training."""
+import numpy as np
+import streamlit as st
+
 from playground import ui
+from playground import hidden_view as hv
+from playground.probe import SATURATION_HIGH, SATURATION_LOW
+from playground.ui import hidden as hidden_ui
 
 ui.setup_page("Hidden states", "🔬")
-
-import numpy as np  # noqa: E402
-import streamlit as st  # noqa: E402
-
-from playground import hidden_view as hv  # noqa: E402
-from playground.probe import SATURATION_HIGH, SATURATION_LOW  # noqa: E402
-from playground.ui import hidden as hidden_ui  # noqa: E402
 
 REFRESH_SECONDS = 2.0
 

@@ -1,13 +1,12 @@
 """Generate: greedy and sampled text from the session's model, what it considered at each
 step, and what happens when one neuron is clamped."""
+import streamlit as st
+
 from playground import ui
+from playground.generate import generate_trace
+from playground.ui import generate as gen_ui
 
 ui.setup_page("Generate", "✍️")
-
-import streamlit as st  # noqa: E402
-
-from playground.generate import generate_trace  # noqa: E402
-from playground.ui import generate as gen_ui  # noqa: E402
 
 st.title("✍️ Generate text, one character at a time")
 st.caption("The model reads the prefix, then writes: at each step it turns its state into a "
