@@ -1,19 +1,21 @@
 """Shapes: every weight and tensor of nn.RNN / nn.LSTM / nn.GRU, from the formulas,
 checked against PyTorch on demand."""
-from playground import ui
+import pandas as pd
+import streamlit as st
+
+from playground import shapes, shapes_view, ui
+from playground.ui import shapes as ui_shapes
+from playground.ui.share import LinkCheck, instructor_banner
 
 ui.setup_page("Shapes", "📐")
+link = LinkCheck("shapes")  # before the widgets read the link
 
-import pandas as pd  # noqa: E402
-import streamlit as st  # noqa: E402
-
-from playground import shapes, shapes_view  # noqa: E402
-from playground.ui import shapes as ui_shapes  # noqa: E402
-
-st.title("Shapes of RNN, LSTM and GRU")
+st.title("📐 Shapes of RNN, LSTM and GRU")
 st.caption("Pick a cell and its settings in the sidebar. Every number below comes from the "
            "shape formulas; the PyTorch tab runs the real module to check them.")
 settings = ui_shapes.controls()
+link.report(ui_shapes.SETTINGS)
+instructor_banner(ui_shapes.SETTINGS)
 try:
     desc = shapes.describe(**settings)
 except ValueError as err:

@@ -82,3 +82,15 @@ def test_shapes_link_restores_the_inspector():
     assert at.radio(key="shp_cell").value == "GRU" and at.number_input(key="shp_hidden_size").value == 33
     shown = {m.label: m.value for m in at.metric}
     assert shown["output"] == "(5, 3, 66)" and shown["h_n"] == "(4, 3, 33)"   # 2 layers × 2 directions
+
+
+def test_shapes_bad_link_values_get_a_note_and_lock_works():
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.query_params.update({"shp_hidden_size": "-5", "shp_cell": "TRANSFORMER", "lock": "shp_cell"})
+    at.run()
+    at.switch_page("pages/2_Shapes.py").run()
+    assert not at.exception
+    note = " ".join(w.value for w in at.warning)
+    assert "shp_hidden_size=-5" in note and "shp_cell=TRANSFORMER" in note
+    assert at.radio(key="shp_cell").disabled and not at.number_input(key="shp_hidden_size").disabled
+    assert at.number_input(key="shp_hidden_size").value == 20     # the inspector's default kept

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from playground import quiz, shapes, shapes_view
+from playground.ui.share import fixed
 
 DEFAULTS = dict(cell="LSTM", input_size=10, hidden_size=20, num_layers=2, bias=True,
                 batch_first=False, bidirectional=False, proj_size=0, seq_len=5, batch_size=3)
@@ -18,6 +19,7 @@ PRESETS = {  # label -> settings; the first two are the seed notes' examples
     "LSTM with proj_size=5": dict(DEFAULTS, proj_size=5, bidirectional=True),
 }
 BOUND = dict(bind="query-params")  # a link reproduces the inspector's settings (shp_* params)
+SETTINGS = [f"shp_{name}" for name in DEFAULTS]  # the URL parameters / widget keys
 LIMITS = dict(input_size=4096, hidden_size=2048, num_layers=8, seq_len=512, batch_size=512)
 HELP = dict(input_size="features per time step of x", hidden_size="features in h (and c)",
             num_layers="stacked recurrent layers", seq_len="time steps T in the input",
@@ -43,19 +45,22 @@ def controls() -> dict:
     for i, (label, preset) in enumerate(PRESETS.items()):
         side.button(label, key=f"shp_preset_{i}", on_click=apply_settings, args=(preset,),
                     width="stretch")
-    cell = side.radio("cell", list(shapes.GATES), key=_key("cell"), horizontal=True, **BOUND)
+    cell = side.radio("cell", list(shapes.GATES), key=_key("cell"), horizontal=True,
+                      disabled=fixed(_key("cell")), **BOUND)
     out = {"cell": cell}
     for name in ("input_size", "hidden_size", "num_layers"):
-        out[name] = side.number_input(name, 1, LIMITS[name], key=_key(name), help=HELP[name], **BOUND)
+        out[name] = side.number_input(name, 1, LIMITS[name], key=_key(name), help=HELP[name],
+                                      disabled=fixed(_key(name)), **BOUND)
     out["proj_size"] = side.number_input(
         "proj_size (LSTM only; 0 = off)", 0, LIMITS["hidden_size"], key=_key("proj_size"),
-        disabled=cell != "LSTM", help="projects h to proj_size features; must be < hidden_size", **BOUND)
+        disabled=cell != "LSTM" or fixed(_key("proj_size")), help="projects h to proj_size features; must be < hidden_size", **BOUND)
     if cell != "LSTM":
         out["proj_size"] = 0
     for name in ("bias", "batch_first", "bidirectional"):
-        out[name] = side.checkbox(name, key=_key(name), **BOUND)
+        out[name] = side.checkbox(name, key=_key(name), disabled=fixed(_key(name)), **BOUND)
     for name in ("seq_len", "batch_size"):
-        out[name] = side.number_input(name, 1, LIMITS[name], key=_key(name), help=HELP[name], **BOUND)
+        out[name] = side.number_input(name, 1, LIMITS[name], key=_key(name), help=HELP[name],
+                                      disabled=fixed(_key(name)), **BOUND)
     return out
 
 
