@@ -11,6 +11,7 @@ nobody has looked at for a while or that ran past a maximum wall time.
 """
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import threading
@@ -26,6 +27,7 @@ from .models import CharModel, count_parameters
 from .train import StepMetrics, Trainer, TrainingDiverged, history_frame
 
 ACTIVE = ("queued", "running", "paused")
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -287,8 +289,10 @@ class RunRegistry:
 
     def stop_owner(self, owner: str) -> None:
         """Called when a browser session goes away: stop and free all its runs."""
-        for run in self.runs_of(owner):
+        runs = self.runs_of(owner)
+        for run in runs:
             self.remove(run.run_id)
+        log.info("session closed: stopped and freed %d run(s)", len(runs))
 
     def reap(self) -> None:
         now = time.time()

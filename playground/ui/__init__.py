@@ -9,6 +9,7 @@ Session-state keys:
 """
 from __future__ import annotations
 
+import logging
 import secrets
 from pathlib import Path
 
@@ -16,6 +17,11 @@ import streamlit as st
 from streamlit.errors import StreamlitPageNotFoundError
 
 from playground.runner import REGISTRY, Run
+
+_log = logging.getLogger("playground")
+if not _log.handlers:  # the server's log shows run lifecycle events (e.g. a closed session's runs)
+    _log.addHandler(logging.StreamHandler())
+    _log.setLevel(logging.INFO)
 
 OWNER_KEY, ACTIVE_KEY, RUNS_KEY = "owner_token", "active_run_id", "run_ids"
 ROOT = Path(__file__).resolve().parents[2]
