@@ -21,7 +21,9 @@ st.markdown(
     "1. Open **Train**. The *Nested brackets* corpus and an LSTM are already selected.\n"
     "2. Press **Start**. Watch the loss fall below the dotted *letter frequencies only* line: "
     "that is the network starting to use context.\n"
-    "3. Read the generated text under the curves: greedy and sampled, every 100 steps.")
+    "3. Read the generated text under the curves: greedy and sampled, every 100 steps.\n"
+    "4. Open **Hidden states** and press *Find the nesting-depth unit*: one unit of your LSTM "
+    "has learned to count brackets.")
 st.page_link("pages/1_Train.py", label="Train a network now", icon="🏋️")
 
 st.subheader("Pages")
