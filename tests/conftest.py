@@ -91,6 +91,20 @@ def page(browser):
     context.close()
 
 
+def open_page(page_path: str, run=None, query: dict | None = None):
+    """AppTest of a page as a browser reaches it: through app.py (so page links resolve), with
+    `run` as the session's active run and `query` as the URL's parameters."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.query_params.update(query or {})
+    at.run()
+    if run is not None:
+        at.session_state["owner_token"] = run.owner
+        at.session_state["active_run_id"] = run.run_id
+    return at.switch_page(page_path).run()
+
+
 def wait_idle(pg, timeout: float = 60_000) -> None:
     """Wait until the Streamlit script run in `pg` has finished and drawn something (right after
     a page load the app reports "notRunning" before its first run has started)."""

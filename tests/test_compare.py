@@ -7,6 +7,7 @@ from streamlit.testing.v1 import AppTest
 
 import torch
 
+from conftest import open_page
 from playground import compare, corpora
 from playground.vocab import Vocab
 from playground.config import ModelConfig, TrainConfig
@@ -47,8 +48,7 @@ def test_comparison_trains_the_three_cells_with_one_size():
 
 
 def compare_page() -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
-    return at.switch_page("pages/6_Compare.py").run()
+    return open_page("pages/6_Compare.py")
 
 
 def test_compare_page_one_click_and_delete():

@@ -9,6 +9,7 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
+from conftest import open_page
 from playground.config import ModelConfig, TrainConfig
 from playground.corpora import arithmetic_text
 from playground.generate import Clamp, generate, generate_trace
@@ -31,12 +32,7 @@ def trained_run():
 
 
 def _open(run=None) -> AppTest:
-    """The page inside the multipage app, as a browser reaches it (page links resolve)."""
-    at = AppTest.from_file(APP, default_timeout=60).run()
-    if run is not None:
-        at.session_state["owner_token"] = OWNER
-        at.session_state["active_run_id"] = run.run_id
-    return at.switch_page(PAGE).run()
+    return open_page(PAGE, run)
 
 
 def _tokens(at) -> list[list[str]]:

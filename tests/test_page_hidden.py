@@ -8,6 +8,7 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
+from conftest import open_page
 from playground.config import ModelConfig, TrainConfig
 from playground.corpora import brackets_text
 from playground.hidden_view import GATE_TITLES
@@ -16,7 +17,7 @@ from playground.runner import REGISTRY
 
 torch.set_num_threads(1)
 ROOT = Path(__file__).resolve().parent.parent
-APP, PAGE = str(ROOT / "app.py"), str(ROOT / "pages" / "3_Hidden_states.py")
+PAGE = "pages/3_Hidden_states.py"
 OWNER = "test-owner-hidden"
 
 
@@ -29,22 +30,12 @@ def trained_run():
     REGISTRY.remove(run.run_id)
 
 
-def _open() -> AppTest:
-    """The page inside the multipage app, as a browser reaches it (page links resolve)."""
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.switch_page(PAGE)
-    return at
-
-
 def _app(run) -> AppTest:
-    at = _open()
-    at.session_state["owner_token"] = OWNER
-    at.session_state["active_run_id"] = run.run_id
-    return at.run()
+    return open_page(PAGE, run)
 
 
 def test_without_a_run_the_page_points_to_train():
-    at = _open().run()
+    at = open_page(PAGE)
     assert not at.exception
     assert any("Train a model first" in i.value for i in at.info)
     assert not at.get("plotly_chart")

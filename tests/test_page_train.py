@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from conftest import open_page
 from playground.config import ModelConfig
 from playground.models import CharModel, count_parameters
 from playground.runner import REGISTRY
@@ -14,9 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def train_page() -> AppTest:
-    """The Train page as a user reaches it: through the app's entry point."""
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run()
-    return at.switch_page("pages/1_Train.py").run()
+    return open_page("pages/1_Train.py")
 
 
 def summary(at: AppTest) -> str:

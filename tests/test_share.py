@@ -7,16 +7,13 @@ import pytest
 from playwright.sync_api import expect
 from streamlit.testing.v1 import AppTest
 
-from conftest import wait_idle, screenshot
+from conftest import open_page, wait_idle, screenshot
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def train_with(params: dict) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    at.query_params.update(params)
-    at.run()
-    return at.switch_page("pages/1_Train.py").run()
+    return open_page("pages/1_Train.py", query=params)
 
 
 def test_link_restores_the_config():
@@ -74,10 +71,8 @@ def test_shared_link_opens_the_same_config(app_server, page, browser):
 
 
 def test_shapes_link_restores_the_inspector():
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    at.query_params.update({"shp_cell": "GRU", "shp_hidden_size": "33", "shp_bidirectional": "true"})
-    at.run()
-    at.switch_page("pages/2_Shapes.py").run()
+    at = open_page("pages/2_Shapes.py", query={"shp_cell": "GRU", "shp_hidden_size": "33",
+                                               "shp_bidirectional": "true"})
     assert not at.exception
     assert at.radio(key="shp_cell").value == "GRU" and at.number_input(key="shp_hidden_size").value == 33
     shown = {m.label: m.value for m in at.metric}
@@ -85,10 +80,8 @@ def test_shapes_link_restores_the_inspector():
 
 
 def test_shapes_bad_link_values_get_a_note_and_lock_works():
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    at.query_params.update({"shp_hidden_size": "-5", "shp_cell": "TRANSFORMER", "lock": "shp_cell"})
-    at.run()
-    at.switch_page("pages/2_Shapes.py").run()
+    at = open_page("pages/2_Shapes.py", query={"shp_hidden_size": "-5", "shp_cell": "TRANSFORMER",
+                                               "lock": "shp_cell"})
     assert not at.exception
     note = " ".join(w.value for w in at.warning)
     assert "shp_hidden_size=-5" in note and "shp_cell=TRANSFORMER" in note
