@@ -5,6 +5,7 @@ Browser tests skip with a clear reason where Debian's Chromium is missing
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -46,9 +47,10 @@ def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 90.0) -> No
     raise RuntimeError("streamlit server did not become healthy in time")
 
 
-@pytest.fixture(scope="module")
-def app_server():
-    """A freshly started `streamlit run app.py` on a free localhost port; yields its base URL."""
+@contextlib.contextmanager
+def serve_app(env: dict | None = None):
+    """A freshly started `streamlit run app.py` on a free localhost port; yields its base URL.
+    Its output goes to tests/artifacts/streamlit-PORT.log."""
     port = _free_port()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     log = open(ARTIFACTS / f"streamlit-{port}.log", "w")  # kept: the server's output, for debugging
@@ -56,7 +58,7 @@ def app_server():
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true",
          "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -69,6 +71,12 @@ def app_server():
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+@pytest.fixture(scope="module")
+def app_server():
+    with serve_app() as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -47,8 +47,9 @@ def status(snap: Snapshot) -> None:
     else:
         st.progress(min(done / target, 1.0), text=f"**{label}** · step {done:,} of {snap.target_step:,}")
     if snap.status == "queued":
-        st.warning(f"{REGISTRY.max_concurrent} runs are already training on this server; "
-                   "yours starts as soon as one finishes.")
+        n = REGISTRY.max_concurrent
+        st.warning(f"This server trains at most {n} run{'s' if n != 1 else ''} at once and all are busy; "
+                   "yours starts as soon as one finishes (Stop cancels the wait).")
     elif snap.status in ("diverged", "error"):
         st.error(snap.message)
     elif snap.status in ("finished", "stopped") and snap.message:
