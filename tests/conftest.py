@@ -99,6 +99,19 @@ def page(browser):
     context.close()
 
 
+@contextlib.contextmanager
+def trained_run(model_config, train_config, text: str, steps: int, owner: str = "test-owner"):
+    """A registry run trained `steps` steps synchronously (no thread); removed afterwards."""
+    from playground.runner import REGISTRY
+
+    run = REGISTRY.create(model_config, train_config, text, owner=owner)
+    run.trainer.train_steps(steps)
+    try:
+        yield run
+    finally:
+        REGISTRY.remove(run.run_id)
+
+
 def open_page(page_path: str, run=None, query: dict | None = None):
     """AppTest of a page as a browser reaches it: through app.py (so page links resolve), with
     `run` as the session's active run and `query` as the URL's parameters."""

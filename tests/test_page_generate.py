@@ -10,11 +10,11 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from conftest import open_page
+from conftest import trained_run as make_trained_run
 from playground.config import ModelConfig, TrainConfig
 from playground.corpora import arithmetic_text
 from playground.generate import Clamp, generate, generate_trace
 from playground.hidden_view import show_token
-from playground.runner import REGISTRY
 
 torch.set_num_threads(1)
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,11 +24,10 @@ OWNER = "test-owner-generate"
 
 @pytest.fixture(scope="module")
 def trained_run():
-    run = REGISTRY.create(ModelConfig(cell="LSTM", embedding_dim=8, hidden_size=24, num_layers=2),
-                          TrainConfig(seq_len=32, batch_size=8, seed=0), arithmetic_text(6000), owner=OWNER)
-    run.trainer.train_steps(20)
-    yield run
-    REGISTRY.remove(run.run_id)
+    with make_trained_run(ModelConfig(cell="LSTM", embedding_dim=8, hidden_size=24, num_layers=2),
+                          TrainConfig(seq_len=32, batch_size=8, seed=0), arithmetic_text(6000),
+                          steps=20, owner=OWNER) as run:
+        yield run
 
 
 def _open(run=None) -> AppTest:

@@ -9,11 +9,11 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from conftest import open_page
+from conftest import trained_run as make_trained_run
 from playground.config import ModelConfig, TrainConfig
 from playground.corpora import brackets_text
 from playground.hidden_view import GATE_TITLES
 from playground.probe import best_unit, nesting_depth, probe
-from playground.runner import REGISTRY
 
 torch.set_num_threads(1)
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,11 +23,10 @@ OWNER = "test-owner-hidden"
 
 @pytest.fixture(scope="module")
 def trained_run():
-    run = REGISTRY.create(ModelConfig(cell="LSTM", embedding_dim=8, hidden_size=16, num_layers=2),
-                          TrainConfig(seq_len=32, batch_size=8, seed=0), brackets_text(4000), owner=OWNER)
-    run.trainer.train_steps(20)
-    yield run
-    REGISTRY.remove(run.run_id)
+    with make_trained_run(ModelConfig(cell="LSTM", embedding_dim=8, hidden_size=16, num_layers=2),
+                          TrainConfig(seq_len=32, batch_size=8, seed=0), brackets_text(4000),
+                          steps=20, owner=OWNER) as run:
+        yield run
 
 
 def _app(run) -> AppTest:

@@ -11,6 +11,8 @@ import torch
 from streamlit.testing.v1 import AppTest
 from torch import nn
 
+from conftest import trained_run as make_trained_run
+
 torch.set_num_threads(1)
 ROOT = Path(__file__).resolve().parent.parent
 APP, PAGE = str(ROOT / "app.py"), str(ROOT / "pages" / "2_Shapes.py")
@@ -147,14 +149,10 @@ def test_quiz_marks_wrong_and_right_answers():
 @pytest.fixture
 def trained_run():
     from playground.config import ModelConfig, TrainConfig
-    from playground.runner import REGISTRY
 
-    text = "abcabcabd " * 60
-    run = REGISTRY.create(ModelConfig(cell="GRU", embedding_dim=6, hidden_size=8),
-                          TrainConfig(seq_len=8, batch_size=4), text, owner="test-owner")
-    run.trainer.train_steps(5)
-    yield run
-    REGISTRY.remove(run.run_id)
+    with make_trained_run(ModelConfig(cell="GRU", embedding_dim=6, hidden_size=8),
+                          TrainConfig(seq_len=8, batch_size=4), "abcabcabd " * 60, steps=5) as run:
+        yield run
 
 
 def _heatmap_spec(at: AppTest) -> dict:
