@@ -240,13 +240,6 @@ class Run:
     def val_text(self, n_chars: int = 300) -> str:
         return self.trainer.val_text(n_chars)
 
-    def sample_now(self, prefix: str, length: int, temperature: float) -> dict:
-        """Generate from the current weights without disturbing training."""
-        model, vocab, _ = self.copy_model()
-        common = dict(model=model, vocab=vocab, prefix=prefix or self.val_text(1), length=length)
-        return {"greedy": generate(**common, greedy=True),
-                "sampled": generate(**common, temperature=temperature)}
-
 
 @dataclass
 class RunRegistry:
@@ -277,9 +270,6 @@ class RunRegistry:
     def runs_of(self, owner: str) -> list[Run]:
         with self._lock:
             return [r for r in self.runs.values() if r.owner == owner]
-
-    def active_count(self) -> int:
-        return sum(r.status in ("running", "paused") for r in list(self.runs.values()))
 
     def remove(self, run_id: str) -> None:
         with self._lock:

@@ -29,11 +29,6 @@ def _as_tensor(corpus) -> torch.Tensor:
     return torch.as_tensor(list(corpus), dtype=torch.long)
 
 
-def num_random_batches(n_tokens: int, batch_size: int, num_steps: int) -> int:
-    num_examples = (n_tokens - 1) // num_steps
-    return -(-num_examples // batch_size) if num_examples > 0 else 0
-
-
 def num_consecutive_batches(n_tokens: int, batch_size: int, num_steps: int) -> int:
     row_len = n_tokens // batch_size
     return max((row_len - 1) // num_steps, 0)
