@@ -82,7 +82,10 @@ def app_server():
 @pytest.fixture(scope="module")
 def browser():
     if not (shutil.which(CHROMIUM) or Path(CHROMIUM).exists()):
-        pytest.skip(f"no Chromium at {CHROMIUM}: install it with `apt-get install -y chromium`")
+        reason = f"no Chromium at {CHROMIUM}: install it with `apt-get install -y chromium`"
+        if os.environ.get("CI"):
+            pytest.fail(reason)  # in CI a missing browser is a broken install, not a skip
+        pytest.skip(reason)
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
     with sync_api.sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
@@ -90,12 +93,27 @@ def browser():
         b.close()
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Keep each phase's report on the test item, so fixtures can see whether the test failed."""
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"rep_{report.when}", report)
+
+
 @pytest.fixture
-def page(browser):
-    """A new browser page, 1400x1000; closed after the test."""
+def page(browser, request):
+    """A new browser page, 1400x1000; closed after the test. When the test fails, the page's
+    text is printed (CI shows it) and a screenshot is saved as tests/artifacts/FAILED-<test>.png."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     pg = context.new_page()
     yield pg
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:
+        with contextlib.suppress(Exception):
+            print(f"--- page {pg.url} at failure ---\n{pg.locator('[data-testid=stApp]').inner_text(timeout=5_000)[:3000]}")
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            pg.screenshot(path=ARTIFACTS / f"FAILED-{request.node.name}.png", timeout=10_000)
     context.close()
 
 

@@ -12,7 +12,7 @@ TRAIN_SECONDS = 20
 
 def test_hidden_states_live_after_training(app_server, page):
     # opened directly, first, on a fresh server; a small LSTM on the brackets corpus
-    page.goto(f"{app_server}/Train?corpus=brackets&cell=LSTM&hidden_size=32&steps=5000")
+    page.goto(f"{app_server}/Train?corpus=brackets&cell=LSTM&hidden_size=32&steps=50000")
     wait_idle(page)
     sidebar = page.locator("[data-testid='stSidebar']")
     assert sidebar.get_by_label("Corpus").input_value() == "Nested brackets"
@@ -25,7 +25,8 @@ def test_hidden_states_live_after_training(app_server, page):
     wait_idle(page)
     # the heatmap is drawn: plotly renders heatmap cells as an <image> inside the .hm layer
     page.wait_for_selector("[data-testid='stPlotlyChart'] .hm image", timeout=60_000)
-    assert page.get_by_text(re.compile(r"refreshed every 2 s")).count() == 1  # still training: live
+    # still training (50,000 steps take minutes), so the views are live
+    assert page.get_by_text(re.compile(r"refreshed every 2 s")).count() == 1, page.locator("[data-testid='stCaptionContainer']").all_inner_texts()
     assert page.get_by_text("Gate saturation").count() >= 1
     assert page.get_by_text("Parity with PyTorch").count() >= 1
 

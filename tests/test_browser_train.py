@@ -26,7 +26,7 @@ def wait_until(predicate, timeout=60.0, every=0.25):
 
 def test_train_page_live(app_server, page):
     # opened directly, first, on a freshly started server; settings from the URL
-    page.goto(f"{app_server}/Train?steps=3000&hidden_size=64&cell=GRU")
+    page.goto(f"{app_server}/Train?steps=50000&hidden_size=64&cell=GRU")
     wait_idle(page)
     sidebar = page.locator("[data-testid='stSidebar']")
     assert sidebar.get_by_role("link", name=re.compile("Home")).count() == 1  # our menu, not legacy mode
@@ -90,7 +90,10 @@ def test_checkpoint_download_and_resume(app_server, page, tmp_path):
     wait_idle(page)
     page.locator("[data-testid='stFileUploader'] input[type='file']").last.set_input_files(str(path))
     page.get_by_text("steps trained").wait_for(timeout=30_000)
-    page.get_by_role("button", name="Start", exact=True).click()
+    wait_idle(page)
+    start = page.get_by_role("button", name="Start", exact=True)
+    expect(start).to_be_enabled(timeout=15_000)
+    start.click()
     assert wait_until(lambda: page.get_by_text("tokens/s overall").count() > 0, timeout=60)
     assert step_count(page) == 60                    # resumed at 30, trained 30 more
     screenshot(page, "train_resumed")
