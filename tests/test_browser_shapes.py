@@ -63,3 +63,42 @@ def test_shapes_page_direct_url_and_controls(app_server, page):
     chart.scroll_into_view_if_needed()
     page.wait_for_timeout(800)
     chart.screenshot(path=str(ARTIFACTS / "shapes_tensors.png"))  # the colour-coded layouts
+
+
+def click_gate_block(page, index: int) -> list:
+    """Click gate block `index` of the weight chart; returns its [parameter, gate]."""
+    x, y, data = page.locator("[data-testid='stPlotlyChart']").first.evaluate("""(el, i) => {
+        const gd = el.querySelector('.js-plotly-plot');
+        const tr = gd._fullData[gd._fullData.length - 1];
+        const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
+        const r = gd.getBoundingClientRect();
+        return [r.left + xa._offset + xa.l2p(tr.x[i]), r.top + ya._offset + ya.l2p(tr.y[i]),
+                tr.customdata[i]];
+    }""", index)
+    page.mouse.click(x, y)
+    return data
+
+
+def test_clicking_a_block_shows_the_trained_values(app_server, page):
+    # a short LSTM run on the Train page, then its weights on Shapes
+    page.goto(f"{app_server}/Train?steps=30&hidden_size=16&cell=LSTM")
+    wait_idle(page)
+    page.get_by_role("button", name="Start", exact=True).click()
+    page.get_by_text("tokens/s overall").wait_for(timeout=60_000)
+    page.locator("[data-testid='stSidebar']").get_by_role("link", name="Shapes").click()
+    wait_idle(page)
+    page.get_by_role("tab", name="Weight blocks").click()
+    use = page.get_by_role("button", name="Set the inspector to the trained model's settings")
+    use.wait_for(timeout=30_000)  # the inspector's defaults differ from the trained model
+    use.click()
+    wait_metric(page, "output", "(3, 5, 16)")  # the playground's models are batch_first
+    assert page.get_by_role("button", name="Set the inspector to the trained model's settings").count() == 0
+
+    page.get_by_role("tab", name="Weight blocks").click()
+    page.wait_for_timeout(800)  # let plotly draw
+    name, gate = click_gate_block(page, 6)  # LSTM: weight_ih_l0 i f g o, then weight_hh_l0 i f ...
+    assert (name, gate) == ("weight_hh_l0", "g")
+    title = page.get_by_text("trained weight_hh_l0[32:48] — gate g, shape (16, 16)")
+    title.wait_for(timeout=30_000)
+    wait_idle(page)
+    screenshot(page, "shapes_trained_block")
