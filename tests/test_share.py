@@ -1,6 +1,5 @@
 """Links: settings from the URL, bad values ignored with a note, instructor lock/hide."""
 import re
-import time
 from pathlib import Path
 
 import pytest
@@ -49,10 +48,11 @@ def test_shared_link_opens_the_same_config(app_server, page, browser):
     page.goto(f"{app_server}/Train?hidden_size=48&cell=GRU")
     wait_idle(page)
     page.get_by_text("Share these settings").click()
-    time.sleep(0.5)
-    page.locator("[data-testid='stMultiSelect']").filter(has_text="Hide").locator("input").fill("seq_len")
-    time.sleep(0.5)  # let the options list filter
-    page.keyboard.press("Enter")
+    wait_idle(page)
+    hide = page.locator("[data-testid='stMultiSelect']").filter(has_text="Hide")
+    hide.locator("input").click()  # open the options list, filter it, pick seq_len from it
+    hide.locator("input").fill("seq_len")
+    page.get_by_role("option", name="seq_len", exact=True).click(timeout=20_000)
     code = page.locator("[data-testid='stCode']").filter(has_text="hide=")
     code.wait_for(timeout=20_000)
     link = code.inner_text().strip()
