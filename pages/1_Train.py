@@ -9,6 +9,7 @@ from playground.ui.share import LinkCheck, instructor_banner
 ui.setup_page("Train", "🏋️")
 link = LinkCheck("train")  # before the widgets read the link
 st.title("🏋️ Train a recurrent network, live")
+instructor_banner(train_ui.SETTINGS)  # before the widgets, so hidden ones never flash into view
 
 with st.sidebar:
     st.header("Data")
@@ -18,7 +19,6 @@ with st.sidebar:
     st.header("Training")
     train_config, steps = train_ui.training_settings()
 link.report(train_ui.SETTINGS, train_ui.url_labels())
-instructor_banner(train_ui.SETTINGS)
 
 if model_config is not None and text:
     params, vocab_size = train_ui.parameter_count(model_config, text, train_config.tokenizer if train_config else "char")

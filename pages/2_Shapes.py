@@ -13,9 +13,9 @@ link = LinkCheck("shapes")  # before the widgets read the link
 st.title("📐 Shapes of RNN, LSTM and GRU")
 st.caption("Pick a cell and its settings in the sidebar. Every number below comes from the "
            "shape formulas; the PyTorch tab runs the real module to check them.")
+instructor_banner(ui_shapes.SETTINGS)  # before the widgets, so hidden ones never flash into view
 settings = ui_shapes.controls()
 link.report(ui_shapes.SETTINGS)
-instructor_banner(ui_shapes.SETTINGS)
 try:
     desc = shapes.describe(**settings)
 except ValueError as err:
