@@ -16,10 +16,7 @@ st.caption("nn.LSTM only returns the top layer. Here the model is rebuilt from i
            "as a from-scratch network (playground/cells.py) that shows every layer, state and "
            "gate at every time step — and checked against PyTorch at the bottom of the page.")
 
-run = ui.current_run()
-if run is None:
-    ui.need_run_message("the Hidden states page")
-    st.stop()
+run = ui.require_run("the Hidden states page")
 
 text = hidden_ui.text_picker(run)
 was_active = run.is_active

@@ -14,10 +14,7 @@ st.caption("The model reads the prefix, then writes: at each step it turns its s
            "at random: **sampled**), fed back in, and the state carried on — so n characters cost "
            "n steps (`playground/generate.py`).")
 
-run = ui.current_run()
-if run is None:
-    ui.need_run_message("the Generate page")
-    st.stop()
+run = ui.require_run("the Generate page")
 
 top = st.columns([4, 1])
 refresh = top[1].button("Generate", type="primary", width="stretch")  # with the run's latest weights

@@ -117,10 +117,15 @@ def delete_run(run_id: str) -> None:
         st.session_state.pop(ACTIVE_KEY)
 
 
-def need_run_message(what: str = "this page") -> None:
-    """A friendly pointer to the Train page when the session has no model yet."""
+def require_run(what: str = "this page") -> Run:
+    """The session's current run; without one, a friendly pointer to the Train page and the
+    page stops there."""
+    run = current_run()
+    if run is not None:
+        return run
     st.info(f"Train a model first: {what} looks inside the model you train on the Train page.")
     try:
         st.page_link("pages/1_Train.py", label="Go to the Train page", icon="🏋️")
     except StreamlitPageNotFoundError:
         pass  # a page script run on its own (AppTest.from_file on a page)
+    st.stop()
