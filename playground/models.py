@@ -2,8 +2,16 @@
 
     x (B, T) token ids
     e = Embedding(x) or one_hot(x)        (B, T, input_size)
+    e = Dropout(embedding_dropout)(e)      (B, T, input_size)   training only
     out, state = rnn(e, state)             (B, T, D*H)   D = 2 if bidirectional else 1
+    out = Dropout(output_dropout)(out)     (B, T, D*H)          training only
     logits = head(out)                     (B, T, V)
+
+Tied weights (Press & Wolf 2017; Inan et al. 2017): head.weight IS embedding.weight, one
+(V, E) tensor used twice, so E must equal D*H and the model has V*E fewer parameters.
+Initialisation "uniform" (pytorch/examples word_language_model): embedding and head weights
+~ U(-0.1, 0.1), head bias 0. forget_bias b (LSTM): bias_ih[H:2H] += b in every layer and
+direction, so the forget gate starts at sigmoid(b + ...) — nearer 1 (remember) for b > 0.
 
 Free of training, data and UI code.
 """
@@ -37,8 +45,16 @@ class CharModel(nn.Module):
             raise ValueError("ModelConfig.vocab_size must be set (build the Vocab first)")
         self.config = cfg
         self.embedding = nn.Embedding(cfg.vocab_size, cfg.embedding_dim) if cfg.embedding_dim else None
+        self.embedding_dropout = nn.Dropout(cfg.embedding_dropout)
         self.rnn = make_rnn(cfg)
+        self.output_dropout = nn.Dropout(cfg.output_dropout)
         self.head = nn.Linear(cfg.num_directions * cfg.hidden_size, cfg.vocab_size)
+        if cfg.tie_weights:
+            self.head.weight = self.embedding.weight  # one (V, E) tensor; ModelConfig checked E == D*H
+        if cfg.init == "uniform":
+            init_uniform(self)
+        if cfg.forget_bias:
+            add_forget_bias(self.rnn, cfg.forget_bias)
 
     def one_hot_or_embed(self, x: torch.Tensor) -> torch.Tensor:
         """Token ids (B, T) -> rnn inputs (B, T, input_size)."""
@@ -47,8 +63,30 @@ class CharModel(nn.Module):
         return F.one_hot(x, self.config.vocab_size).to(self.head.weight.dtype)  # (B, T, V)
 
     def forward(self, x: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
-        out, state = self.rnn(self.one_hot_or_embed(x), state)  # (B, T, D*H)
-        return self.head(out), state                             # (B, T, V)
+        e = self.embedding_dropout(self.one_hot_or_embed(x))    # (B, T, input_size)
+        out, state = self.rnn(e, state)                         # (B, T, D*H)
+        return self.head(self.output_dropout(out)), state       # (B, T, V)
+
+
+@torch.no_grad()
+def init_uniform(model: CharModel, scale: float = 0.1) -> None:
+    """word_language_model's init_weights: embedding and head ~ U(-scale, scale), head bias 0."""
+    if model.embedding is not None:
+        model.embedding.weight.uniform_(-scale, scale)
+    if model.head.weight is not getattr(model.embedding, "weight", None):
+        model.head.weight.uniform_(-scale, scale)
+    model.head.bias.zero_()
+
+
+@torch.no_grad()
+def add_forget_bias(rnn: nn.LSTM, value: float) -> None:
+    """bias_ih[H:2H] += value for every layer and direction (gate rows i, f, g, o)."""
+    if rnn.mode != "LSTM":
+        raise ValueError(f"forget_bias is for LSTM only, not {rnn.mode}")
+    H = rnn.hidden_size
+    for name, p in rnn.named_parameters():
+        if name.startswith("bias_ih"):
+            p[H:2 * H] += value                                   # (H,) forget-gate slice
 
 
 def detach_state(state: State | None) -> State | None:
@@ -61,4 +99,5 @@ def detach_state(state: State | None) -> State | None:
 
 
 def count_parameters(model: nn.Module) -> int:
+    """Learnable numbers; a tied (shared) tensor counts once (parameters() yields it once)."""
     return sum(p.numel() for p in model.parameters())

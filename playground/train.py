@@ -7,6 +7,12 @@ One step, for a minibatch X, Y of shape (B, T):
     perplexity = exp(loss)                              # 1 = perfect, |V| = uniform guessing
     g = sqrt(sum_p ||grad p||^2)                        # global gradient norm, before clipping
     if clip and g > clip: grad *= clip / g              # torch.nn.utils.clip_grad_norm_
+
+At an evaluation, validation loss L (nats per token) also gives
+    bits per character = sum of nats over the scored tokens / (ln 2 * characters they cover)
+which compares models across tokenizers (a word token covers several characters). With
+anneal_factor k > 1 (word_language_model divides by 4): if L >= the best L so far,
+lr /= k from the next step on, and the row is marked annealed.
 """
 from __future__ import annotations
 
@@ -21,10 +27,10 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from .config import ModelConfig, TrainConfig
+from .config import ModelConfig, TrainConfig, check_lr
 from .models import CharModel, detach_state
 from .sampling import consecutive_batches, random_batches
-from .vocab import Vocab, tokenize
+from .vocab import Vocab, token_char_counts, tokenize
 
 # Model initialisation draws from torch's global RNG; serialise it so concurrent runs
 # with the same seed get the same weights.
@@ -81,10 +87,19 @@ def unigram_perplexity(ids: torch.Tensor, vocab_size: int) -> float:
     return float(torch.exp(-(p * p.log()).sum()))
 
 
+def _finite(x) -> bool:
+    return isinstance(x, (int, float)) and math.isfinite(x)
+
+
 def history_frame(rows: list[dict]) -> pd.DataFrame:
-    """Trainer history rows -> DataFrame with val_perplexity and tokens_per_s columns."""
-    df = pd.DataFrame(rows, columns=[*StepMetrics.__dataclass_fields__, "val_loss"])
-    df["val_perplexity"] = np.exp(df["val_loss"].astype(float))
+    """Trainer history rows -> DataFrame with val_perplexity and tokens_per_s columns.
+    val_bits_per_char is NaN where not measured; annealed is True on rows where lr was divided."""
+    df = pd.DataFrame(rows, columns=[*StepMetrics.__dataclass_fields__, "val_loss", "val_bits_per_char",
+                                     "annealed"])
+    df["val_loss"] = df["val_loss"].astype(float)
+    df["val_bits_per_char"] = df["val_bits_per_char"].astype(float)
+    df["annealed"] = df["annealed"].eq(True)
+    df["val_perplexity"] = np.exp(df["val_loss"])
     df["tokens_per_s"] = df["tokens"] / df["seconds"]
     return df
 
@@ -106,6 +121,7 @@ class Trainer:
         ids = torch.tensor(self.vocab[tokens], dtype=torch.long)
         n_val = int(len(ids) * tc.val_fraction)
         self.train_ids, self.val_ids = ids[: len(ids) - n_val], ids[len(ids) - n_val:]
+        self.val_chars = self._val_char_counts(text, tc.tokenizer, len(ids) - n_val)  # (n_val,)
         need = tc.batch_size * (tc.seq_len + 1)
         if len(self.train_ids) < need:
             raise ValueError(
@@ -117,11 +133,12 @@ class Trainer:
         if state_dict is not None:
             self.model.load_state_dict(state_dict)
         self.model.to(self.device)
-        self.optimizer = self._make_optimizer()
+        self._rows: list[dict] = [dict(r) for r in history or []]
+        self._best_val = min((r["val_loss"] for r in self._rows if _finite(r.get("val_loss"))), default=None)
+        self.optimizer = self._make_optimizer(self._resumed_lr())
         self.uniform_perplexity = float(len(self.vocab))
         self.unigram_perplexity = unigram_perplexity(self.train_ids, len(self.vocab))
         self._train_ids_dev = self.train_ids.to(self.device)
-        self._rows: list[dict] = [dict(r) for r in history or []]
         self._state = None
         self._epoch = 0
         self._batches = self._new_epoch()
@@ -133,11 +150,25 @@ class Trainer:
             raise ValueError(f"vocab_size is {cfg.vocab_size} but the vocab built from the text has {n} tokens")
         return ModelConfig.from_dict({**cfg.to_dict(), "vocab_size": n})
 
-    def _make_optimizer(self) -> torch.optim.Optimizer:
+    @staticmethod
+    def _val_char_counts(text: str, tokenizer: str, start: int) -> torch.Tensor:
+        """Characters each validation token covers (all 1 for char tokens)."""
+        if tokenizer == "char":
+            return torch.ones(len(text) - start, dtype=torch.int32)
+        return torch.tensor(token_char_counts(text, tokenizer)[start:], dtype=torch.int32)
+
+    def _resumed_lr(self) -> float:
+        """The config's lr; when annealing, a resumed run goes on at the lr it had reached."""
         tc = self.train_config
-        if tc.optimizer == "sgd":
-            return torch.optim.SGD(self.model.parameters(), lr=tc.lr)
-        return torch.optim.Adam(self.model.parameters(), lr=tc.lr)
+        if not (tc.anneals and self._rows and "lr" in self._rows[-1]):
+            return tc.lr
+        last = self._rows[-1]
+        return last["lr"] / (tc.anneal_factor if last.get("annealed") else 1.0)
+
+    def _make_optimizer(self, lr: float | None = None) -> torch.optim.Optimizer:
+        tc, lr = self.train_config, self.train_config.lr if lr is None else lr
+        make = {"sgd": torch.optim.SGD, "adamw": torch.optim.AdamW}.get(tc.optimizer, torch.optim.Adam)
+        return make(self.model.parameters(), lr=lr)
 
     def _new_epoch(self):
         """A fresh batch iterator; the hidden state is reset at every epoch start."""
@@ -167,8 +198,11 @@ class Trainer:
         return self.optimizer.param_groups[0]["lr"]
 
     def set_lr(self, lr: float) -> None:
-        if not (0 < lr <= 10):
-            raise ValueError(f"lr must be in (0, 10], got {lr!r}")
+        """Change lr from the next step on (ValueError outside (0, MAX_LR]); annealing, if on,
+        divides from this value."""
+        self._set_lr(check_lr(lr))
+
+    def _set_lr(self, lr: float) -> None:
         for group in self.optimizer.param_groups:
             group["lr"] = float(lr)
 
@@ -215,7 +249,7 @@ class Trainer:
             kept, good = self._good
             self.model.load_state_dict(good)
             del self._rows[kept:]
-        self.optimizer = self._make_optimizer()  # its moments may hold inf/NaN
+        self.optimizer = self._make_optimizer(self.lr)  # its moments may hold inf/NaN
         self.optimizer.zero_grad(set_to_none=True)
         self._state = None
         what = f"loss {loss}" if not math.isfinite(loss) else f"gradient norm {norm}"
@@ -228,21 +262,38 @@ class Trainer:
     @torch.no_grad()
     def evaluate(self) -> float:
         """Mean cross-entropy on the held-out tail (at most MAX_VAL_TOKENS); NaN if too short.
-        Recorded as val_loss on the current step's history row."""
+        Recorded as val_loss (and val_bits_per_char) on the current step's history row; the
+        first evaluation of a step may anneal lr (see the module docstring)."""
         tc, ids = self.train_config, self.val_ids[:MAX_VAL_TOKENS].to(self.device)
         rows = max(1, min(tc.batch_size, (len(ids) - 1) // tc.seq_len))
-        total, count, state = 0.0, 0, None
+        total, count, chars, state = 0.0, 0, 0, None
         self.model.eval()
-        for X, Y in consecutive_batches(ids, rows, tc.seq_len):
+        batches = zip(consecutive_batches(ids, rows, tc.seq_len),
+                      consecutive_batches(self.val_chars[:MAX_VAL_TOKENS], rows, tc.seq_len))
+        for (X, Y), (_, Y_chars) in batches:                          # (rows, T) each
             logits, state = self.model(X, state)                      # (rows, T, V)
             total += F.cross_entropy(logits.reshape(-1, logits.shape[-1]), Y.reshape(-1),
                                      reduction="sum").item()
             count += Y.numel()
+            chars += int(Y_chars.sum())
         self.model.train()
         value = total / count if count else float("nan")
         if self._rows:
-            self._rows[-1]["val_loss"] = value
+            row, first = self._rows[-1], "val_loss" not in self._rows[-1]
+            row["val_loss"] = value
+            row["val_bits_per_char"] = total / (math.log(2) * chars) if chars else float("nan")
+            if first:
+                self._anneal(value, row)
         return value
+
+    def _anneal(self, value: float, row: dict) -> None:
+        """lr /= anneal_factor when `value` does not beat the best validation loss so far."""
+        if not math.isfinite(value):
+            return
+        if self.train_config.anneals and self._best_val is not None and value >= self._best_val:
+            self._set_lr(self.lr / self.train_config.anneal_factor)
+            row["annealed"] = True
+        self._best_val = value if self._best_val is None else min(self._best_val, value)
 
     @property
     def history(self) -> pd.DataFrame:

@@ -11,17 +11,42 @@ import re
 from typing import Iterable, Sequence
 
 UNK = "<unk>"
+EOS = "<eos>"
 _WORD_RE = re.compile(r"\w+|[^\w\s]+|\s+")
+_WS_RE = re.compile(r"[^\s]+|\n")  # word_ws: whitespace-separated words and line ends
 
 
 def tokenize(text: str, level: str = "char") -> list[str]:
     """Split text into tokens. "char": one token per character; "word": words,
-    punctuation runs and whitespace runs, so "".join(tokens) == text."""
+    punctuation runs and whitespace runs, so "".join(tokens) == text; "word_ws"
+    (pytorch/examples word_language_model): line.split() + ["<eos>"] for every line, so
+    whitespace is dropped, punctuation stays on its word and each line end is one token."""
     if level == "char":
         return list(text)
     if level == "word":
         return _WORD_RE.findall(text)
-    raise ValueError(f"tokenizer must be 'char' or 'word', got {level!r}")
+    if level == "word_ws":
+        return [tk for tk, _ in _ws_tokens(text)]
+    raise ValueError(f"tokenizer must be 'char', 'word' or 'word_ws', got {level!r}")
+
+
+def _ws_tokens(text: str) -> list[tuple[str, int]]:
+    """word_ws tokens with the text offset each one ends at; a last line without "\n"
+    still gets its <eos> (as iterating over a file's lines does)."""
+    out = [(EOS if m.group() == "\n" else m.group(), m.end()) for m in _WS_RE.finditer(text)]
+    if text and not text.endswith("\n"):
+        out.append((EOS, len(text)))
+    return out
+
+
+def token_char_counts(text: str, level: str = "char") -> list[int]:
+    """Characters of `text` each token of tokenize(text, level) stands for; they sum to
+    len(text). word_ws: a token covers the whitespace before it too (<eos> covers "\n"), so
+    bits per character = nats / (ln 2 * characters) compares across tokenizers."""
+    if level == "word_ws":
+        ends = [end for _, end in _ws_tokens(text)]
+        return [b - a for a, b in zip([0, *ends[:-1]], ends)]
+    return [len(tk) for tk in tokenize(text, level)]
 
 
 def _flatten(tokens: Iterable) -> list[str]:
