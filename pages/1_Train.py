@@ -10,6 +10,7 @@ ui.setup_page("Train", "🏋️")
 link = LinkCheck("train")  # before the widgets read the link
 st.title("🏋️ Train a recurrent network, live")
 instructor_banner(train_ui.SETTINGS)  # before the widgets, so hidden ones never flash into view
+train_ui.apply_pending_settings()     # a loaded checkpoint's settings, before the widgets read them
 
 with st.sidebar:
     st.header("Data")
@@ -18,6 +19,7 @@ with st.sidebar:
     model_config = train_ui.model_settings()
     st.header("Training")
     train_config, steps = train_ui.training_settings()
+ui.limits_sidebar()
 link.report(train_ui.SETTINGS, train_ui.url_labels())
 
 if model_config is not None and text:
@@ -29,6 +31,9 @@ if model_config is not None and text:
 
 run = train_ui.controls(ui.current_run(), model_config, train_config, corpus_key, text, steps)
 live.render(run)
+if run is not None:
+    st.caption("🔗 This page's address is your runs' link: reload it, open it in another tab or on "
+               "another device (or show it on the projector) and you see and control the same runs.")
 
 with st.expander("Save or resume a run"):
     train_ui.checkpoint_section(run, text, corpus_key)

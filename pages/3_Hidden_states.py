@@ -28,7 +28,7 @@ def views() -> None:
     if result is None:
         return
     live = f"training, refreshed every {REFRESH_SECONDS:g} s" if run.is_active else run.status
-    st.caption(f"Run {run.run_id[:8]} · step {run.trainer.steps_done} · {live} · "
+    st.caption(f"Run {run.run_id[:8]} · step {run.steps_done} · {live} · "
                f"{result.cell}, {result.num_layers} layer(s) × hidden_size {result.hidden_size} · "
                f"{len(result.tokens)} tokens, mean loss {result.mean_loss:.3f} nats")
 

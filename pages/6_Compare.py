@@ -2,7 +2,6 @@
 import streamlit as st
 
 from playground import compare, corpora, ui
-from playground.runner import REGISTRY
 
 ui.setup_page("Compare runs", "📊")
 st.title("📊 Compare runs")
@@ -25,14 +24,13 @@ with st.expander("RNN vs GRU vs LSTM in one click", expanded=not ui.session_runs
     seed = c[2].number_input("seed", 0, 2**31 - 1, 0, key="cmp_seed")
     if st.button("Train all three", type="primary"):
         text = corpora.load("long_range")
-        for cfg in compare.comparison_configs(int(hidden_size)):
-            label = ui.next_run_label(f"{cfg.cell} h{cfg.hidden_size} · long-range")
-            run = REGISTRY.create(cfg, compare.comparison_train_config(int(seed)), text,
-                                  ui.owner_token(), label=label)
-            run.corpus_key = "long_range"
-            ui.set_current_run(run, active=cfg.cell == "LSTM")
-            run.start(int(steps))
-        st.toast(f"Training 3 runs; at most {REGISTRY.max_concurrent} train at once on this server.")
+        try:
+            for cfg in compare.comparison_configs(int(hidden_size)):
+                ui.create_run(cfg, compare.comparison_train_config(int(seed)), text, "long_range",
+                              f"{cfg.cell} h{cfg.hidden_size} · long-range", active=cfg.cell == "LSTM").start(int(steps))
+            st.toast("Training 3 runs: all runs on this server take turns, so each moves at once.")
+        except ValueError as e:
+            st.error(f"Could not start: {e}")
 
 runs = ui.session_runs()
 if not runs:

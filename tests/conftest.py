@@ -123,7 +123,8 @@ def trained_run(model_config, train_config, text: str, steps: int, owner: str = 
     from playground.runner import REGISTRY
 
     run = REGISTRY.create(model_config, train_config, text, owner=owner)
-    run.trainer.train_steps(steps)
+    run.start(steps)
+    assert run.join(120), "the trained_run fixture's run did not finish"
     try:
         yield run
     finally:
@@ -139,9 +140,16 @@ def open_page(page_path: str, run=None, query: dict | None = None):
     at.query_params.update(query or {})
     at.run()
     if run is not None:
-        at.session_state["owner_token"] = run.owner
-        at.session_state["active_run_id"] = run.run_id
+        select_run(at, run)
     return at.switch_page(page_path).run()
+
+
+def select_run(at, run) -> None:
+    """Make `run` the AppTest session's shown run (its workspace is the session's link)."""
+    from playground.runner import REGISTRY
+
+    at.session_state["owner_token"] = run.owner
+    REGISTRY.set_active(run.owner, run.run_id)
 
 
 def wait_idle(pg, timeout: float = 60_000) -> None:

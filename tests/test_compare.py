@@ -59,8 +59,8 @@ def test_compare_page_one_click_and_delete():
     at.number_input(key="cmp_hidden_size").set_value(8)
     at.button[0].click().run()
     runs = REGISTRY.runs_of(at.session_state["owner_token"])
-    assert sorted(r.trainer.model_config.cell for r in runs) == ["GRU", "LSTM", "RNN_TANH"]
-    assert len({r.trainer.train_config.seed for r in runs}) == 1
+    assert sorted(r.model_config.cell for r in runs) == ["GRU", "LSTM", "RNN_TANH"]
+    assert len({r.train_config.seed for r in runs}) == 1
     for run in runs:
         run.join(60)
     at.run()

@@ -11,7 +11,7 @@ import torch
 from streamlit.testing.v1 import AppTest
 from torch import nn
 
-from conftest import trained_run as make_trained_run
+from conftest import select_run, trained_run as make_trained_run
 
 torch.set_num_threads(1)
 ROOT = Path(__file__).resolve().parent.parent
@@ -164,8 +164,7 @@ def _heatmap_spec(at: AppTest) -> dict:
 def test_trained_model_weight_heatmap(trained_run):
     at = AppTest.from_file(APP, default_timeout=60)
     at.switch_page(PAGE)
-    at.session_state["owner_token"] = "test-owner"
-    at.session_state["active_run_id"] = trained_run.run_id
+    select_run(at, trained_run)
     at.run()
     assert not at.exception, at.exception
     assert any("differ" in w.value and "hidden_size: inspector 20, trained 8" in w.value

@@ -95,8 +95,8 @@ def test_start_runs_in_background_and_history_appears():
     at.number_input(key="hidden_size").set_value(16)
     at.button[0].click().run()
     assert not at.exception
-    run = REGISTRY.get(at.session_state["active_run_id"], at.session_state["owner_token"])
-    assert run is not None and run.trainer.model_config.hidden_size == 16
+    run = REGISTRY.active_run(at.session_state["owner_token"])
+    assert run is not None and run.model_config.hidden_size == 16
     run.join(30)
     at.run()
     assert run.snapshot().history.shape[0] == 12

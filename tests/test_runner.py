@@ -1,10 +1,11 @@
-"""The background runner: start, pause, resume, step, stop, lr change, cap, session release."""
+"""The run front: start, pause, resume, step, stop, lr change, fair turns, workspaces and grace."""
 import time
 
 import pytest
 
 from playground import corpora
 from playground.config import ModelConfig, TrainConfig
+from playground.limits import Limits
 from playground.runner import RunRegistry
 
 TEXT = corpora.load("brackets", 20_000)
@@ -32,7 +33,7 @@ def registry():
 
 def test_run_trains_to_its_target_and_publishes_snapshots(registry):
     run = registry.create(MODEL, TRAIN, TEXT, owner="a")
-    run.settings.sample_every = 10
+    run.update_settings(sample_every=10)
     run.start(30)
     run.join(30)
     snap = run.snapshot()
@@ -49,18 +50,18 @@ def test_run_trains_to_its_target_and_publishes_snapshots(registry):
 def test_pause_resume_step_and_stop(registry):
     run = registry.create(MODEL, TRAIN, TEXT, owner="a")
     run.start(100_000)
-    assert wait_for(lambda: run.trainer.steps_done > 2)
+    assert wait_for(lambda: run.steps_done > 2)
     run.pause()
     time.sleep(0.2)
-    paused_at = run.trainer.steps_done
+    paused_at = run.steps_done
     time.sleep(0.3)
-    assert run.trainer.steps_done == paused_at and run.status == "paused"
+    assert run.steps_done == paused_at and run.status == "paused"
     run.step_once()
-    assert wait_for(lambda: run.trainer.steps_done == paused_at + 1)
+    assert wait_for(lambda: run.steps_done == paused_at + 1)
     time.sleep(0.2)
-    assert run.trainer.steps_done == paused_at + 1             # exactly one step
+    assert run.steps_done == paused_at + 1             # exactly one step
     run.resume()
-    assert wait_for(lambda: run.trainer.steps_done > paused_at + 3)
+    assert wait_for(lambda: run.steps_done > paused_at + 3)
     run.stop()
     run.join(5)
     assert run.status == "stopped" and not run.is_active
@@ -70,29 +71,57 @@ def test_step_on_a_new_run_does_one_step(registry):
     run = registry.create(MODEL, TRAIN, TEXT, owner="a")
     run.step_once()
     run.join(10)
-    assert run.trainer.steps_done == 1 and run.status == "finished"
+    assert run.steps_done == 1 and run.status == "finished"
 
 
 def test_lr_change_while_running(registry):
     run = registry.create(MODEL, TRAIN, TEXT, owner="a")
     run.start(100_000)
-    assert wait_for(lambda: run.trainer.steps_done > 2)
+    assert wait_for(lambda: run.steps_done > 2)
     run.set_lr(0.02)
     assert wait_for(lambda: run.snapshot().history["lr"].iloc[-1] == 0.02)
     run.stop()
 
 
-def test_concurrency_cap_queues_the_second_run(registry):
-    first = registry.create(MODEL, TRAIN, TEXT, owner="a")
-    second = registry.create(MODEL, TRAIN, TEXT, owner="b")
-    first.start(100_000)
-    assert wait_for(lambda: first.status == "running" and first.trainer.steps_done > 0)
-    second.start(5)
-    time.sleep(0.5)
-    assert second.status == "queued" and second.trainer.steps_done == 0
-    first.stop()
-    second.join(20)
-    assert second.status == "finished" and second.trainer.steps_done == 5
+def test_one_worker_serves_every_run_in_turns(registry):
+    """With one trainer thread and three runs, all three progress (turns, not a queue)."""
+    runs = [registry.create(MODEL, TRAIN, TEXT, owner=o) for o in "abc"]
+    for run in runs:
+        run.start(100_000)
+    assert wait_for(lambda: all(r.steps_done > 5 for r in runs), timeout=30)
+    assert registry.scheduler.workers == 1
+    snap = runs[0].snapshot()
+    assert snap.active_runs == 3 and snap.share == pytest.approx(1 / 3)
+    for run in runs:
+        run.stop()
+    assert all(r.join(5) for r in runs)
+
+
+def test_quick_step_clicks_add_up(registry):
+    run = registry.create(MODEL, TRAIN, TEXT, owner="a")
+    run.start(100_000)
+    assert wait_for(lambda: run.steps_done > 2)
+    run.pause()
+    time.sleep(0.3)
+    at = run.steps_done
+    for _ in range(20):
+        run.step()
+    assert wait_for(lambda: run.steps_done == at + 20)
+    time.sleep(0.3)
+    assert run.steps_done == at + 20 and run.status == "paused"
+    run.stop()
+
+
+def test_stop_while_paused_and_start_again_continues(registry):
+    run = registry.create(MODEL, TRAIN, TEXT, owner="a")
+    run.start(100_000)
+    assert wait_for(lambda: run.steps_done > 2)
+    run.pause()
+    run.stop()
+    assert run.join(5) and run.status == "stopped"
+    at = run.steps_done
+    run.start(5)
+    assert run.join(20) and run.status == "finished" and run.steps_done == at + 5
 
 
 def test_diverging_run_reports_the_reason(registry):
@@ -109,22 +138,41 @@ def test_owner_isolation_and_session_release(registry):
     assert registry.get(mine.run_id, "me") is mine
     assert registry.get(mine.run_id, "you") is None and registry.get(mine.run_id, None) is None
     mine.start(100_000)
-    assert wait_for(lambda: mine.trainer.steps_done > 0)
+    assert wait_for(lambda: mine.steps_done > 0)
     registry.stop_owner("me")
     mine.join(5)
     assert not mine.is_active and registry.get(mine.run_id, "me") is None
     assert len(registry.runs_of("you")) == 1
 
 
-def test_idle_runs_are_reaped(registry):
-    run = registry.create(MODEL, TRAIN, TEXT, owner="a")
-    run.last_seen -= registry.idle_seconds + 1
-    registry.reap()
-    assert run.run_id not in registry.runs
+def test_workspace_runs_survive_a_closed_session_for_the_grace_period():
+    reg = RunRegistry(max_concurrent=1, limits=Limits(grace_minutes=1))
+    run = reg.create(MODEL, TRAIN, TEXT, owner="link")
+    reg.attach("link")
+    reg.attach("link")                       # a second tab of the same link
+    reg.detach("link")
+    assert reg.reap(now=time.time() + 3600) == 0         # one viewer left: kept
+    reg.detach("link")                                   # the last viewer left
+    assert reg.reap(now=time.time() + 30) == 0           # within the grace period: kept
+    assert reg.get(run.run_id, "link") is run
+    assert reg.reap(now=time.time() + 61) == 1           # past it: freed
+    assert reg.get(run.run_id, "link") is None and not reg.has_workspace("link")
+
+
+def test_active_run_is_per_workspace_and_limited_per_link():
+    reg = RunRegistry(max_concurrent=1, limits=Limits(max_runs_per_learner=2))
+    a = reg.create(MODEL, TRAIN, TEXT, owner="link")
+    reg.set_active("link", a.run_id)
+    assert reg.active_run("link") is a and reg.active_run("other") is None
+    reg.create(MODEL, TRAIN, TEXT, owner="link")
+    with pytest.raises(ValueError, match="limit"):
+        reg.create(MODEL, TRAIN, TEXT, owner="link")
+    reg.remove(a.run_id)
+    assert reg.active_run("link") is None and len(reg.runs_of("link")) == 1
 
 
 def test_wall_time_limit_stops_a_run():
-    reg = RunRegistry(max_concurrent=1, max_wall_seconds=0.3)
+    reg = RunRegistry(max_concurrent=1, limits=Limits(max_wall_minutes=0.3 / 60))
     run = reg.create(MODEL, TRAIN, TEXT, owner="a")
     run.start(10_000_000)
     run.join(10)

@@ -1,29 +1,36 @@
-"""Streamlit glue shared by every page: page set-up, the session's identity and its runs.
+"""Streamlit glue shared by every page: page set-up, the link's workspace and its runs.
 
 This package is the only part of `playground` that imports streamlit.
 
+A learner's runs belong to a workspace whose unguessable token the page URL carries
+(`?w=...`): a reload, a second tab or the same link on another device shows and controls the
+same runs; a page opened without it starts an empty workspace. The token is also kept in
+session state, so it survives moving between pages (page links drop query parameters).
+
 Session-state keys:
-    owner_token    unguessable id of this browser session; owns its runs in the registry
-    active_run_id  the run the pages show (trained on the Train page)
-    run_ids        every run this session created, oldest first
+    owner_token    the workspace token of this browser session (also in the URL as `w`)
 """
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import streamlit as st
 from streamlit.errors import StreamlitPageNotFoundError
 
-from playground.runner import REGISTRY, Run
+if TYPE_CHECKING:  # the registry (and torch) load on first use: Home does not wait for them
+    from playground.runner import Run, RunRegistry
 
 _log = logging.getLogger("playground")
 if not _log.handlers:  # the server's log shows run lifecycle events (e.g. a closed session's runs)
     _log.addHandler(logging.StreamHandler())
     _log.setLevel(logging.INFO)
 
-OWNER_KEY, ACTIVE_KEY, RUNS_KEY = "owner_token", "active_run_id", "run_ids"
+OWNER_KEY, LINK_PARAM, NOTE_KEY = "owner_token", "w", "workspace_note"
+TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}")
 ROOT = Path(__file__).resolve().parents[2]
 
 # (file, label, icon, what it is for) — the sidebar menu and the home page's list
@@ -49,8 +56,14 @@ def available_pages() -> list[tuple[str, str, str, str]]:
     return [p for p in PAGES if (ROOT / p[0]).exists()]
 
 
-def setup_page(title: str, icon: str = "🔁") -> None:
-    """Page config, the sidebar menu, and this session's owner token."""
+def registry() -> "RunRegistry":
+    from playground.runner import REGISTRY
+    return REGISTRY
+
+
+def setup_page(title: str, icon: str = "🔁", runs: bool = True) -> None:
+    """Page config, the sidebar menu, and the link's workspace (`runs=False`: the token only,
+    without loading the training engine — the home page)."""
     st.set_page_config(page_title=f"{title} · RNN Playground", page_icon=icon, layout="wide")
     with st.sidebar:
         try:
@@ -59,7 +72,21 @@ def setup_page(title: str, icon: str = "🔁") -> None:
         except StreamlitPageNotFoundError:
             pass  # a page script run on its own (AppTest.from_file on a page): no menu
         st.divider()
-    owner_token()
+    owner_token() if runs else _link_token()
+
+
+def _link_token() -> str:
+    """This session's workspace token, put in the URL so that the link leads back to it."""
+    if OWNER_KEY not in st.session_state:
+        raw = st.query_params.get(LINK_PARAM, "")
+        st.session_state[OWNER_KEY] = raw if TOKEN.fullmatch(raw) else secrets.token_urlsafe(16)
+        st.session_state["owner_from_link"] = bool(raw)
+        if raw and not TOKEN.fullmatch(raw):
+            st.session_state[NOTE_KEY] = "This link's workspace id is not valid, so a new, empty one was started."
+    token = st.session_state[OWNER_KEY]
+    if st.query_params.get(LINK_PARAM) != token:
+        st.query_params[LINK_PARAM] = token
+    return token
 
 
 class _SessionGuard:
@@ -68,57 +95,85 @@ class _SessionGuard:
 
 
 def _release_session(guard: _SessionGuard) -> None:
-    """The browser session went away: stop and free its runs."""
-    REGISTRY.stop_owner(guard.owner)
+    """The browser session went away: its workspace has one viewer less (grace period at zero)."""
+    registry().detach(guard.owner)
 
 
 @st.cache_resource(scope="session", on_release=_release_session, show_spinner=False)
 def _session_guard(owner: str) -> _SessionGuard:
+    registry().attach(owner)
     return _SessionGuard(owner)
 
 
 def owner_token() -> str:
-    """This session's owner token (created on first use); ties its runs to its lifetime."""
-    if OWNER_KEY not in st.session_state:
-        st.session_state[OWNER_KEY] = secrets.token_urlsafe(16)
-    token = st.session_state[OWNER_KEY]
+    """The workspace token of this session: the link's, if its workspace still exists on this
+    server; otherwise a fresh one (with a note saying why the link's runs are not shown)."""
+    token = _link_token()
+    if st.session_state.pop("owner_from_link", False) and not registry().has_workspace(token):
+        minutes = registry().limits.grace_minutes
+        st.session_state[NOTE_KEY] = (
+            "This link's runs are not on this server any more: runs are freed "
+            f"{minutes:g} minutes after their last viewer leaves (or the server restarted). "
+            "A new, empty workspace was started; its link is in the address bar.")
+        token = st.session_state[OWNER_KEY] = secrets.token_urlsafe(16)
+        st.query_params[LINK_PARAM] = token
     _session_guard(token)
+    if note := st.session_state.pop(NOTE_KEY, None):
+        st.warning(note)
     return token
 
 
-def current_run() -> Run | None:
-    """The session's active run, or None (never another session's run)."""
-    return REGISTRY.get(st.session_state.get(ACTIVE_KEY), owner_token())
+def current_run() -> "Run | None":
+    """The workspace's active run, or None (never another workspace's run)."""
+    return registry().active_run(owner_token())
 
 
-def session_runs() -> list[Run]:
-    owner = owner_token()
-    return [r for rid in st.session_state.get(RUNS_KEY, []) if (r := REGISTRY.get(rid, owner))]
+def session_runs() -> list["Run"]:
+    """The workspace's runs, oldest first (the Compare page)."""
+    return registry().runs_of(owner_token())
 
 
-def set_current_run(run: Run, active: bool = True) -> None:
-    """Keep `run` in this session's list (Compare page); make it the one pages show if `active`."""
+def set_current_run(run: "Run", active: bool = True) -> None:
+    """Make `run` the one pages show (every tab of this link follows)."""
     if active:
-        st.session_state[ACTIVE_KEY] = run.run_id
-    ids = st.session_state.setdefault(RUNS_KEY, [])
-    if run.run_id not in ids:
-        ids.append(run.run_id)
+        registry().set_active(owner_token(), run.run_id)
 
 
 def next_run_label(description: str) -> str:
-    """"#3 LSTM h128 · Nested brackets": numbered in the order this session created runs."""
-    return f"#{len(st.session_state.get(RUNS_KEY, [])) + 1} {description}"
+    """"#3 LSTM h128 · Nested brackets": numbered in the order this workspace created runs."""
+    ws = registry().workspace(owner_token())
+    return f"#{len(ws.run_ids) + 1} {description}"
+
+
+def create_run(model_config, train_config, text: str, corpus_key: str, description: str,
+               active: bool = True, **trainer_kwargs) -> "Run":
+    """The one way pages create a run: checks the server's limits, builds it in this workspace
+    and selects it. Raises ValueError with a message for the page to show."""
+    from playground.limits import check
+    reg = registry()
+    run = reg.create(model_config, train_config, text, owner_token(), label=next_run_label(description),
+                     corpus_key=corpus_key, **trainer_kwargs)
+    if (why := check(run.model_config, run.train_config, run.model_config.vocab_size, 1, reg.limits)):
+        reg.remove(run.run_id)
+        raise ValueError("this server cannot train that: " + "; ".join(why) + ".")
+    set_current_run(run, active)
+    return run
 
 
 def delete_run(run_id: str) -> None:
-    REGISTRY.remove(run_id)
-    st.session_state[RUNS_KEY] = [r for r in st.session_state.get(RUNS_KEY, []) if r != run_id]
-    if st.session_state.get(ACTIVE_KEY) == run_id:
-        st.session_state.pop(ACTIVE_KEY)
+    if registry().get(run_id, owner_token()) is not None:
+        registry().remove(run_id)
 
 
-def require_run(what: str = "this page") -> Run:
-    """The session's current run; without one, a friendly pointer to the Train page and the
+def limits_sidebar() -> None:
+    """The limits this server's instructor set, in the sidebar."""
+    with st.sidebar.expander("This server's limits"):
+        st.table({what: value for what, value in registry().limits.table()})
+        st.caption("Set by the instructor with PLAYGROUND_* environment variables (see the README).")
+
+
+def require_run(what: str = "this page") -> "Run":
+    """The workspace's current run; without one, a friendly pointer to the Train page and the
     page stops there."""
     run = current_run()
     if run is not None:

@@ -37,7 +37,7 @@ def weights(run: Run, refresh: bool) -> Weights:
     kept = st.session_state.get("gen_weights")
     if refresh or kept is None or kept.run_id != run.run_id:
         torch.set_num_threads(1)  # per thread here: leave the other core to training
-        step = run.trainer.steps_done
+        step = run.steps_done
         model, vocab, cfg = run.copy_model()
         kept = st.session_state["gen_weights"] = Weights(run.run_id, step, model, vocab, cfg)
     return kept

@@ -33,7 +33,7 @@ def text_picker(run: Run) -> str:
 
 def probe_run(run: Run, text: str) -> pr.ProbeResult | None:
     """Probe a fresh copy of the run's weights; cached while the weights and text stay the same."""
-    step = run.trainer.steps_done
+    step = run.steps_done
     key = (run.run_id, step, text)
     cached = st.session_state.get("hid_cache")
     if cached and cached[0] == key:
@@ -41,7 +41,7 @@ def probe_run(run: Run, text: str) -> pr.ProbeResult | None:
     torch.set_num_threads(1)  # per thread here: leave the other core to training
     model, vocab, _ = run.copy_model()
     try:
-        result = pr.probe(model, vocab, text, run.trainer.train_config.tokenizer)
+        result = pr.probe(model, vocab, text, run.train_config.tokenizer)
     except ValueError as err:
         st.warning(str(err))
         return None

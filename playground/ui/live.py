@@ -10,7 +10,7 @@ import math
 import streamlit as st
 
 from playground import charts
-from playground.runner import REGISTRY, Run, Snapshot
+from playground.runner import Run, Snapshot
 
 POLL_SECONDS = 1.0
 
@@ -39,37 +39,62 @@ def render(run: Run | None) -> None:
 
 def status(snap: Snapshot) -> None:
     done, target = snap.step, max(snap.target_step, 1)
-    label = {"ready": "Ready", "queued": "Waiting for a free training slot", "running": "Training",
+    label = {"ready": "Ready", "queued": "Waiting for its first turn", "running": "Training",
              "paused": "Paused", "finished": "Finished", "stopped": "Stopped",
-             "diverged": "Diverged", "error": "Error"}[snap.status]
+             "diverged": "Diverged", "error": "Error", "lost": "Worker lost"}[snap.status]
     if snap.status == "ready":
         st.markdown(f"**Ready** · {done:,} steps trained so far. Press **Start** to train.")
     else:
-        st.progress(min(done / target, 1.0), text=f"**{label}** · step {done:,} of {snap.target_step:,}")
-    if snap.status == "queued":
-        n = REGISTRY.max_concurrent
-        st.warning(f"This server trains at most {n} run{'s' if n != 1 else ''} at once and all are busy; "
-                   "yours starts as soon as one finishes (Stop cancels the wait).")
-    elif snap.status in ("diverged", "error"):
+        st.progress(min(done / target, 1.0), text=f"**{label}** · step {done:,} of {snap.target_step:,}"
+                                                   + (f" · {eta(snap)}" if snap.status == "running" else ""))
+    if snap.status in ("queued", "running"):
+        st.caption(sharing(snap))
+    if snap.status in ("diverged", "error", "lost"):
         st.error(snap.message)
     elif snap.status in ("finished", "stopped") and snap.message:
         st.success(snap.message) if snap.status == "finished" else st.info(snap.message)
 
 
+def sharing(snap: Snapshot) -> str:
+    """How the machine is shared: "32 runs share 2 cores: this run gets ~1/16 of a core, ~N steps/min"."""
+    n, w = max(snap.active_runs, 1), max(snap.workers, 1)
+    runs = f"{n} run{'s' if n != 1 else ''}"
+    share = "a whole core" if snap.share >= 1 else f"~1/{round(1 / snap.share)} of a core"
+    rate = f", ~{snap.steps_per_minute:,.0f} steps/min" if snap.steps_per_minute else ""
+    return (f"{runs} train{'s' if n == 1 else ''} on this server, taking turns on {w} trainer thread"
+            f"{'s' if w != 1 else ''}: this run gets {share}{rate}.")
+
+
+def eta(snap: Snapshot) -> str:
+    left = snap.eta_seconds
+    if left is None:
+        return "time left: measuring…"
+    return f"about {left / 60:.0f} min left" if left >= 90 else f"about {left:.0f} s left"
+
+
 def metrics(snap: Snapshot) -> None:
     h = snap.history
-    last = h.iloc[-1]
     val = h["val_loss"].dropna()
-    c = st.columns(6)
+    bpc = h["val_bits_per_char"].dropna()
+    annealed = int(h["annealed"].sum())
+    c = st.columns(7)
     c[0].metric("step", f"{snap.step:,}")
     c[1].metric("train loss (last 20)", f"{h['loss'].tail(20).mean():.3f}",
                 help="Cross-entropy in nats per token, averaged over the last 20 steps.")
     c[2].metric("val perplexity", f"{math.exp(val.iloc[-1]):.2f}" if len(val) else "—",
-                help=f"exp(validation loss). 1 = perfect; uniform guessing = |V| = {snap.vocab_size}.")
-    c[3].metric("tokens/s", f"{snap.tokens_per_s:,.0f}", help="Training throughput over the last 20 steps.")
-    c[4].metric("clipped steps", f"{snap.clipped_share:.0%}",
+                help=f"exp(validation loss), per {snap.train_config.tokenizer} token. 1 = perfect; "
+                     f"uniform guessing = |V| = {snap.vocab_size}. Compare perplexities only between runs "
+                     "with the same tokens.")
+    c[3].metric("val bits/char", f"{bpc.iloc[-1]:.3f}" if len(bpc) else "—",
+                help="Validation nats summed over the scored tokens / (ln 2 × the characters of text they "
+                     "cover): bits per character, comparable across char and word tokens.")
+    c[4].metric("tokens/s", f"{snap.tokens_per_s:,.0f}", help="Training throughput over the last 20 steps.")
+    c[5].metric("clipped steps", f"{snap.clipped_share:.0%}",
                 help="Share of steps whose gradient norm exceeded the clip threshold.")
-    c[5].metric("lr", f"{last['lr']:g}")
+    c[6].metric("lr", f"{snap.lr:g}", delta=f"annealed ×{annealed}" if annealed else None, delta_color="off",
+                help="The learning rate the next step uses" + (
+                    f"; divided by {snap.train_config.anneal_factor:g} at each ▼ on the loss curve "
+                    "(validation loss did not beat its best)." if snap.train_config.anneals else "."))
 
 
 def curves(snap: Snapshot) -> None:
@@ -90,12 +115,14 @@ def sample_settings(run: Run) -> None:
     """Prefix, interval and temperature of the samples the run generates while it trains."""
     s = run.settings
     c = st.columns([2, 1, 1])
-    s.prefix = c[0].text_input("Prefix for generated text", s.prefix, key="sample_prefix",
-                               placeholder="empty: the first character of the validation text")
-    s.sample_every = int(c[1].number_input("Generate every N steps", 10, 10_000, s.sample_every, step=10,
-                                           key="sample_every"))
-    s.temperature = float(c[2].slider("temperature", 0.1, 2.0, s.temperature, 0.1, key="sample_temperature",
-                                      help="Below 1: safer, more repetitive. Above 1: more surprising."))
+    prefix = c[0].text_input("Prefix for generated text", s.prefix, key="sample_prefix", max_chars=200,
+                             placeholder="empty: the first character of the validation text")
+    every = int(c[1].number_input("Generate every N steps", 10, 10_000, s.sample_every, step=10,
+                                  key="sample_every"))
+    temperature = float(c[2].slider("temperature", 0.1, 2.0, s.temperature, 0.1, key="sample_temperature",
+                                    help="Below 1: safer, more repetitive. Above 1: more surprising."))
+    if (prefix, every, temperature) != (s.prefix, s.sample_every, s.temperature):
+        run.update_settings(prefix=prefix, sample_every=every, temperature=temperature)
 
 
 def samples(snap: Snapshot) -> None:

@@ -15,6 +15,8 @@ from urllib.parse import urlencode
 import streamlit as st
 
 LOCK, HIDE = "lock", "hide"
+NOT_SETTINGS = (LOCK, HIDE, "w")   # w: the workspace link (playground.ui), not a setting
+MAX_SHOWN = 40                     # characters of a bad link value echoed back
 _STATE = "instructor_{}"
 
 
@@ -38,6 +40,12 @@ def instructor_banner(keys: list[str]) -> None:
                 + "</style>")
     if hidden or locked:
         st.info("🔒 Instructor mode: " + ", ".join(sorted(hidden | locked)) + " fixed for this exercise.")
+
+
+def _short(text: str) -> str:
+    """A link value as echoed back: at most MAX_SHOWN characters, backticks removed."""
+    text = str(text).replace("`", "'")
+    return text if len(text) <= MAX_SHOWN else text[:MAX_SHOWN] + f"… ({len(text):,} characters)"
 
 
 def _matches(raw: str, value, label: str | None) -> bool:
@@ -68,15 +76,15 @@ class LinkCheck:
         labels = labels or {}
         out = []
         for key, raw in self.params.items():
-            if key in (LOCK, HIDE):
+            if key in NOT_SETTINGS:
                 continue
             if key not in keys:
-                out.append(f"`{key}` (not a setting of this page)")
+                out.append(f"`{_short(key)}` (not a setting of this page)")
                 continue
             value = st.session_state.get(key)
             label = labels[key](value) if key in labels else None
             if not _matches(raw, value, label):
-                out.append(f"`{key}={raw}` (not a valid value; kept {label or value!r})")
+                out.append(f"`{key}={_short(raw)}` (not a valid value; kept {label or value!r})")
         return out
 
     def report(self, keys: list[str], labels: dict[str, Callable] | None = None) -> None:

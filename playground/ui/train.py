@@ -9,25 +9,34 @@ import torch
 import streamlit as st
 
 from playground import corpora
-from playground.checkpoint import CheckpointError, read_checkpoint, save_checkpoint
+from playground.checkpoint import CheckpointError, read_checkpoint
 from playground.config import ModelConfig, TrainConfig
 from playground.models import CharModel, count_parameters
-from playground.runner import REGISTRY, Run
+from playground.limits import check as check_limits
+from playground.runner import Run
 from playground.train import BIDIRECTIONAL_MESSAGE, available_devices
 from playground.vocab import Vocab, tokenize
 from playground.ui.share import fixed, share_link
-from playground.ui import ACTIVE_KEY, next_run_label, owner_token, set_current_run
+from playground.ui import create_run, registry
 
 CELL_LABELS = {"RNN_TANH": "RNN (tanh)", "RNN_RELU": "RNN (relu)", "LSTM": "LSTM", "GRU": "GRU"}
 OWN_TEXT = "own"
-LR_CHOICES = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0]
+LR_CHOICES = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0, 10.0, 20.0, 30.0, 100.0]
 CLIP_CHOICES = [0.0, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0]
 BOUND = dict(bind="query-params", persist_state="session")
 DEFAULT_STEPS = 1000
 SETTINGS = ["corpus", "cell", "one_hot", "embedding_dim", "hidden_size", "num_layers", "dropout",
             "bidirectional", "sampler", "optimizer", "lr", "clip", "seq_len", "batch_size", "steps",
-            "tokenizer", "seed", "device"]
-ERROR_KEY, CKPT_MESSAGE_KEY = "train_error", "checkpoint_message"
+            "tokenizer", "seed", "device", "embedding_dropout", "output_dropout", "tie_weights", "init",
+            "forget_bias", "anneal_factor"]
+TOKENIZER_HELP = (
+    "char: one token per character. word: words, punctuation runs and every whitespace run are "
+    "tokens, so joining them gives the text back. word_ws: pytorch/examples word_language_model's "
+    "convention: each line split on whitespace plus one <eos> token per line; whitespace is dropped "
+    "and punctuation stays on its word, so it counts far fewer tokens than word. Perplexity is per "
+    "token: compare it only between runs with the same tokens; bits per character compares any two.")
+ERROR_KEY, CKPT_MESSAGE_KEY, NOTICE_KEY = "train_error", "checkpoint_message", "train_notice"
+PENDING_KEY = "pending_settings"   # settings to put into the sidebar before its widgets run
 
 
 @st.cache_data(show_spinner="Reading the corpus…", max_entries=8)
@@ -63,8 +72,10 @@ def _own_text() -> str | None:
         try:
             return corpora.decode_upload(upload.getvalue())
         except ValueError as e:
-            st.error(f"Could not read {upload.name}: {e}")
-            return None
+            st.error(f"Could not read {upload.name}: {e}"
+                     + (" Training on the pasted text instead." if pasted.strip() else ""))
+            if not pasted.strip():
+                return None
     if pasted.strip():
         return pasted
     st.info("Upload or paste some text to train on.")
@@ -82,32 +93,111 @@ def model_settings() -> ModelConfig | None:
     dropout = st.slider("dropout (between layers)", 0.0, 0.9, 0.0, 0.05, key="dropout", **BOUND,
                         disabled=num_layers == 1 or fixed("dropout"), help="Applied between stacked layers: needs num_layers > 1.")
     bidirectional = st.checkbox("bidirectional", key="bidirectional", disabled=fixed("bidirectional"), **BOUND)
+    with st.expander("Dropout, tied weights, initialisation"):
+        knobs = _model_knobs(cell, one_hot)
     if bidirectional:
         st.warning(BIDIRECTIONAL_MESSAGE)
         return None
     return _build(ModelConfig, cell=cell, embedding_dim=int(embedding_dim), hidden_size=int(hidden_size),
-                  num_layers=int(num_layers), dropout=float(dropout) if num_layers > 1 else 0.0)
+                  num_layers=int(num_layers), dropout=float(dropout) if num_layers > 1 else 0.0, **knobs)
 
 
-def training_settings() -> tuple[TrainConfig | None, int]:
-    """(TrainConfig or None if invalid, number of steps to train)."""
+def _model_knobs(cell: str, one_hot: bool) -> dict:
+    """The word_language_model knobs: two more dropouts, tied weights, init, forget-gate bias."""
+    embedding_dropout = st.slider(
+        "embedding_dropout (on the embedding output)", 0.0, 0.9, 0.0, 0.05, key="embedding_dropout",
+        disabled=one_hot or fixed("embedding_dropout"), **BOUND,
+        help="While training, zeroes each embedding feature with this probability (the rest are scaled "
+             "by 1/(1-p)), so the RNN cannot lean on single input features. Helps when validation loss "
+             "rises while training loss still falls (overfitting), e.g. word tokens on a small text; "
+             "word_language_model uses 0.2. Needs an embedding (off for one-hot input).")
+    output_dropout = st.slider(
+        "output_dropout (on the RNN output, before the decoder)", 0.0, 0.9, 0.0, 0.05, key="output_dropout",
+        disabled=fixed("output_dropout"), **BOUND,
+        help="While training, zeroes each feature of the RNN's output with this probability before the "
+             "decoder (the nn.Linear to |V| logits) reads it. Regularises the decoder, the biggest layer "
+             "of a word model; word_language_model uses the same p as between layers.")
+    tie_weights = st.toggle(
+        "tie_weights (decoder weight = embedding weight)", key="tie_weights",
+        disabled=one_hot or fixed("tie_weights"), **BOUND,
+        help="The decoder reuses the embedding matrix: one (|V|, embedding_dim) tensor for both, "
+             "|V| × embedding_dim fewer parameters. Helps word models with a big vocabulary reach a "
+             "lower perplexity with fewer parameters (Press & Wolf 2017; Inan et al. 2017). Needs "
+             "embedding_dim == hidden_size.")
+    init = st.radio(
+        "init (weight initialisation)", ["pytorch", "uniform"], horizontal=True, key="init",
+        disabled=fixed("init"), **BOUND,
+        help="pytorch: each module's default initialisation. uniform: word_language_model's "
+             "init_weights: embedding and decoder weights ~ U(-0.1, 0.1), decoder bias 0, so the first "
+             "predictions are nearly uniform. Use it to reproduce that example.")
+    forget_bias = st.number_input(
+        "forget_bias (LSTM forget gate)", -5.0, 5.0, 0.0, 0.5, key="forget_bias",
+        disabled=cell != "LSTM" or fixed("forget_bias"), **BOUND,
+        help="Added at initialisation to the forget gate's bias (rows hidden_size…2·hidden_size of every "
+             "bias_ih): the gate starts near σ(b), 0.73 for b = 1, so cells keep their memory early in "
+             "training. Helps on long-range tasks (e.g. the long-range copy corpus); Jozefowicz et al. "
+             "2015 use 1. LSTM only; 0 = PyTorch's default.")
+    return dict(embedding_dropout=0.0 if one_hot else float(embedding_dropout), output_dropout=float(output_dropout),
+                tie_weights=bool(tie_weights) and not one_hot, init=init,
+                forget_bias=float(forget_bias) if cell == "LSTM" else 0.0)
+
+
+def training_settings(text: str | None = None) -> tuple[TrainConfig | None, int]:
+    """(TrainConfig or None if invalid, number of steps to train). `text` (default: the chosen
+    corpus) is only used to say how many tokens each tokenizer makes of it."""
+    text = text if text is not None else _page_text()
     sampler = st.radio("Sampler", ["consecutive", "random"], horizontal=True, key="sampler", disabled=fixed("sampler"), **BOUND,
                        help="consecutive: rows continue across batches, hidden state carried (detached). "
                             "random: windows in random order, hidden state reset every batch.")
-    optimizer = st.radio("Optimizer", ["adam", "sgd"], horizontal=True, key="optimizer", disabled=fixed("optimizer"), **BOUND)
+    optimizer = st.radio("Optimizer", ["adam", "sgd", "adamw"], horizontal=True, key="optimizer", disabled=fixed("optimizer"), **BOUND,
+                         help="adam: per-weight adaptive steps, lr about 1e-3…1e-2. sgd: plain gradient steps, "
+                              "large lr (word_language_model: sgd, lr 20, clip 0.25). adamw: Adam with decoupled "
+                              "weight decay (PyTorch's default 0.01), which often generalises better on bigger models.")
     lr = st.select_slider("lr (learning rate)", LR_CHOICES, value=3e-3, key="lr", disabled=fixed("lr"), **BOUND,
-                          help="Can be changed while a run trains.")
+                          help="Can be changed while a run trains. sgd needs large values (1…30), adam and adamw "
+                               "small ones. Too large and the loss blows up: the run then stops, keeps the last "
+                               "good weights and says so.")
     clip = st.select_slider("clip (max gradient norm, 0 = off)", CLIP_CHOICES, value=1.0, key="clip", disabled=fixed("clip"), **BOUND)
     seq_len = st.number_input("seq_len (time steps per window)", 1, 512, 64, key="seq_len", disabled=fixed("seq_len"), **BOUND)
     batch_size = st.number_input("batch_size", 1, 512, 32, key="batch_size", disabled=fixed("batch_size"), **BOUND)
     steps = st.number_input("Steps to train", 1, 50_000, DEFAULT_STEPS, step=100, key="steps", disabled=fixed("steps"), **BOUND)
+    anneal_factor = st.number_input(
+        "anneal_factor (divide lr when validation stalls; 0 = off)", 0.0, 100.0, 0.0, 1.0, key="anneal_factor",
+        disabled=fixed("anneal_factor"), **BOUND,
+        help="At each validation (the orange points), if the validation loss is not below its best so far, "
+             "lr is divided by this factor from the next step on (word_language_model: 4), marked ▼ on the "
+             "loss curve; the lr metric follows. Helps sgd settle once progress stalls. 0 or 1 = off.")
     with st.expander("More"):
-        tokenizer = st.radio("Tokens", ["char", "word"], horizontal=True, key="tokenizer", disabled=fixed("tokenizer"), **BOUND)
+        tokenizer = st.radio("Tokens", ["char", "word", "word_ws"], horizontal=True, key="tokenizer",
+                             disabled=fixed("tokenizer"), help=TOKENIZER_HELP, **BOUND)
+        if text:
+            st.caption(token_counts_caption(text))
         seed = st.number_input("seed", 0, 2**31 - 1, 0, key="seed", disabled=fixed("seed"), **BOUND)
         device = st.selectbox("device", available_devices(), key="device", disabled=fixed("device"), **BOUND)
     cfg = _build(TrainConfig, sampler=sampler, optimizer=optimizer, lr=lr, clip=clip, seq_len=int(seq_len),
-                 batch_size=int(batch_size), tokenizer=tokenizer, seed=int(seed), device=device)
+                 batch_size=int(batch_size), tokenizer=tokenizer, seed=int(seed), device=device,
+                 anneal_factor=float(anneal_factor))
     return cfg, int(steps)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def token_counts(text: str) -> dict[str, int]:
+    """Tokens of `text` under each tokenizer."""
+    return {level: len(tokenize(text, level)) for level in ("char", "word", "word_ws")}
+
+
+def token_counts_caption(text: str) -> str:
+    n = token_counts(text)
+    return (f"This text: {n['char']:,} char tokens, {n['word']:,} word tokens (whitespace runs kept), "
+            f"{n['word_ws']:,} word_ws tokens (× {n['word'] / max(n['word_ws'], 1):.1f} fewer than word).")
+
+
+def _page_text() -> str | None:
+    """The chosen corpus's text (built-in or pasted) for captions; None for an upload."""
+    key = st.session_state.get("corpus")
+    if key in corpora.CORPORA:
+        return corpus_text(key)
+    return st.session_state.get("corpus_paste") or None
 
 
 def _build(cls, **kwargs):
@@ -127,31 +217,33 @@ def parameter_count(cfg: ModelConfig, text: str, tokenizer: str) -> tuple[int, i
 
 
 def same_setup(run: Run, cfg: ModelConfig, tc: TrainConfig, corpus_key: str) -> bool:
-    """Would pressing Start continue `run`? (lr may differ: it is changed live.)"""
-    a = {**run.trainer.train_config.to_dict(), "lr": 0}
+    """Would pressing Start continue `run`? (lr may differ: Start applies the sidebar's.)"""
+    a = {**run.train_config.to_dict(), "lr": 0}
     b = {**tc.to_dict(), "lr": 0}
-    mc = ModelConfig.from_dict({**cfg.to_dict(), "vocab_size": run.trainer.model_config.vocab_size})
-    return run.corpus_key == corpus_key and mc == run.trainer.model_config and a == b
+    mc = ModelConfig.from_dict({**cfg.to_dict(), "vocab_size": run.model_config.vocab_size})
+    return run.corpus_key == corpus_key and mc == run.model_config and a == b
 
 
 def new_run(cfg: ModelConfig, tc: TrainConfig, text: str, corpus_key: str, **trainer_kwargs) -> Run | None:
     """Create and select a run; on bad settings, remember the message for the page to show."""
     name = corpora.CORPORA[corpus_key].name if corpus_key in corpora.CORPORA else "your text"
-    label = next_run_label(f"{CELL_LABELS[cfg.cell]} h{cfg.hidden_size} · {name}")
     try:
-        run = REGISTRY.create(cfg, tc, text, owner_token(), label=label, **trainer_kwargs)
+        return create_run(cfg, tc, text, corpus_key, f"{CELL_LABELS[cfg.cell]} h{cfg.hidden_size} · {name}",
+                          **trainer_kwargs)
     except (ValueError, RuntimeError) as e:
         st.session_state[ERROR_KEY] = f"Could not start: {e}"
         return None
-    run.corpus_key = corpus_key
-    set_current_run(run)
-    return run
 
 
 def _run_for(run: Run | None, setup: tuple) -> Run | None:
-    """`run` if Start/Step would continue it, else a new run from `setup`."""
+    """`run` if Start/Step would continue it (with the sidebar's lr), else a new run."""
     cfg, tc, text, corpus_key, _ = setup
     if run is not None and (run.is_active or same_setup(run, cfg, tc, corpus_key)):
+        if run.lr != tc.lr:
+            old = run.lr
+            run.set_lr(tc.lr)
+            st.session_state[NOTICE_KEY] = (f"Continuing from step {run.steps_done:,} with the sidebar's "
+                                            f"lr {tc.lr:g} (was {old:g}).")
         return run
     return new_run(cfg, tc, text, corpus_key)
 
@@ -159,23 +251,32 @@ def _run_for(run: Run | None, setup: tuple) -> Run | None:
 def _act(run: Run | None, action: str, setup: tuple) -> None:
     """Carry out a button's action with this rerun's settings."""
     if action in ("start", "step") and (run := _run_for(run, setup)) is not None:
-        run.start(setup[-1]) if action == "start" else run.step_once()
+        run.start(setup[-1]) if action == "start" else run.step(1)
     elif action == "pause":
         run.resume() if run.status == "paused" else run.pause()
     elif action == "stop":
         run.stop()
     elif action == "reset":  # the old run stays on the Compare page until deleted there
         run.stop("Replaced by a fresh run (Reset).")
-        st.session_state.pop(ACTIVE_KEY, None)
+        registry().set_active(run.owner, None)
         if None not in setup[:3]:
             new_run(*setup[:4])
+
+
+def limit_problems(cfg: ModelConfig | None, tc: TrainConfig | None, text: str | None, steps: int) -> list[str]:
+    """Why this server's limits refuse these settings (empty: Start may train them)."""
+    if None in (cfg, tc, text):
+        return []
+    _, v = parameter_count(cfg, text, tc.tokenizer)
+    return check_limits(cfg, tc, v, steps, registry().limits)
 
 
 def controls(run: Run | None, cfg: ModelConfig | None, tc: TrainConfig | None, corpus_key: str,
              text: str | None, steps: int) -> Run | None:
     """Start, Pause/Resume, Step, Stop, Reset. A click acts, then reruns the page so every
     widget shows the new state. Returns the active run."""
-    ready = None not in (cfg, tc, text)
+    too_big = limit_problems(cfg, tc, text, steps)
+    ready = None not in (cfg, tc, text) and not too_big
     active = run is not None and run.is_active
     c = st.columns(5)
     clicks = {
@@ -183,7 +284,7 @@ def controls(run: Run | None, cfg: ModelConfig | None, tc: TrainConfig | None, c
         "pause": c[1].button("Resume" if run is not None and run.status == "paused" else "Pause",
                              disabled=not active, width="stretch"),
         "step": c[2].button("Step", disabled=not ready, width="stretch",
-                            help="Exactly one optimisation step (pauses a running run)."),
+                            help="Exactly one optimisation step (pauses a running run). Quick clicks add up."),
         "stop": c[3].button("Stop", disabled=not active, width="stretch"),
         "reset": c[4].button("Reset", disabled=run is None, width="stretch",
                              help="Start again from fresh weights (the old run stays on the Compare page)."),
@@ -192,23 +293,49 @@ def controls(run: Run | None, cfg: ModelConfig | None, tc: TrainConfig | None, c
         if clicked:
             _act(run, action, (cfg, tc, text, corpus_key, steps))
             st.rerun()
+    if too_big:
+        st.error("This server's limits cannot hold these settings: " + "; ".join(too_big)
+                 + ". (The limits are listed in the sidebar.)")
     if (error := st.session_state.pop(ERROR_KEY, None)):
         st.error(error)
-    if run is not None and tc is not None and active and run.trainer.lr != tc.lr:
+    if (notice := st.session_state.pop(NOTICE_KEY, None)):
+        st.info(notice)
+    if run is not None and tc is not None and active and run.lr != tc.lr:
         run.set_lr(tc.lr)
-        st.toast(f"Learning rate changed to {tc.lr:g} from step {run.trainer.steps_done + 1}.")
+        st.toast(f"Learning rate changed to {tc.lr:g} from step {run.steps_done + 1}.")
     if run is not None and ready and not active and not same_setup(run, cfg, tc, corpus_key):
         st.info("The settings differ from the last run: Start trains a new model with them.")
     return run
 
 
+def apply_pending_settings() -> None:
+    """Before the sidebar's widgets run: put a loaded checkpoint's settings into them."""
+    for key, value in st.session_state.pop(PENDING_KEY, {}).items():
+        st.session_state[key] = value
+
+
+def _checkpoint_settings(mc: ModelConfig, tc: TrainConfig) -> dict:
+    """Sidebar values that reproduce a checkpoint's configs (only values the widgets can show)."""
+    values = {**{k: v for k, v in mc.to_dict().items() if k in SETTINGS},
+              **{k: v for k, v in tc.to_dict().items() if k in SETTINGS and k != "device"},
+              "one_hot": mc.embedding_dim == 0}
+    if mc.embedding_dim == 0:
+        values.pop("embedding_dim", None)
+    if values.get("lr") not in LR_CHOICES:
+        values.pop("lr", None)
+    if values.get("clip") not in CLIP_CHOICES:
+        values.pop("clip", None)
+    return values
+
+
 def checkpoint_section(run: Run | None, text: str | None, corpus_key: str) -> None:
-    """Download the run (weights + configs + vocab + history); upload one to resume it."""
+    """Download the run (weights + configs + vocab + history); upload one to resume it: its
+    settings come into the sidebar, and Start continues it."""
     if (message := st.session_state.pop(CKPT_MESSAGE_KEY, None)):
         st.success(message)
     col1, col2 = st.columns(2)
     if run is not None:
-        col1.download_button("Download checkpoint (.pt)", data=lambda: run.checkpoint(save_checkpoint),
+        col1.download_button("Download checkpoint (.pt)", data=run.checkpoint_bytes,
                              file_name=f"rnn-playground-{run.label.replace(' ', '-')}.pt",
                              mime="application/octet-stream")
         col1.download_button("Download metrics (.csv)", data=lambda: run.snapshot().history.to_csv(index=False),
@@ -231,9 +358,11 @@ def checkpoint_section(run: Run | None, text: str | None, corpus_key: str) -> No
         col2.error(st.session_state.pop(ERROR_KEY, "Could not resume this checkpoint."))
         return
     st.session_state["ckpt_loaded"] = upload.file_id
-    st.session_state[CKPT_MESSAGE_KEY] = (f"Loaded {upload.name}: {run.label}, {run.trainer.steps_done:,} "
-                                          "steps trained. Press Start to continue training it.")
-    st.rerun()  # redraw the controls and curves for the resumed run
+    st.session_state[PENDING_KEY] = _checkpoint_settings(run.model_config, tc)
+    st.session_state[CKPT_MESSAGE_KEY] = (
+        f"Loaded {upload.name}: {run.label}, {run.steps_done:,} steps trained. Its settings are now in "
+        "the sidebar; press Start to continue training it.")
+    st.rerun()  # redraw the sidebar, the controls and the curves for the resumed run
 
 
 def url_labels() -> dict:
@@ -252,7 +381,8 @@ def share_section() -> None:
     lock = c[0].multiselect("Lock (shown, cannot be changed)", SETTINGS, key="share_lock")
     hide = c[1].multiselect("Hide (fixed and not shown)", SETTINGS, key="share_hide")
     defaults = {**ModelConfig().to_dict(), **TrainConfig().to_dict(), "corpus": "Nested brackets",
-                "cell": "LSTM", "one_hot": "false", "bidirectional": "false", "steps": DEFAULT_STEPS}
+                "cell": "LSTM", "one_hot": "false", "bidirectional": "false", "tie_weights": "false",
+                "steps": DEFAULT_STEPS}
     st.code(share_link("Train", values, defaults, lock, hide), language=None, wrap_lines=True)
     st.caption("Anyone opening this link gets these settings. Locked and hidden controls make it a "
                "workshop exercise (instructor mode).")
