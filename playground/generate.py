@@ -107,12 +107,20 @@ def check_unit(rnn: torch.nn.RNNBase, where: Watch | Clamp) -> None:
 
 # ---- stepping the model ------------------------------------------------------------------
 
-class _FusedStepper:
+class _FoldedStepper:
     """The fast path. The prefix goes through the model's own nn.RNN/LSTM/GRU in one call;
     each later token through torch's fused one-step kernels (torch.lstm_cell, the kernel of
     nn.LSTMCell; gru_cell; rnn_tanh_cell / rnn_relu_cell) layer by layer, with the nn
     module's weights: for a single token, nn.LSTM's per-call overhead costs ~3x its
-    arithmetic. Bidirectional stacks keep calling the nn module."""
+    arithmetic.
+
+    The embedding is folded into layer 0's input projection: every token's
+        table[v] = W_ih,0 e_v + b_ih,0            (|V|, G*H),  e_v = embedding or one-hot row
+    is computed once, so a step looks up one row and passes it to the kernel as its input
+    bias, with a zero-width input (W_ih x = 0): the kernel computes the same gates as nn.
+    Per step that leaves one kernel call per layer and one addmm for the head, written
+    straight into the caller's logits row. Bidirectional or projected stacks keep calling
+    the nn module."""
 
     CELL_KERNELS = {"LSTM": torch.lstm_cell, "GRU": torch.gru_cell,
                     "RNN_TANH": torch.rnn_tanh_cell, "RNN_RELU": torch.rnn_relu_cell}
@@ -125,25 +133,49 @@ class _FusedStepper:
                          for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
                         for layer in range(rnn.num_layers)]
         self.by_layer = not rnn.bidirectional and not getattr(rnn, "proj_size", 0)
-        self.state = None  # nn's (L*D, 1, H), or (h_n, c_n) for LSTM
+        self.state = None  # nn's (L*D, 1, H), or (h_n, c_n) for LSTM, until stepping by layer
         self.h = self.c = None  # per layer (1, H), once stepping by layer
+        if self.by_layer:
+            self._fold()
 
-    def __call__(self, ids: list[int]) -> tuple[torch.Tensor, float]:
-        x = torch.tensor([ids], dtype=torch.long, device=self.device)  # (1, T)
+    def _fold(self) -> None:
+        w_ih, w_hh, b_ih, b_hh = self.weights[0]
+        ids = torch.arange(self.model.head.out_features, device=w_ih.device)  # (V,)
+        inputs = self.model.one_hot_or_embed(ids[None])[0]                   # (V, I)
+        self.table = torch.nn.functional.linear(inputs, w_ih, b_ih)          # (V, G*H)
+        self.no_input = inputs.new_zeros(1, 0)                               # (1, 0)
+        self.weights[0] = [w_ih.new_zeros(w_ih.shape[0], 0), w_hh, None, b_hh]  # W_ih: (G*H, 0)
+        self.head_t = self.model.head.weight.t()                             # (D*H, V)
+        self.head_b = self.model.head.bias
+
+    def _head(self, h: torch.Tensor, out: torch.Tensor) -> None:
+        """logits = h W^T + b into `out` (1, V), a CPU row."""
+        if h.device == out.device and self.head_b is not None:
+            torch.addmm(self.head_b, h, self.head_t, out=out)               # (1, V)
+        else:
+            out.copy_(self.model.head(h))                                    # (1, V)
+
+    def __call__(self, ids: list[int], out: torch.Tensor) -> float:
         if self.state is None or not self.by_layer:
-            logits, self.state = self.model(x, self.state)             # (1, T, V)
-            return logits[0, -1].cpu(), float("nan")                   # (V,)
+            x = torch.tensor([ids], dtype=torch.long, device=self.device)   # (1, T)
+            logits, self.state = self.model(x, self.state)                   # (1, T, V)
+            out.copy_(logits[:, -1])                                         # (1, V)
+            return float("nan")
         if self.h is None:
             h_n, c_n = self.state if isinstance(self.state, tuple) else (self.state, None)
             self.h, self.c = list(h_n), (list(c_n) if c_n is not None else None)  # each (1, H)
-        layer_in = self.model.one_hot_or_embed(x)[:, 0]                # (1, I)
-        for layer, w in enumerate(self.weights):
-            if self.c is not None:
-                self.h[layer], self.c[layer] = self.kernel(layer_in, (self.h[layer], self.c[layer]), *w)
-            else:
-                self.h[layer] = self.kernel(layer_in, self.h[layer], *w)  # (1, H)
-            layer_in = self.h[layer]
-        return self.model.head(layer_in)[0].cpu(), float("nan")        # (V,)
+        layer_in, (w_ih, w_hh, _, b_hh) = self.no_input, self.weights[0]
+        self._layer(0, layer_in, w_ih, w_hh, self.table[ids[-1]], b_hh)      # bias: (G*H,)
+        for layer in range(1, len(self.weights)):
+            self._layer(layer, self.h[layer - 1], *self.weights[layer])
+        self._head(self.h[-1], out)
+        return float("nan")
+
+    def _layer(self, layer: int, x, w_ih, w_hh, b_ih, b_hh) -> None:
+        if self.c is not None:
+            self.h[layer], self.c[layer] = self.kernel(x, (self.h[layer], self.c[layer]), w_ih, w_hh, b_ih, b_hh)
+        else:
+            self.h[layer] = self.kernel(x, self.h[layer], w_ih, w_hh, b_ih, b_hh)  # (1, H)
 
 
 class _CellStepper:
@@ -158,6 +190,7 @@ class _CellStepper:
         p = next(model.parameters())
         zeros = [p.new_zeros(1, self.rnn.hidden_size) for _ in range(self.rnn.num_layers * self.D)]
         self.h, self.c = list(zeros), list(zeros)  # per (layer * D + direction): (1, H)
+        self.weights = [[self._weights(layer, d) for d in range(self.D)] for layer in range(self.rnn.num_layers)]
 
     def _weights(self, layer: int, direction: int):
         sfx = f"_l{layer}" + ("_reverse" if direction else "")
@@ -171,21 +204,22 @@ class _CellStepper:
             outs = []
             for d in range(self.D):
                 k = layer * self.D + d
-                w_ih, w_hh, b_ih, b_hh = self._weights(layer, d)
-                x_proj = layer_in @ w_ih.T + (b_ih if b_ih is not None else 0)  # (1, G*H)
+                w_ih, w_hh, b_ih, b_hh = self.weights[layer][d]
+                x_proj = layer_in @ w_ih.T if b_ih is None else torch.addmm(b_ih, layer_in, w_ih.T)  # (1, G*H)
                 clamp = self.clamp if self.clamp and (self.clamp.layer, self.clamp.direction) == (layer, d) else None
                 values = cell_step(self.cell, x_proj, self.h[k], self.c[k], w_hh, b_hh, self.nonlinearity, clamp)
                 self.h[k], self.c[k] = values["h"], values.get("c", self.c[k])
                 if self.watch and (self.watch.layer, self.watch.direction) == (layer, d):
                     seen = float(values[self.watch.quantity][0, self.watch.unit])
                 outs.append(self.h[k])
-            layer_in = torch.cat(outs, dim=1)  # (1, D*H)
-        return self.model.head(layer_in)[0].cpu(), seen  # (V,)
+            layer_in = outs[0] if self.D == 1 else torch.cat(outs, dim=1)  # (1, D*H)
+        return self.model.head(layer_in), seen  # (1, V)
 
-    def __call__(self, ids: list[int]) -> tuple[torch.Tensor, float]:
+    def __call__(self, ids: list[int], out: torch.Tensor) -> float:
         for token_id in ids:
             logits, seen = self._token(token_id)
-        return logits, seen
+        out.copy_(logits)  # (1, V)
+        return seen
 
 
 def _set_unit(v: torch.Tensor, unit: int, value: float) -> torch.Tensor:
@@ -248,19 +282,39 @@ class GenerationTrace:
         return "".join(self.tokens)
 
 
+def _draw(logits: np.ndarray, u: float, temperature: float, top_k: int | None) -> int:
+    """One sampled id from logits (V,) by inverse CDF, in numpy (a few µs for |V| ~ 100):
+        w = exp((logits - max) / temperature), zero outside the top_k largest,
+        next = the first id whose cumulative weight exceeds u * sum(w),   u ~ U[0, 1)
+    i.e. a draw from p = next_token_distribution (same distribution as torch.multinomial)."""
+    z = (logits - logits.max()) * (1.0 / temperature)  # (V,)
+    if top_k is not None and 0 < top_k < z.size:
+        z[z < np.partition(z, -top_k)[-top_k]] = -np.inf
+    cdf = np.cumsum(np.exp(z, out=z))  # (V,)
+    return min(int(np.searchsorted(cdf, u * cdf[-1], side="right")), z.size - 1)
+
+
 def _choose(logits: torch.Tensor, greedy: bool, temperature: float, top_k: int | None,
             gen: torch.Generator) -> int:
-    """The next token id from logits (V,): argmax, or a draw from p = next_token_distribution
-    by inverse CDF: u ~ U[0, 1), next = the first id whose cumulative probability exceeds u
-    (same distribution as torch.multinomial, 3x cheaper for one draw)."""
+    """The next token id from logits (V,): argmax, or `_draw` with one u ~ U[0, 1) from `gen`."""
+    row = logits.detach().cpu().float().numpy()
     if greedy:
-        return int(logits.argmax())
-    cdf = next_token_distribution(logits, temperature, top_k).cumsum(0)  # (V,)
-    u = torch.rand(1, generator=gen) * cdf[-1]  # scaled: cdf[-1] may round below 1
-    return min(int(torch.searchsorted(cdf, u, right=True)), cdf.numel() - 1)
+        return int(row.argmax())
+    return _draw(row, torch.rand(1, generator=gen).numpy()[0], temperature, top_k)
 
 
-@torch.no_grad()
+def _uniforms(length: int, greedy: bool, seed: int | None) -> np.ndarray | None:
+    """The run's random stream: one u ~ U[0, 1) per sampled token, all drawn up front from a
+    torch.Generator seeded with `seed` (the same numbers as drawing torch.rand(1) at each
+    step); greedy decoding draws none."""
+    gen = torch.Generator(device="cpu")
+    if seed is not None:
+        gen.manual_seed(seed)
+    else:
+        gen.seed()
+    return None if greedy else torch.rand(length, generator=gen).numpy()  # (length,) float32
+
+
 def generate_trace(model, vocab: Vocab, prefix: str, length: int, temperature: float = 1.0,
                    top_k: int | None = None, greedy: bool = False, seed: int | None = None,
                    clamp: Clamp | None = None, watch: Watch | None = None,
@@ -269,6 +323,12 @@ def generate_trace(model, vocab: Vocab, prefix: str, length: int, temperature: f
 
     `clamp` forces one unit during the whole run; `watch` (default: the clamped unit) is
     read out at every step. Either one switches to the layer-by-layer path.
+
+    Random stream: token t is drawn with the t-th number of torch.rand(length) from a
+    generator seeded with `seed`, by inverse CDF (`_draw`). Since the fast path (folded
+    embedding, numpy sampling) replaced per-step torch calls, the text for a seed is the one
+    produced before except where float rounding moves a cumulative probability across u
+    (~1e-7 relative; not seen in the tests' runs).
     """
     if length < 0:
         raise ValueError(f"length must be >= 0, got {length}")
@@ -280,29 +340,40 @@ def generate_trace(model, vocab: Vocab, prefix: str, length: int, temperature: f
             check_unit(model.rnn, where)
     was_training = model.training
     model.eval()
-    gen = torch.Generator(device="cpu")
-    if seed is not None:
-        gen.manual_seed(seed)
-    else:
-        gen.seed()
-    step = _FusedStepper(model) if watch is None else _CellStepper(model, clamp, watch)
+    try:
+        with torch.inference_mode():
+            out, all_logits, watched = _sample_loop(model, vocab, prefix, length, temperature,
+                                                    top_k, greedy, seed, clamp, watch)
+    finally:
+        model.train(was_training)
+    return _trace(vocab, prefix, out, all_logits, watched if watch else None, watch, clamp, top)
+
+
+def _sample_loop(model, vocab, prefix, length, temperature, top_k, greedy, seed, clamp, watch):
+    """Token ids (length,), the logits of each step (length, V), the watched unit (length,)."""
+    u = _uniforms(length, greedy, seed)
+    step = _FoldedStepper(model) if watch is None else _CellStepper(model, clamp, watch)
     ids = vocab[tokenize(prefix, _level(vocab))] or [vocab.unk]
-    logits, seen = step(ids)                                          # (V,)
-    out, all_logits, watched = [], torch.empty(length, logits.numel()), np.full(length, np.nan, np.float32)
+    all_logits = torch.empty(max(length, 1), model.head.out_features, dtype=model.head.weight.dtype)  # (n, V)
+    rows, watched = all_logits.numpy(), np.full(max(length, 1), np.nan, np.float32)
+    watched[0] = step(ids, all_logits[:1])
+    out = []
     for t in range(length):
-        all_logits[t], watched[t] = logits, seen
-        out.append(_choose(logits, greedy, temperature, top_k, gen))
+        out.append(int(rows[t].argmax()) if greedy else _draw(rows[t], u[t], temperature, top_k))
         if t < length - 1:
-            logits, seen = step(out[-1:])
-    model.train(was_training)
-    probs = torch.softmax(all_logits, dim=-1)                        # (n, V)
+            watched[t + 1] = step(out[-1:], all_logits[t + 1:t + 2])
+    return out, all_logits[:length], watched[:length]
+
+
+def _trace(vocab, prefix, out, all_logits, watched, watch, clamp, top) -> GenerationTrace:
+    probs = torch.softmax(all_logits.float(), dim=-1)                 # (n, V)
     top_p, top_i = probs.topk(min(top, probs.shape[-1]), dim=-1)      # (n, top)
     chosen = probs.gather(1, torch.tensor(out, dtype=torch.long).view(-1, 1))[:, 0] if out else probs[:, 0]
     return GenerationTrace(prefix=prefix, tokens=vocab.to_tokens(out), ids=out,
                            top_tokens=[vocab.to_tokens(row) for row in top_i.tolist()],
                            top_probs=top_p.numpy().astype(np.float32),
                            chosen_probs=chosen.numpy().astype(np.float32),
-                           watched=watched if watch else None, watch=watch, clamp=clamp)
+                           watched=watched, watch=watch, clamp=clamp)
 
 
 def generate(model, vocab: Vocab, prefix: str, length: int, temperature: float = 1.0,
