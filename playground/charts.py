@@ -74,11 +74,25 @@ def curve_figure(history: pd.DataFrame, metric: str, uniform_perplexity: float,
                        mode="lines", line=dict(color=TRAIN, width=2)))
     traces.append(dict(type="scatter", x=_f32(val["step"]), y=_f32(val["val_perplexity" if ppl else "val_loss"]),
                        name="validation", mode="lines+markers", line=dict(color=VAL, width=2)))
+    traces += anneal_markers(history, "val_perplexity" if ppl else "val_loss")
     lines = [_hline(value if ppl else math.log(value), name, BASE, "dot") for value, name in (
         (uniform_perplexity, f"uniform guess (|V| = {uniform_perplexity:.0f})"),
         (unigram_perplexity, f"letter frequencies only ({unigram_perplexity:.1f})"))]
     title = "Perplexity = exp(loss)" if ppl else "Loss (cross-entropy, nats per token)"
     return _figure(traces, lines, title, "perplexity" if ppl else "loss", log_y, revision)
+
+
+def anneal_markers(history: pd.DataFrame, column: str) -> list[dict]:
+    """A marker on the validation curve where lr was divided (validation loss did not beat
+    its best): the lr used after it is the next row's lr."""
+    if "annealed" not in history or not history["annealed"].any():
+        return []
+    rows = history.assign(lr_after=history["lr"].shift(-1))[history["annealed"]]
+    text = [f"step {s:,}: lr {a:g} → {b:g}" if b == b else f"step {s:,}: lr {a:g} divided from the next step"
+            for s, a, b in zip(rows["step"], rows["lr"], rows["lr_after"])]
+    return [dict(type="scatter", x=_f32(rows["step"]), y=_f32(rows[column]), name="lr annealed",
+                 mode="markers", marker=dict(color="#d62728", size=11, symbol="triangle-down"),
+                 text=text, hovertemplate="%{text}<extra></extra>")]
 
 
 def grad_norm_figure(history: pd.DataFrame, clip: float, revision: str = "run") -> go.Figure:

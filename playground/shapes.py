@@ -328,3 +328,53 @@ def weight_block(desc: dict, name: str, gate: str | None = None) -> tuple[int, i
             return start, stop
     raise ValueError(f"{name} has no gate {gate!r}; its row blocks are "
                      f"{[g for g, _, _ in entry['row_blocks']]}")
+
+
+def model_summary(cfg) -> dict:
+    """The Trainer's whole next-token model (a ModelConfig with vocab_size set), layer by layer,
+    from the formulas (tests hold the total against the real model's parameter count):
+
+        embedding (V, E)       V·E        (one-hot input: none)
+        embedding_dropout      0
+        rnn                    describe()'s total, I = E (or V for one-hot)
+        output_dropout         0
+        head (V, D·H) + (V,)   V·D·H + V  (tied weights: head.weight IS embedding.weight, + V)
+
+    Returns {"rows": [{layer, module, parameters, formula, note}], "total", "total_formula"}.
+    """
+    V, E, H, D = cfg.vocab_size, cfg.embedding_dim, cfg.hidden_size, 2 if cfg.bidirectional else 1
+    _positive("vocab_size", V)
+    rnn = describe(cell_family(cfg.cell), E or V, H, cfg.num_layers, bidirectional=cfg.bidirectional)
+    rnn_note = [f"dropout {cfg.dropout:g} between layers"] if cfg.num_layers > 1 and cfg.dropout else []
+    if cfg.forget_bias:
+        rnn_note.append(f"forget-gate bias +{cfg.forget_bias:g} in every bias_ih")
+    rows = [
+        dict(layer="embedding", module=f"nn.Embedding({V}, {E})" if E else f"one_hot(x, {V})",
+             parameters=V * E, formula="V·E" if E else "0",
+             note="U(-0.1, 0.1)" if E and cfg.init == "uniform" else ""),
+        _dropout_row("embedding_dropout", cfg.embedding_dropout, "on the embedding output"),
+        dict(layer="rnn", module=_rnn_call(cfg, rnn), parameters=rnn["total"],
+             formula=rnn["total_formula"], note="; ".join(rnn_note)),
+        _dropout_row("output_dropout", cfg.output_dropout, "on the rnn output, before the head"),
+        dict(layer="head", module=f"nn.Linear({D * H}, {V})",
+             parameters=V if cfg.tie_weights else V * D * H + V,
+             formula="V (bias only)" if cfg.tie_weights else "V·D·H + V",
+             note=("weight = embedding.weight (tied, counted once)" if cfg.tie_weights else
+                   "weight U(-0.1, 0.1), bias 0" if cfg.init == "uniform" else "")),
+    ]
+    return {"rows": rows, "total": sum(r["parameters"] for r in rows),
+            "total_formula": " + ".join(r["formula"] for r in rows if r["parameters"])}
+
+
+def _rnn_call(cfg, rnn: dict) -> str:
+    """The model's nn.RNN/LSTM/GRU constructor call, e.g. nn.RNN(32, 64, batch_first=True, nonlinearity='relu')."""
+    extra = [f"dropout={cfg.dropout:g}"] if cfg.num_layers > 1 and cfg.dropout else []
+    if cfg.cell.startswith("RNN_"):
+        extra.append(f"nonlinearity='{cfg.cell[4:].lower()}'")
+    call = module_args({**rnn, "batch_first": True})
+    return call[:-1] + "".join(f", {e}" for e in extra) + ")"
+
+
+def _dropout_row(layer: str, p: float, where: str) -> dict:
+    return dict(layer=layer, module=f"nn.Dropout({p:g})", parameters=0, formula="0",
+                note=f"{where}, training only" if p else "off (p = 0)")
