@@ -197,7 +197,10 @@ def _page_text() -> str | None:
     key = st.session_state.get("corpus")
     if key in corpora.CORPORA:
         return corpus_text(key)
-    return st.session_state.get("corpus_paste") or None
+    if st.session_state.get("corpus_upload") is not None:
+        return None
+    pasted = st.session_state.get("corpus_paste") or ""
+    return pasted if pasted.strip() else None
 
 
 def _build(cls, **kwargs):
