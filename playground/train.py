@@ -135,6 +135,7 @@ class Trainer:
         self.model.to(self.device)
         self._rows: list[dict] = [dict(r) for r in history or []]
         self._best_val = min((r["val_loss"] for r in self._rows if _finite(r.get("val_loss"))), default=None)
+        self.base_lr = tc.lr  # the lr asked for (config or set_lr); annealing divides the optimizer's
         self.optimizer = self._make_optimizer(self._resumed_lr())
         self.uniform_perplexity = float(len(self.vocab))
         self.unigram_perplexity = unigram_perplexity(self.train_ids, len(self.vocab))
@@ -199,8 +200,9 @@ class Trainer:
 
     def set_lr(self, lr: float) -> None:
         """Change lr from the next step on (ValueError outside (0, MAX_LR]); annealing, if on,
-        divides from this value."""
-        self._set_lr(check_lr(lr))
+        divides from this value. `base_lr` remembers it: compare a control with base_lr, not lr."""
+        self.base_lr = check_lr(lr)
+        self._set_lr(self.base_lr)
 
     def _set_lr(self, lr: float) -> None:
         for group in self.optimizer.param_groups:

@@ -179,6 +179,7 @@ def test_annealing_fires_exactly_when_validation_loss_does_not_improve():
     t.step()
     assert t.evaluate() > first
     assert t.history["annealed"].tolist() == [False, True] and t.lr == pytest.approx(1e-2 / 4)
+    assert t.base_lr == 1e-2                        # what the user asked for stays known
     assert t.step().lr == pytest.approx(1e-2 / 4)   # the lr column follows from the next step
     with torch.no_grad():
         t.model.head.bias[0] -= 5.0
