@@ -119,3 +119,54 @@ def test_too_short_text_is_a_clear_error_not_a_traceback():
     at.button[0].click().run()
     assert not at.exception
     assert any("lower batch_size or seq_len" in e.value for e in at.error)
+
+
+# ---- the word_language_model knobs (issue 14) --------------------------------------------
+
+KNOB_LINK = {"corpus": "Arithmetic lines", "embedding_dim": "48", "hidden_size": "48", "tie_weights": "true",
+             "embedding_dropout": "0.2", "output_dropout": "0.3", "init": "uniform", "forget_bias": "1.0",
+             "optimizer": "sgd", "lr": "20.0", "clip": "0.25", "anneal_factor": "4.0", "tokenizer": "word_ws",
+             "seq_len": "8", "batch_size": "4", "steps": "30"}
+
+
+def test_knob_link_sets_every_control_and_the_run_gets_them():
+    at = open_page("pages/1_Train.py", query=KNOB_LINK)
+    assert not at.exception
+    assert not [w.value for w in at.warning if "ignored" in w.value]
+    assert any("word_ws tokens" in c.value for c in at.caption)  # how the tokenizers count, on this text
+    at.button[0].click().run()
+    assert not at.exception
+    run = REGISTRY.active_run(at.session_state["owner_token"])
+    mc, tc = run.model_config, run.train_config
+    assert (mc.tie_weights, mc.embedding_dropout, mc.output_dropout, mc.init, mc.forget_bias) == \
+        (True, 0.2, 0.3, "uniform", 1.0)
+    assert (tc.optimizer, tc.lr, tc.clip, tc.anneal_factor, tc.tokenizer) == ("sgd", 20.0, 0.25, 4.0, "word_ws")
+    untied = CharModel(ModelConfig.from_dict({**mc.to_dict(), "tie_weights": False}))
+    assert shown_parameters(at) == count_parameters(CharModel(mc)) == \
+        count_parameters(untied) - mc.vocab_size * 48
+    run.join(60)
+    at.run()
+    bpc = run.snapshot().history["val_bits_per_char"].dropna()
+    assert len(bpc) and any(m.label == "val bits/char" and m.value == f"{bpc.iloc[-1]:.3f}" for m in at.metric)
+
+
+def test_tied_weights_with_different_sizes_say_why_and_block_start():
+    at = train_page()
+    at.toggle(key="tie_weights").set_value(True).run()
+    assert any("embedding_dim == hidden_size" in e.value for e in at.error)
+    assert at.button[0].disabled
+    at.number_input(key="embedding_dim").set_value(128).run()   # hidden_size is 128
+    assert not at.error and not at.button[0].disabled
+
+
+@pytest.mark.parametrize("changes", [{"optimizer": "adamw"}, {"lr": 100.0}, {"tokenizer": "word_ws"},
+                                     {"output_dropout": 0.5}, {"forget_bias": 2.0}])
+def test_knob_widgets_make_valid_configs(changes):
+    at = train_page()
+    for key, value in changes.items():
+        kind = {"optimizer": at.radio, "tokenizer": at.radio, "lr": at.select_slider,
+                "output_dropout": at.slider, "forget_bias": at.number_input}[key]
+        kind(key=key).set_value(value)
+    at.run()
+    assert not at.exception and not at.error
+    assert not at.button[0].disabled
