@@ -1,12 +1,20 @@
 """Run a text through a CharModel and collect everything inside it, step by step.
 
-The model's nn.RNN / nn.LSTM / nn.GRU only returns the top layer; `probe` rebuilds it as a
-`ScratchRNN` from its state_dict and traces every layer, direction, state and gate, then
-checks the rebuild against the nn module (the parity panel). Arrays are float32 numpy,
-time first: (T, H) per (layer, direction, quantity).
+The model's nn.RNN / nn.LSTM / nn.GRU only returns the top layer. `probe` runs the stack one
+layer at a time through nn modules holding that layer's weights, so every layer's outputs h_t
+come from PyTorch itself; with h_{t-1} known for every t, the gates of all time steps are
+one batched call of the cell equations of `playground/cells.py` (time as the batch):
+
+    gates_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)           all t at once, (T, G*H)
+
+Only the LSTM cell state needs a loop, and an elementwise one: c_t = f_t * c_{t-1} + i_t * g_t.
+The equations then recompute h_t (LSTM o_t * tanh(c_t); GRU (1 - z_t) * n_t + z_t * h_{t-1};
+RNN act(...)) and the parity panel is max |h_t(equations) - h_t(nn)| per layer and step.
+Arrays are float32 numpy, time first: (T, H) per (layer, direction, quantity).
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -14,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .cells import ScratchRNN
+from .cells import gru_step, lstm_step, normalize_cell, rnn_step
 from .vocab import tokenize
 
 TOP_K = 5
@@ -32,7 +40,7 @@ class ProbeResult:
     top_tokens: list[list[str]]              # [t] -> the 5 likeliest tokens for position t+1
     top_probs: np.ndarray                    # (T, 5) their probabilities
     loss: np.ndarray                         # (T,) -log p(token t | tokens < t); NaN at t=0
-    parity: np.ndarray                       # (L, T) max |scratch - nn| over units, per layer
+    parity: np.ndarray                       # (L, T) max |h(cell equations) - h(nn)| over units
     cell: str = "LSTM"
     num_layers: int = 1
     num_directions: int = 1
@@ -61,30 +69,70 @@ def encode(text: str, vocab, tokenizer: str = "char") -> tuple[list[str], torch.
     return tokens, torch.tensor([vocab[tokens]], dtype=torch.long)  # (1, T)
 
 
-def layer_parity(rnn: nn.RNNBase, scratch: ScratchRNN, x: torch.Tensor, traces: dict) -> np.ndarray:
-    """max |scratch - nn| of every layer's outputs per time step, (L, T).
-
-    nn only returns the top layer, so layer l is checked against an nn module of the same
-    kind holding the first l+1 layers' weights (its output is layer l's h)."""
-    L, D, T = rnn.num_layers, 2 if rnn.bidirectional else 1, x.shape[1]
-    parity = np.zeros((L, T), dtype=np.float32)
-    sd = rnn.state_dict()
-    for layer in range(L):
-        sub = type(rnn)(**_module_kwargs(rnn, num_layers=layer + 1))
-        sub.load_state_dict({k: v for k, v in sd.items() if int(k.split("_l")[1].split("_")[0]) <= layer})
-        ref, _ = sub(x)  # (1, T, D*H)
-        mine = torch.cat([traces[(layer, d)]["h"] for d in range(D)], dim=2)  # (T, 1, D*H)
-        diff = (mine.transpose(0, 1) - ref).abs().amax(dim=(0, 2))  # (T,)
-        parity[layer] = diff.numpy()
-    return parity
-
-
-def _module_kwargs(rnn: nn.RNNBase, num_layers: int) -> dict:
-    kw = dict(input_size=rnn.input_size, hidden_size=rnn.hidden_size, num_layers=num_layers,
-              bias=rnn.bias, batch_first=rnn.batch_first, bidirectional=rnn.bidirectional)
+def one_layer(rnn: nn.RNNBase, layer: int) -> nn.RNNBase:
+    """An nn module of the same kind holding only `layer`'s weights (both directions), on the
+    CPU, time first: fed layer l-1's outputs it returns layer l's, as inside `rnn`."""
+    D = 2 if rnn.bidirectional else 1
+    kw = dict(input_size=rnn.input_size if layer == 0 else D * rnn.hidden_size, hidden_size=rnn.hidden_size,
+              num_layers=1, bias=rnn.bias, bidirectional=rnn.bidirectional)
     if isinstance(rnn, nn.RNN):
         kw["nonlinearity"] = rnn.nonlinearity
-    return kw
+    sub = type(rnn)(**kw, device="meta")  # no init: the weights are assigned below
+    sd = {re.sub(r"_l\d+", "_l0", k): v.detach().cpu() for k, v in rnn.state_dict().items()
+          if int(re.search(r"_l(\d+)", k).group(1)) == layer}
+    sub.load_state_dict(sd, assign=True)
+    return sub.eval()
+
+
+def layer_states(cell: str, nonlinearity: str, x: torch.Tensor, h: torch.Tensor, weights) -> tuple[dict, torch.Tensor]:
+    """Every state and gate of one layer and direction over time, from nn's outputs.
+
+    x (T, I) the layer's input, h (T, H) its nn outputs, both in the direction's time order;
+    weights (w_ih, w_hh, b_ih, b_hh). Returns ({"h", "c" (LSTM), gates...: (T, H)},
+    parity (T,) = max over units |h(equations) - h(nn)|)."""
+    w_ih, w_hh, b_ih, b_hh = weights
+    x_proj = x @ w_ih.T if b_ih is None else torch.addmm(b_ih, x, w_ih.T)  # (T, G*H)
+    h_prev = torch.cat([h.new_zeros(1, h.shape[1]), h[:-1]])             # (T, H): h_{t-1}, h_0 = 0
+    c = None
+    if cell == "LSTM":
+        _, ig, gates = lstm_step(x_proj, h_prev, torch.zeros_like(h), w_hh, b_hh)  # c_{t-1} = 0: c_t = i_t * g_t
+        c = cell_state(gates["f"], ig)                                    # (T, H)
+        h_eq = gates["o"] * torch.tanh(c)                                 # (T, H)
+    elif cell == "GRU":
+        h_eq, gates = gru_step(x_proj, h_prev, w_hh, b_hh)               # (T, H)
+    else:
+        h_eq, gates = rnn_step(x_proj, h_prev, w_hh, b_hh, nonlinearity)  # (T, H)
+    states = {"h": h, **({"c": c} if c is not None else {}), **gates}
+    return states, (h_eq - h).abs().amax(dim=1)                           # (T,)
+
+
+def cell_state(f: torch.Tensor, ig: torch.Tensor) -> torch.Tensor:
+    """c_t = f_t * c_{t-1} + (i*g)_t with c_0 = 0, f and ig (T, H): the one recurrence left,
+    elementwise, in numpy (a few µs a step)."""
+    f_np, c = f.numpy(), ig.numpy()  # c starts as i*g (a fresh tensor); c[t] += f[t] * c[t-1]
+    for t in range(1, len(c)):
+        c[t] += f_np[t] * c[t - 1]
+    return torch.from_numpy(c)  # (T, H)
+
+
+def trace_layers(rnn: nn.RNNBase, x: torch.Tensor) -> tuple[dict, np.ndarray, torch.Tensor]:
+    """x (T, input_size) -> ({(layer, direction): {quantity: (T, H)}}, parity (L, T), top
+    layer's outputs (T, D*H))."""
+    cell, nonlinearity = normalize_cell(rnn.mode, getattr(rnn, "nonlinearity", "tanh"))
+    D, H, T = 2 if rnn.bidirectional else 1, rnn.hidden_size, x.shape[0]
+    traces, parity, layer_in = {}, np.zeros((rnn.num_layers, T), dtype=np.float32), x
+    for layer in range(rnn.num_layers):
+        sub = one_layer(rnn, layer)
+        out, _ = sub(layer_in)  # (T, D*H)
+        for d in range(D):
+            sfx = "_l0" + ("_reverse" if d else "")
+            weights = [getattr(sub, n + sfx, None) for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+            flip = (lambda v: v.flip(0)) if d else (lambda v: v)  # the reverse direction reads t = T-1 .. 0
+            states, diff = layer_states(cell, nonlinearity, flip(layer_in), flip(out[:, d * H:(d + 1) * H]), weights)
+            traces[(layer, d)] = {name: flip(v) for name, v in states.items()}  # each (T, H), time order
+            parity[layer] = np.maximum(parity[layer], flip(diff).numpy())
+        layer_in = out
+    return traces, parity, layer_in
 
 
 def gate_saturation(states: dict) -> list[dict]:
@@ -101,31 +149,32 @@ def gate_saturation(states: dict) -> list[dict]:
     return rows
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def probe(model, vocab, text: str, tokenizer: str = "char") -> ProbeResult:
     """Trace `text` through a CharModel: every layer's h (c) and gates, the model's top-5
-    guesses and loss at each step, and parity of the from-scratch rebuild with nn."""
+    guesses and loss at each step, and parity of the cell equations with nn."""
     model = model.eval()
     tokens, ids = encode(text, vocab, tokenizer)
-    rnn = model.rnn.cpu()
-    scratch = ScratchRNN.from_module(rnn).eval()
-    x = model.one_hot_or_embed(ids).float()  # (1, T, input_size)
-    traces = scratch.trace(x)  # {(l, d): {name: (T, 1, H)}}
-    states = {key: {name: v[:, 0].numpy().astype(np.float32) for name, v in q.items()}
+    rnn, head = model.rnn, model.head
+    x = model.one_hot_or_embed(ids.to(head.weight.device))[0].float().cpu()  # (T, input_size)
+    traces, parity, top = trace_layers(rnn, x)  # top: (T, D*H)
+    states = {key: {name: v.numpy().astype(np.float32, copy=False) for name, v in q.items()}
               for key, q in traces.items()}
-    logits, _ = model(ids)  # (1, T, V)
-    logp = F.log_softmax(logits[0].float(), dim=-1)  # (T, V)
+    logits = F.linear(top, head.weight.detach().cpu().float(),
+                      None if head.bias is None else head.bias.detach().cpu().float())  # (T, V)
+    logp = F.log_softmax(logits, dim=-1)  # (T, V)
     k = min(TOP_K, logp.shape[-1])
     top_logp, top_ids = logp.topk(k, dim=-1)  # (T, k)
     loss = np.full(len(tokens), np.nan, dtype=np.float32)
     if len(tokens) > 1:  # the guess made at t-1 is scored on token t
         loss[1:] = (-logp[:-1].gather(1, ids[0, 1:, None])[:, 0]).numpy()
     top_tokens = [vocab.to_tokens(row) for row in top_ids.tolist()]
+    cell, _ = normalize_cell(rnn.mode)
     return ProbeResult(tokens=tokens, states=states, top_tokens=top_tokens,
                        top_probs=top_logp.exp().numpy().astype(np.float32), loss=loss,
-                       parity=layer_parity(rnn, scratch, x, traces), cell=scratch.cell,
-                       num_layers=scratch.num_layers, num_directions=scratch.num_directions,
-                       hidden_size=scratch.hidden_size, saturation=gate_saturation(states))
+                       parity=parity, cell=cell, num_layers=rnn.num_layers,
+                       num_directions=2 if rnn.bidirectional else 1, hidden_size=rnn.hidden_size,
+                       saturation=gate_saturation(states))
 
 
 # ---- character-class signals and unit sorting -------------------------------------------

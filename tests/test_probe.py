@@ -6,6 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from playground.cells import ScratchRNN
 from playground.config import ModelConfig
 from playground.models import CharModel
 from playground.probe import (SIGNALS, best_unit, char_signal, has_brackets, nesting_depth, probe,
@@ -125,3 +126,35 @@ def test_best_unit_finds_a_planted_depth_unit():
     best = best_unit(res, depth)
     assert (best["layer"], best["direction"], best["quantity"], best["unit"]) == (1, 0, "h", 4)
     assert best["r"] == pytest.approx(1.0, abs=1e-5)
+
+
+@pytest.mark.parametrize("cell, bidirectional, embedding_dim", [
+    ("LSTM", True, 4), ("GRU", False, 0), ("RNN_RELU", True, 3)])
+def test_every_state_and_gate_equals_the_from_scratch_network(cell, bidirectional, embedding_dim):
+    """probe derives gates from nn's outputs; ScratchRNN.trace runs the whole recurrence from
+    the cell equations alone: every layer, direction and quantity must agree."""
+    model, vocab = _model(cell, 2, bidirectional, embedding_dim)
+    res = probe(model, vocab, TEXT)
+    with torch.no_grad():
+        x = model.one_hot_or_embed(torch.tensor([vocab[list(TEXT)]]))  # (1, T, I)
+        ref = ScratchRNN.from_module(model.rnn).eval().trace(x[0])     # {(l, d): {q: (T, 1, H)}}
+    assert set(ref) == set(res.states)
+    for key, quantities in ref.items():
+        assert list(quantities) == list(res.states[key])
+        for name, v in quantities.items():
+            np.testing.assert_allclose(res.states[key][name], v[:, 0].numpy(), atol=1e-5, err_msg=f"{key} {name}")
+
+
+def test_parity_catches_a_wrong_cell_equation(monkeypatch):
+    """The parity panel is a real check: break the forget gate's equation and it shows."""
+    from playground import probe as probe_module
+    model, vocab = _model("LSTM", 2)
+    real = probe_module.lstm_step
+
+    def broken(x_proj, h, c, w_hh, b_hh):
+        h_new, c_new, gates = real(x_proj, h, c, w_hh, b_hh)
+        return h_new, c_new, {**gates, "f": gates["f"] * 0.9}
+
+    monkeypatch.setattr(probe_module, "lstm_step", broken)
+    res = probe(model, vocab, TEXT)
+    assert res.parity_max > 1e-3
