@@ -5,8 +5,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import open_page
-from playground.config import ModelConfig
+from conftest import open_page, trained_run
+from playground import corpora
+from playground.config import ModelConfig, TrainConfig
 from playground.models import CharModel, count_parameters
 from playground.runner import REGISTRY
 
@@ -170,3 +171,18 @@ def test_knob_widgets_make_valid_configs(changes):
     at.run()
     assert not at.exception and not at.error
     assert not at.button[0].disabled
+
+
+def test_shapes_page_summarises_the_trained_model_with_its_true_parameter_count():
+    cfg = ModelConfig(cell="LSTM", embedding_dim=12, hidden_size=12, tie_weights=True, output_dropout=0.2,
+                      forget_bias=1.0)
+    with trained_run(cfg, TrainConfig(seq_len=8, batch_size=4), corpora.load("brackets", 5_000), 2) as run:
+        at = open_page("pages/2_Shapes.py", run=run)
+        assert not at.exception
+        total = next(c.value for c in at.caption if c.value.startswith("Total **"))
+        shown = int(re.search(r"\*\*([\d,]+) parameters", total).group(1).replace(",", ""))
+        model, _, _ = run.copy_model()
+        assert shown == count_parameters(model) and "same as the model's own count" in total
+        table = next(df.value for df in at.dataframe if "layer" in df.value.columns)
+        assert list(table["layer"]) == ["embedding", "embedding_dropout", "rnn", "output_dropout", "head"]
+        assert "tied" in table["note"].iloc[-1]

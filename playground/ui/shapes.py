@@ -106,20 +106,38 @@ def quiz_panel(desc: dict) -> None:
 
 
 def _trained_rnn():
-    """(rnn module, describe() of it) for the session's trained model, or None."""
+    """(rnn module, describe() of it, the whole model, its ModelConfig) for the session's
+    trained model, or None."""
     from playground import ui
 
     current_run = getattr(ui, "current_run", None)
     run = current_run() if current_run else None
     if run is None:
         return None
-    model, _vocab, _config = run.copy_model()
+    model, _vocab, config = run.copy_model()
     rnn = model.rnn
     desc = shapes.describe(
         rnn.mode, rnn.input_size, rnn.hidden_size, rnn.num_layers, bias=rnn.bias,
         batch_first=rnn.batch_first, bidirectional=rnn.bidirectional,
         proj_size=getattr(rnn, "proj_size", 0))
-    return rnn, desc
+    return rnn, desc, model, config
+
+
+def model_summary(model, config) -> None:
+    """The trained model layer by layer (embedding, dropouts, rnn, head), counted from the
+    formulas and checked against the model itself."""
+    from playground.models import count_parameters
+
+    summary = shapes.model_summary(config)
+    real = count_parameters(model)
+    st.markdown("**The whole model** (what the Train page trains: this page's inspector shows its rnn)")
+    st.dataframe(summary["rows"], hide_index=True, width="stretch",
+                 column_order=["layer", "module", "parameters", "formula", "note"])
+    check = "✅ the same as the model's own count" if real == summary["total"] else f"❌ the model holds {real:,}"
+    st.caption(f"Total **{summary['total']:,} parameters** = {summary['total_formula']} with V = "
+               f"{config.vocab_size}, E = {config.embedding_dim}, H = {config.hidden_size}, "
+               f"L = {config.num_layers}, I = {config.input_size}, D = {config.num_directions} · {check}"
+               + (" · tied weights: one (V, E) tensor serves the embedding and the head." if config.tie_weights else ""))
 
 
 def _differences(desc: dict, trained: dict) -> list[str]:
@@ -136,7 +154,8 @@ def trained_weights(desc: dict, clicked: tuple[str, str] | None) -> None:
         st.info("No trained model in this session yet: train one on the Train page, then "
                 "pick (or click) a weight block here to see its values.")
         return
-    rnn, trained = found
+    rnn, trained, model, config = found
+    model_summary(model, config)
     diffs = _differences(desc, trained)
     if diffs:
         st.warning("The trained model's settings differ from the inspector's, so the heatmap "
