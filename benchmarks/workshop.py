@@ -1,0 +1,473 @@
+"""Workshop load test: N learners on one fresh server, each pressing Start on /Train.
+
+    python -m benchmarks.workshop --sessions 30 --seconds 120 [--rounds 3] [--env K=V ...]
+
+Starts `streamlit run app.py` on a free port of 127.0.0.1 (environment passed through, plus
+every --env), then drives learners over Streamlit's own websocket protocol
+(benchmarks/st_client.py: a few % of a core for 30 learners, so the figures are the server's):
+
+1. baseline: --baseline-sessions learners (2) alone for --baseline-seconds (20), with
+   steps=50000 added to the URL so their runs cannot finish inside the window;
+2. --rounds main phases: --sessions learners open /Train?<--query> within --ramp-seconds,
+   press Start, follow the page's live polling (auto_rerun) like the browser, and every
+   ~--toggle-every seconds press Pause then Resume or move lr to a neighbouring value;
+   --seconds after the last learner pressed Start each presses Stop and closes its tab;
+   --settle-seconds later the server's RSS and threads are read ("after").
+
+A first page load (imports, corpus cache) comes before everything, so the phases measure
+a warm server.
+
+Printed per phase: learners whose run progressed (the page's step went above 0), seconds
+from Start to the first step shown (p50/max; resolution: the page's 1 s polling), rerun
+latency p50/p95 (a rerun sent -> its script_finished), aggregate tokens/s (steps the pages
+showed x batch_size x seq_len, over the window from the last Start to the end; compared
+with the baseline), exceptions (exception elements and error boxes naming an Error or a
+Traceback), dropped websockets; server RSS/threads (from /proc/<pid>/status) at start, before
+the first round, peak and after each round; and the server log's tracebacks. The last line
+of output is the whole result as one JSON object.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections import Counter
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from benchmarks.st_client import Session
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGE = "Train"
+SAFE_LRS = (1e-3, 3e-3, 1e-2)  # lr moves stay where the default run does not diverge
+
+
+# ---------------------------------------------------------------- the server process
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def server(env_pairs: list[str], log_path: Path, app_dir: Path = ROOT):
+    """A fresh `streamlit run app.py` (in `app_dir`) on a free port; yields (url, pid)."""
+    port = free_port()
+    env = {**os.environ, **dict(p.split("=", 1) for p in env_pairs)}
+    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+           "--server.address", "127.0.0.1", "--server.headless", "true"]
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(cmd, cwd=app_dir, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(url, proc)
+        yield url, proc.pid
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the server exited with code {proc.returncode} before it was healthy")
+        try:
+            urllib.request.urlopen(url + "/_stcore/health", timeout=2)
+            return
+        except OSError:
+            time.sleep(0.3)
+    raise RuntimeError(f"the server was not healthy within {timeout:.0f} s")
+
+
+def proc_status(pid: int) -> tuple[float, int]:
+    """(RSS in MB, number of threads) of a process, from /proc/<pid>/status."""
+    fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines())
+    return int(fields["VmRSS"].split()[0]) / 1024, int(fields["Threads"])
+
+
+def proc_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used, from /proc/<pid>/stat."""
+    after_name = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(after_name[11]) + int(after_name[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class Monitor:
+    """Samples the server's RSS and threads twice a second."""
+
+    def __init__(self, pid: int):
+        self.pid, self.samples = pid, []  # (time, rss_mb, threads)
+
+    def sample(self) -> tuple[float, int]:
+        rss, threads = proc_status(self.pid)
+        self.samples.append((time.monotonic(), rss, threads))
+        return rss, threads
+
+    async def run(self) -> None:
+        while True:
+            self.sample()
+            await asyncio.sleep(0.5)
+
+    def peak(self, since: float) -> tuple[float, int]:
+        inside = [s for s in self.samples if s[0] >= since] or self.samples[-1:]
+        return max(s[1] for s in inside), max(s[2] for s in inside)
+
+
+# ---------------------------------------------------------------- one learner
+
+@dataclass
+class Learner:
+    index: int
+    session: Session
+    load_seconds: float | None = None
+    start_time: float | None = None       # when Start was sent (monotonic)
+    first_step_seconds: float | None = None
+    tokens_per_step: int = 0               # batch_size x seq_len the page shows
+    toggles: Counter = field(default_factory=Counter)
+    problems: list[str] = field(default_factory=list)
+
+    def note_first_step(self) -> None:
+        if self.first_step_seconds is None and self.start_time is not None:
+            for t, step in self.session.step_samples:
+                if t >= self.start_time and step > 0:
+                    self.first_step_seconds = t - self.start_time
+                    return
+
+    @property
+    def final_step(self) -> int:
+        after = [s for t, s in self.session.step_samples if self.start_time and t >= self.start_time]
+        return max(after, default=0)
+
+
+class Clock:
+    """The phase ends `seconds` after the last learner pressed Start (or gave up)."""
+
+    def __init__(self, learners: int, seconds: float):
+        self.waiting, self.seconds, self.end = learners, seconds, float("inf")
+
+    def arrived(self) -> None:
+        self.waiting -= 1
+        if self.waiting == 0:
+            self.end = time.monotonic() + self.seconds
+
+    def running(self) -> bool:
+        return time.monotonic() < self.end
+
+
+async def learn(learner: Learner, delay: float, clock: Clock, toggle_every: float, rng: random.Random) -> None:
+    """Open /Train, press Start, follow the live page, toggle now and then; Stop at the end."""
+    await asyncio.sleep(delay)
+    s = learner.session
+    try:
+        learner.load_seconds = await s.open()
+    except Exception as e:  # a refused or failed connection is a finding, not a crash
+        learner.problems.append(f"could not open the page: {type(e).__name__}: {e}")
+        clock.arrived()
+        return
+    try:
+        await press_start(learner)
+        clock.arrived()
+        next_toggle = time.monotonic() + rng.uniform(0.5, 1.5) * toggle_every
+        while clock.running() and s.dropped is None:
+            await asyncio.sleep(0.25)
+            learner.note_first_step()
+            if toggle_every and time.monotonic() >= next_toggle:
+                await toggle(learner, rng, clock.end)
+                next_toggle = time.monotonic() + rng.uniform(0.5, 1.5) * toggle_every
+        learner.note_first_step()
+        await s.wait_idle(15)
+        if s.dropped is None and s.page.find("button", "Stop") is not None:
+            await s.click("Stop")  # free the run: the next phase measures the server without it
+            await s.wait_idle(15)
+    finally:
+        await s.close()
+
+
+async def press_start(learner: Learner) -> None:
+    s = learner.session
+    if s.page_not_found:
+        learner.problems.append(f"page {PAGE} not found")
+    batch_size, seq_len = s.page.number("batch_size"), s.page.number("seq_len")
+    learner.tokens_per_step = int(batch_size or 0) * int(seq_len or 0)
+    learner.start_time = time.monotonic()
+    if not await s.click("Start"):
+        learner.start_time = None
+        learner.problems.append("no enabled Start button on the page")
+
+
+async def toggle(learner: Learner, rng: random.Random, end: float) -> None:
+    """Pause, wait 2-5 s, Resume; or move lr to a neighbouring safe value. Counts what the
+    page then shows ("Paused", the new lr)."""
+    s = learner.session
+    if not await s.wait_idle(15):
+        return
+    if rng.random() < 0.5:
+        await pause_resume(learner, rng, end)
+    else:
+        await change_lr(learner, rng)
+
+
+async def pause_resume(learner: Learner, rng: random.Random, end: float) -> None:
+    s = learner.session
+    if not await s.click("Pause"):
+        learner.toggles["pause unavailable"] += 1
+        return
+    learner.toggles["pause"] += 1
+    await s.wait_idle(15)
+    learner.toggles["pause shown"] += any("Paused" in t for t in s.page.texts())
+    await asyncio.sleep(min(rng.uniform(2, 5), max(end - time.monotonic(), 0)))
+    await s.wait_idle(15)
+    if await s.click("Resume"):
+        learner.toggles["resume"] += 1
+        await s.wait_idle(15)
+        learner.toggles["resume shown"] += not any("Paused" in t for t in s.page.texts())
+    else:
+        learner.problems.append("paused, then found no Resume button")
+
+
+async def change_lr(learner: Learner, rng: random.Random) -> None:
+    s = learner.session
+    el = s.page.find("slider", "lr", prefix=True)
+    if el is None:
+        learner.toggles["lr unavailable"] += 1
+        return
+    now = lr_shown(s)
+    choices = [o for o in el.slider.options if float(o) in SAFE_LRS and (now is None or float(o) != now)]
+    option = rng.choice(choices)
+    if await s.choose(el.slider.label, option):
+        learner.toggles["lr"] += 1
+        await s.wait_idle(15)
+        await asyncio.sleep(1.5)  # the live view shows the new lr at its next poll
+        learner.toggles["lr shown"] += lr_shown(s) == float(option)
+
+
+def lr_shown(s: Session) -> float | None:
+    for t in s.page.texts():
+        if (m := re.fullmatch(r"lr: ([\d.e+-]+)", t)):
+            return float(m.group(1))
+    return None
+
+
+# ---------------------------------------------------------------- a phase of N learners
+
+def steps_at(samples: list[tuple[float, int]], t: float) -> float:
+    """The step shown at time t, linear between the samples around it."""
+    before = [(ts, s) for ts, s in samples if ts <= t]
+    after = [(ts, s) for ts, s in samples if ts > t]
+    if not before:
+        return float(after[0][1]) if after else 0.0
+    if not after:
+        return float(before[-1][1])
+    (t0, s0), (t1, s1) = before[-1], after[0]
+    return s0 + (s1 - s0) * (t - t0) / (t1 - t0)
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
+
+
+async def phase(url: str, n: int, seconds: float, query: str, ramp: float, toggle_every: float,
+                seed: int, monitor: Monitor) -> dict:
+    rng = random.Random(seed)
+    t0, cpu0 = time.monotonic(), proc_cpu_seconds(monitor.pid)
+    client_cpu0 = time.process_time()
+    clock = Clock(n, seconds)
+    learners = [Learner(i, Session(url, PAGE, query)) for i in range(n)]
+    await asyncio.gather(*(learn(l, ramp * i / max(n - 1, 1), clock, toggle_every, random.Random(rng.random()))
+                           for i, l in enumerate(learners)))
+    wall = time.monotonic() - t0
+    result = summarise(learners, clock.end)
+    result["server_cpu_cores"] = round((proc_cpu_seconds(monitor.pid) - cpu0) / wall, 2)
+    result["client_cpu_cores"] = round((time.process_time() - client_cpu0) / wall, 3)
+    monitor.sample()
+    result["peak_rss_mb"], result["peak_threads"] = map(lambda v: round(v, 1), monitor.peak(t0))
+    return result
+
+
+def summarise(learners: list[Learner], end: float) -> dict:
+    started = [l for l in learners if l.start_time is not None]
+    firsts = [l.first_step_seconds for l in started if l.first_step_seconds is not None]
+    reruns = [sec for l in learners for sec, _ in l.session.rerun_seconds]
+    polls = [sec for l in learners for sec, auto in l.session.rerun_seconds if auto]
+    errors = Counter(e for l in learners for e in l.session.page.errors)
+    window_start = max((l.start_time for l in started), default=end)
+    window = end - window_start
+    tokens = sum((steps_at(l.session.step_samples, end) - steps_at(l.session.step_samples, window_start))
+                 * l.tokens_per_step for l in started)
+    finals = [l.final_step for l in started]
+    toggles = sum((l.toggles for l in learners), Counter())
+    return {
+        "learners": len(learners),
+        "started": len(started),
+        "progressed": len(firsts),
+        "first_step_s": {"p50": _r(percentile(firsts, 50)), "max": _r(max(firsts, default=None))},
+        "never_stepped": [l.index for l in started if l.first_step_seconds is None],
+        "steps_per_learner": {"min": min(finals, default=0), "median": _r(percentile(finals, 50)),
+                              "max": max(finals, default=0)},
+        "rerun_s": {"p50": _r(percentile(reruns, 50)), "p95": _r(percentile(reruns, 95)), "n": len(reruns)},
+        "poll_rerun_s": {"p50": _r(percentile(polls, 50)), "p95": _r(percentile(polls, 95)), "n": len(polls)},
+        "page_load_s": {"p50": _r(percentile([l.load_seconds for l in learners if l.load_seconds], 50)),
+                        "max": _r(max((l.load_seconds for l in learners if l.load_seconds), default=None))},
+        "tokens_per_s": round(tokens / window) if window > 1 else None,
+        "window_s": round(window, 1),
+        "exceptions": sum(errors.values()),
+        "exception_texts": [f"{n} x {text[:300]}" for text, n in errors.most_common(5)],
+        "dropped_websockets": sum(l.session.dropped is not None for l in learners),
+        "unanswered_reruns": sum(l.session.unanswered for l in learners),
+        "toggles": dict(toggles),
+        "problems": sorted({p for l in learners for p in l.problems}),
+    }
+
+
+def _r(v: float | None, digits: int = 2) -> float | None:
+    return None if v is None else round(v, digits)
+
+
+# ---------------------------------------------------------------- the whole test
+
+def with_steps(query: str, steps: int) -> str:
+    return query if re.search(r"(^|&)steps=", query) else "&".join(filter(None, [query, f"steps={steps}"]))
+
+
+async def settle(monitor: Monitor, seconds: float) -> tuple[float, int]:
+    await asyncio.sleep(seconds)
+    rss, threads = monitor.sample()
+    return round(rss, 1), threads
+
+
+async def workshop(args, url: str, pid: int) -> dict:
+    monitor = Monitor(pid)
+    rss_start, threads_start = monitor.sample()
+    sampler = asyncio.create_task(monitor.run())
+    out = {"sessions": args.sessions, "seconds": args.seconds, "rounds_asked": args.rounds,
+           "load_average_at_start": os.getloadavg()[0], "cpu_count": os.cpu_count(),
+           "rss_mb": {"start": round(rss_start, 1)}, "threads": {"start": threads_start}}
+    warm = Session(url, PAGE, args.query)  # first page load: imports, corpus cache
+    out["first_page_load_s"] = round(await warm.open(), 2)
+    await warm.close()
+    if args.baseline_seconds > 0:
+        out["baseline"] = await phase(url, args.baseline_sessions, args.baseline_seconds,
+                                      with_steps(args.query, 50_000), 0.5, 0, args.seed + 1000, monitor)
+    out["rss_mb"]["before"], out["threads"]["before"] = await settle(monitor, args.settle_seconds)
+    out["rounds"] = []
+    for k in range(args.rounds):
+        r = await phase(url, args.sessions, args.seconds, args.query, args.ramp_seconds,
+                        args.toggle_every, args.seed + k, monitor)
+        r["rss_mb_after"], r["threads_after"] = await settle(monitor, args.settle_seconds)
+        out["rounds"].append(r)
+    sampler.cancel()
+    return out
+
+
+def overall(out: dict, log_text: str) -> dict:
+    rounds = out["rounds"]
+    base = out.get("baseline", {}).get("tokens_per_s")
+    tps = [r["tokens_per_s"] for r in rounds if r["tokens_per_s"] is not None]
+    phases = rounds + ([out["baseline"]] if "baseline" in out else [])
+    out.update({
+        "progressed": min(r["progressed"] for r in rounds),
+        "learners": out["sessions"],
+        "exceptions": sum(p["exceptions"] for p in phases),
+        "dropped_websockets": sum(p["dropped_websockets"] for p in phases),
+        "tokens_per_s_vs_baseline": round(min(tps) / base, 3) if base and tps else None,
+        "server_log_tracebacks": log_text.count("Traceback (most recent call last)"),
+        "load_average_at_end": os.getloadavg()[0],
+    })
+    out["rss_mb"].update(peak=max(r["peak_rss_mb"] for r in rounds), after=[r["rss_mb_after"] for r in rounds])
+    out["threads"].update(peak=max(r["peak_threads"] for r in rounds), after=[r["threads_after"] for r in rounds])
+    return out
+
+
+def report(out: dict) -> str:
+    lines = [f"Workshop load test: {out['sessions']} learners x {out['seconds']} s, {len(out['rounds'])} round(s)"]
+    if "baseline" in out:
+        b = out["baseline"]
+        lines.append(f"  baseline, {b['learners']} alone: {b['tokens_per_s']:,} tokens/s, "
+                     f"rerun p50/p95 {b['rerun_s']['p50']}/{b['rerun_s']['p95']} s")
+    for k, r in enumerate(out["rounds"], 1):
+        lines += [
+            f"  round {k}: progressed {r['progressed']}/{r['learners']} (started {r['started']}); "
+            f"first step after Start p50 {r['first_step_s']['p50']} s, max {r['first_step_s']['max']} s",
+            f"    steps per learner min/median/max {r['steps_per_learner']['min']}/"
+            f"{r['steps_per_learner']['median']}/{r['steps_per_learner']['max']}; "
+            f"aggregate {r['tokens_per_s'] or 0:,} tokens/s over the last {r['window_s']} s",
+            f"    rerun p50/p95 {r['rerun_s']['p50']}/{r['rerun_s']['p95']} s ({r['rerun_s']['n']} reruns; "
+            f"polls {r['poll_rerun_s']['p50']}/{r['poll_rerun_s']['p95']} s); page load p50 {r['page_load_s']['p50']} s",
+            f"    exceptions {r['exceptions']}, dropped websockets {r['dropped_websockets']}, "
+            f"unanswered reruns {r['unanswered_reruns']}; toggles {r['toggles']}",
+            f"    server {r['server_cpu_cores']} cores busy, this client {r['client_cpu_cores']}; "
+            f"RSS peak {r['peak_rss_mb']} MB, after {r['rss_mb_after']} MB; threads peak {r['peak_threads']}, "
+            f"after {r['threads_after']}",
+        ]
+        lines += [f"    exception: {t}" for t in r["exception_texts"]]
+        lines += [f"    problem: {p}" for p in r["problems"]]
+    lines += [
+        f"  tokens/s vs the baseline: {out['tokens_per_s_vs_baseline']}",
+        f"  RSS MB start {out['rss_mb']['start']}, before {out['rss_mb']['before']}, peak {out['rss_mb']['peak']}, "
+        f"after each round {out['rss_mb']['after']}",
+        f"  threads start {out['threads']['start']}, before {out['threads']['before']}, peak "
+        f"{out['threads']['peak']}, after each round {out['threads']['after']}",
+        f"  server log tracebacks: {out['server_log_tracebacks']}; machine load average "
+        f"{out['load_average_at_start']:.1f} at start, {out['load_average_at_end']:.1f} at end "
+        f"({out['cpu_count']} CPUs: above that, other processes compete with the server)",
+    ]
+    return "\n".join(lines)
+
+
+def parse_args(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sessions", type=int, default=30, help="learners in each round")
+    ap.add_argument("--seconds", type=float, default=120, help="how long each round trains after the ramp")
+    ap.add_argument("--rounds", type=int, default=1, help="repeat the main phase (RSS after each)")
+    ap.add_argument("--baseline-seconds", type=float, default=20, help="0: no baseline phase")
+    ap.add_argument("--baseline-sessions", type=int, default=2)
+    ap.add_argument("--ramp-seconds", type=float, default=5, help="learners arrive spread over this")
+    ap.add_argument("--toggle-every", type=float, default=30, help="~seconds between a learner's toggles; 0: never")
+    ap.add_argument("--settle-seconds", type=float, default=10, help="wait after a phase before reading RSS")
+    ap.add_argument("--query", default="", help="query string for /Train, e.g. 'hidden_size=64&steps=5000'")
+    ap.add_argument("--env", action="append", default=[], metavar="K=V", help="extra server environment")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--log", type=Path, help="keep the server log here (default: a temporary file)")
+    ap.add_argument("--app-dir", type=Path, default=ROOT,
+                    help="run this checkout's app.py (e.g. an older commit: git archive <rev> | tar -x -C DIR)")
+    args = ap.parse_args(argv)
+    bad = [p for p in args.env if "=" not in p]
+    if bad:
+        ap.error(f"--env takes K=V, got {bad}")
+    return args
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    log_path = args.log or Path(tempfile.mkstemp(prefix="workshop-server-", suffix=".log")[1])
+    with server(args.env, log_path, args.app_dir) as (url, pid):
+        out = asyncio.run(workshop(args, url, pid))
+    out = overall(out, log_path.read_text(errors="replace"))
+    out["server_log"] = str(log_path)
+    print(report(out))
+    print(json.dumps(out))
+    return out
+
+
+if __name__ == "__main__":
+    main()

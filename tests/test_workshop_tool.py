@@ -1,0 +1,112 @@
+"""The workshop load tool (benchmarks/workshop.py) and its protocol client (benchmarks/st_client.py).
+
+The page model is checked on hand-built ForwardMsgs; the `load` test runs the tool for real:
+3 learners for 20 s against a fresh server.
+"""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from streamlit.proto.Alert_pb2 import Alert
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+from benchmarks.st_client import ForwardCache, Page
+from benchmarks.workshop import percentile, steps_at, with_steps
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def delta(path, fragment_id="", **element) -> ForwardMsg:
+    """A ForwardMsg drawing one element, e.g. delta([0, 1], button={"label": "Start"})."""
+    msg = ForwardMsg()
+    msg.metadata.delta_path.extend(path)
+    msg.delta.fragment_id = fragment_id
+    (kind, fields), = element.items()
+    for name, value in fields.items():
+        setattr(getattr(msg.delta.new_element, kind), name, value)
+    return msg
+
+
+def drawn(page: Page, *messages: ForwardMsg, fragment_ids=()) -> Page:
+    """One script run (a fragment run if fragment_ids) that draws `messages`."""
+    page.start_run()
+    for m in messages:
+        page.apply(m)
+    page.finish_run(list(fragment_ids))
+    return page
+
+
+def test_buttons_and_widgets_are_found_by_label_not_position():
+    page = drawn(Page(), delta([0, 2, 1, 0], button={"label": "Pause", "id": "p", "disabled": True}),
+                 delta([0, 2, 0, 0], button={"label": "Start", "id": "s"}),
+                 delta([1, 26], number_input={"label": "batch_size", "default": 32}),
+                 delta([1, 25], number_input={"label": "seq_len (time steps per window)", "default": 64}))
+    assert page.find("button", "Start").button.id == "s"
+    assert page.find("button", "Pause").button.disabled
+    assert page.find("button", "Resume") is None
+    assert page.number("seq_len") == 64 and page.number("batch_size") == 32
+
+
+def test_the_step_comes_from_the_metric_or_the_progress_text():
+    assert drawn(Page(), delta([0, 3, 0], progress={"text": "**Training** · step 1,234 of 5,000"})).step() == 1234
+    assert drawn(Page(), delta([0, 3, 1], metric={"label": "step", "body": "77"})).step() == 77
+    assert drawn(Page(), delta([0, 3], markdown={"body": "Press **Start** to train."})).step() is None
+
+
+def test_a_fragment_run_replaces_only_its_own_elements():
+    page = drawn(Page(), delta([0, 1], markdown={"body": "outside"}),
+                 delta([0, 3, 0], "frag", progress={"text": "step 5 of 10"}),
+                 delta([0, 3, 1], "frag", markdown={"body": "a sample"}))
+    drawn(page, delta([0, 3, 0], "frag", progress={"text": "step 9 of 10"}), fragment_ids=["frag"])
+    assert page.texts() == ["outside", "step 9 of 10"]  # the sample was not redrawn: gone
+    drawn(page, delta([0, 1], markdown={"body": "outside"}))
+    assert page.texts() == ["outside"]                  # a full run without the fragment
+
+
+def test_errors_are_exceptions_and_error_boxes_naming_an_error():
+    page = drawn(Page(), delta([0, 1], exception={"type": "ValueError", "message": "bad"}),
+                 delta([0, 2], alert={"body": "Training failed: RuntimeError: boom", "format": Alert.ERROR}),
+                 delta([0, 3], alert={"body": "Diverged: try a lower lr", "format": Alert.ERROR}),
+                 delta([0, 4], alert={"body": "Error is a word", "format": Alert.INFO}))
+    assert page.errors == ["ValueError: bad", "Training failed: RuntimeError: boom"]
+
+
+def test_the_forward_cache_resolves_references_and_forgets_unused_messages():
+    cache = ForwardCache()
+    full = delta([0, 5], plotly_chart={"spec": "{}"})
+    full.hash, full.metadata.cacheable = "h1", True
+    cache.add(full)
+    assert cache.hashes() == ["h1"]
+    ref = ForwardMsg(ref_hash="h1")
+    ref.metadata.delta_path.extend([0, 7])
+    resolved = cache.add(ref)
+    assert resolved.delta.new_element.plotly_chart.spec == "{}"
+    assert list(resolved.metadata.delta_path) == [0, 7]
+    assert cache.add(ForwardMsg(ref_hash="unknown")) is None and cache.misses == 1
+    for _ in range(6):
+        cache.hashes()
+    assert cache.hashes() == []
+
+
+def test_steps_between_samples_are_interpolated():
+    samples = [(10.0, 0), (12.0, 100), (14.0, 140)]
+    assert steps_at(samples, 11.0) == 50
+    assert steps_at(samples, 13.5) == 130
+    assert steps_at(samples, 9.0) == 0 and steps_at(samples, 20.0) == 140
+    assert percentile([3.0, 1.0, 2.0, 4.0, 5.0], 50) == 3.0
+    assert with_steps("", 50) == "steps=50" and with_steps("cell=GRU&steps=9", 50) == "cell=GRU&steps=9"
+
+
+@pytest.mark.load
+def test_three_learners_all_train_with_no_exception():
+    cmd = [sys.executable, "-m", "benchmarks.workshop", "--sessions", "3", "--seconds", "20",
+           "--baseline-seconds", "0", "--settle-seconds", "1", "--toggle-every", "8"]
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=150)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    first = result["rounds"][0]
+    assert result["progressed"] == 3, done.stdout
+    assert result["exceptions"] == 0 and result["dropped_websockets"] == 0, done.stdout
+    assert first["steps_per_learner"]["min"] > 0 and first["rerun_s"]["n"] > 10, done.stdout
