@@ -91,7 +91,8 @@ def metrics(snap: Snapshot) -> None:
     c[4].metric("tokens/s", f"{snap.tokens_per_s:,.0f}", help="Training throughput over the last 20 steps.")
     c[5].metric("clipped steps", f"{snap.clipped_share:.0%}",
                 help="Share of steps whose gradient norm exceeded the clip threshold.")
-    c[6].metric("lr", f"{snap.lr:g}", delta=f"annealed ×{annealed}" if annealed else None, delta_color="off",
+    c[6].metric("lr", f"{snap.lr:g}", delta=f"÷{snap.train_config.anneal_factor:g} × {annealed}" if annealed else None,
+                delta_color="off", delta_arrow="down",
                 help="The learning rate the next step uses" + (
                     f"; divided by {snap.train_config.anneal_factor:g} at each ▼ on the loss curve "
                     "(validation loss did not beat its best)." if snap.train_config.anneals else "."))

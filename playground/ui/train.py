@@ -189,7 +189,7 @@ def token_counts(text: str) -> dict[str, int]:
 def token_counts_caption(text: str) -> str:
     n = token_counts(text)
     return (f"This text: {n['char']:,} char tokens, {n['word']:,} word tokens (whitespace runs kept), "
-            f"{n['word_ws']:,} word_ws tokens (× {n['word'] / max(n['word_ws'], 1):.1f} fewer than word).")
+            f"{n['word_ws']:,} word_ws tokens ({n['word'] / max(n['word_ws'], 1):.1f}× fewer than word).")
 
 
 def _page_text() -> str | None:
