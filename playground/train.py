@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from .config import ModelConfig, TrainConfig, check_lr
 from .models import CharModel, detach_state
 from .sampling import consecutive_batches, random_batches
-from .vocab import Vocab, token_char_counts, tokenize
+from .vocab import Vocab, detokenize, token_char_counts, tokenize
 
 # Model initialisation draws from torch's global RNG; serialise it so concurrent runs
 # with the same seed get the same weights.
@@ -310,4 +310,4 @@ class Trainer:
     def val_text(self, n_tokens: int = 300) -> str:
         """A snippet of held-out text (training text if there is no validation split)."""
         ids = self.val_ids if len(self.val_ids) > 1 else self.train_ids
-        return "".join(self.vocab.to_tokens(ids[:n_tokens].tolist()))
+        return detokenize(self.vocab.to_tokens(ids[:n_tokens].tolist()), self.train_config.tokenizer)

@@ -39,6 +39,20 @@ def _ws_tokens(text: str) -> list[tuple[str, int]]:
     return out
 
 
+def detokenize(tokens: Sequence[str], level: str = "char") -> str:
+    """Tokens back to text: joined as they are, except word_ws, which lost its whitespace:
+    words joined by one space, <eos> as a line end."""
+    if level != "word_ws":
+        return "".join(tokens)
+    out: list[str] = []
+    for tk in tokens:
+        if tk == EOS:
+            out.append("\n")
+        else:
+            out.append(tk if not out or out[-1] == "\n" else " " + tk)
+    return "".join(out)
+
+
 def token_char_counts(text: str, level: str = "char") -> list[int]:
     """Characters of `text` each token of tokenize(text, level) stands for; they sum to
     len(text). word_ws: a token covers the whitespace before it too (<eos> covers "\n"), so

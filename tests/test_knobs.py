@@ -13,7 +13,7 @@ from playground.config import ModelConfig, TrainConfig
 from playground.models import CharModel, count_parameters
 from playground.sampling import consecutive_batches
 from playground.train import MAX_VAL_TOKENS, Trainer, TrainingDiverged
-from playground.vocab import token_char_counts, tokenize
+from playground.vocab import detokenize, token_char_counts, tokenize
 
 torch.set_num_threads(1)
 BRACKETS = corpora.load("brackets", 20_000)
@@ -247,6 +247,17 @@ def _example_tokens(text):
 @pytest.mark.parametrize("text", ["a b\n\n c  d", "one line\n", "", "x\r\ny  \n z\t!", DOCS[:5000]])
 def test_word_ws_is_the_example_convention(text):
     assert tokenize(text, "word_ws") == _example_tokens(text)
+
+
+@pytest.mark.parametrize("level", ["char", "word", "word_ws"])
+def test_detokenize_gives_text_that_tokenizes_the_same(level):
+    for text in ["a b\n\n c  d", DOCS[:3000]]:
+        tokens = tokenize(text, level)
+        back = detokenize(tokens, level)
+        assert tokenize(back, level) == tokens
+        if level != "word_ws":
+            assert back == text                     # char and word tokens keep every character
+    assert detokenize(["a", "b", "<eos>", "<eos>", "c", "<eos>"], "word_ws") == "a b\n\nc\n"
 
 
 @pytest.mark.parametrize("level", ["char", "word", "word_ws"])
