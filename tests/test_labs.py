@@ -5,8 +5,8 @@ import pytest
 import torch
 from torch import nn
 
-from playground.labs import (clipping, fastai_chars, hello, lstm_vs_cell, perplexity,
-                             sampler_view, step_by_step, vocab_lab, warmup)
+from playground.labs import (clipping, d2l_rnn, fastai_chars, hello, lstm_vs_cell, ngram,
+                             perplexity, sampler_view, step_by_step, vocab_lab, warmup)
 from playground.labs.registry import BY_KEY, LABS, get
 
 torch.set_num_threads(1)
@@ -209,7 +209,135 @@ def test_activation_derivatives():
 
 
 def test_registry():
-    assert len(LABS) == 9 and len(BY_KEY) == 9
+    assert len(LABS) == 11 and len(BY_KEY) == 11
     assert get("nope") is LABS[0] and get("vocab").key == "vocab"
     for lab in LABS:
         assert lab.teaches.endswith(".") and callable(lab.run)
+
+
+# lab 1: the seed's "one linear layer" and epochs
+def test_rnn_cell_is_one_linear_on_h_x():
+    r = hello.cell_as_one_linear()
+    assert r["weight_shape"] == (4, 4 + len(hello.CHARS))
+    assert r["h_cell"].shape == (len(hello.SOURCE), 4)
+    assert r["max_diff"] < 1e-6
+    assert r["h_cell"].abs().min() > 0           # real states, not zeros compared with zeros
+
+
+def test_hello_default_epochs_are_the_seeds_15():
+    assert [len(h) for h in hello.run().values()] == [15, 15, 15]
+
+
+# lab 2 at the seed's scale (a few steps on a short text: the same code path)
+def test_run_at_scale_small_budget():
+    text = fastai_chars.TRAIN_TEXT * 4
+    calls = []
+    table = fastai_chars.run_at_scale(text=text, steps=3, max_val_windows=64,
+                                      progress=lambda d, t, label: calls.append((d, t)))
+    assert table.shape[0] == 10 and {"model", "init", "val loss", "train loss"} <= set(table)
+    assert set(table["init"]) == {"default", "identity"}
+    assert list(table["model"][:5]) == list(fastai_chars.MODELS)
+    assert table[["val loss", "train loss"]].map(math.isfinite).all().all()
+    assert calls[-1] == (30, 30) and len(calls) == 30
+    vocab_size = table.attrs["vocab_size"]
+    assert table["val loss"].between(0.3 * math.log(vocab_size), 2 * math.log(vocab_size)).all()
+    loss = {(r["model"], r["init"]): r["val loss"] for r in table.to_dict("records")}
+    lines = fastai_chars.verdict_lines(loss, "held-out loss")
+    concat, loop = loss[("CharLoopConcatModel", "default")], loss[("CharLoopModel", "default")]
+    assert lines[1].startswith("**Holds:**" if concat < loop else "**Does not hold:**")
+    assert f"{concat:.3f}" in lines[1] and f"{loop:.3f}" in lines[1]
+
+
+def test_verdicts_follow_the_numbers():
+    names = list(fastai_chars.MODELS)
+    loss = {(n, "default"): 2.0 - 0.1 * i for i, n in enumerate(names)}   # later models better
+    loss |= {(n, "identity"): loss[(n, "default")] + (0.05 if n == "CharRnn" else -0.05)
+             for n in names}
+    assert [d["holds"] for d in fastai_chars.verdicts(loss)] == ["yes", "yes", "yes", "partly"]
+    loss[("CharLoopConcatModel", "default")] = 5.0                        # worse than Char3
+    v = [d["holds"] for d in fastai_chars.verdicts(loss)]
+    assert v[:2] == ["partly", "no"]
+
+
+def test_validation_scores_every_model_on_the_same_targets():
+    train_ids, val_ids, chars = fastai_chars.encode_text(fastai_chars.TRAIN_TEXT * 2)
+    ends = torch.tensor([10, 20])
+    assert torch.equal(fastai_chars.windows_before(val_ids, ends, 3), val_ids[torch.tensor([[7, 8, 9], [17, 18, 19]])])
+    gen = torch.Generator().manual_seed(0)
+    X, Y = fastai_chars.sample_batch("CharSeqRnn", train_ids, 4, 8, gen)
+    assert X.shape == Y.shape == (4, 8) and torch.equal(X[:, 1:], Y[:, :-1])
+
+
+# lab 3: seed 002's embedding into the LSTM
+def test_seed_002_fails_as_written_and_the_fixes_work():
+    r = lstm_vs_cell.seed_embedding_into_lstm()
+    assert "floating point" in r["weight_error"]
+    assert "Expected hidden[0] size (1, 1, 3), got [1, 3, 3]" in r["state_error"]
+    assert r["input"].shape == (3, 1, 4)
+    assert r["input"][:, 0].tolist() == [[12, 13, 14, 15], [8, 9, 10, 11], [4, 5, 6, 7]]
+    assert r["output"].shape == (3, 1, 3) and torch.equal(r["output"][-1], r["h_n"][0])
+
+
+# lab 5: seed 004's layout beside ours
+def test_seed_vocab_layout_first_appearance_with_unk_at_3():
+    tokens = list("banana band")
+    itos, unk = vocab_lab.seed_vocab_layout(tokens)
+    assert itos[:4] == ["<pad>", "<bos>", "<eos>", "<unk>"] and unk == 3
+    assert itos[4:] == list(dict.fromkeys(tokens))            # b, a, n, " ", d
+    plain, unk0 = vocab_lab.seed_vocab_layout(tokens, min_freq=2, use_special_tokens=False)
+    assert unk0 == 0 and plain == ["<unk>", "b", "a", "n"]
+    ours = vocab_lab.run("banana band", level="char")["vocab"]
+    assert ours.idx_to_token[4] == "a"                         # most frequent first (4 times)
+
+
+def test_side_by_side_encodes_with_each_layout():
+    r = vocab_lab.run()["seed"]
+    enc = r["encoded"]
+    itos = r["seed_itos"]
+    assert [itos[i] for i in enc["seed 004"]] == [t.replace("␣", " ") for t in enc["token"]]
+    assert list(r["layout"]["seed 004"][:4]) == ["<pad>", "<bos>", "<eos>", "<unk>"]
+
+
+# lab 9: torch linear regression, formulas
+def test_linreg_with_nn_recovers_w_and_b():
+    last = list(warmup.train_linreg_nn())[-1]
+    assert last.w == pytest.approx(warmup.TRUE_W, abs=0.05)
+    assert last.b == pytest.approx(warmup.TRUE_B, abs=0.05)
+    slow = [list(train(lr=0.003))[-1].loss for train in (warmup.train_linreg, warmup.train_linreg_nn)]
+    assert slow[1] < slow[0]                  # MSELoss has no 1/2: twice the step at one lr
+
+
+def test_activation_formulas_match_torch():
+    check = warmup.formula_check(warmup.activations())
+    assert set(check) == {"relu", "sigmoid", "tanh"} and max(check.values()) < 1e-6
+
+
+# lab 10: n-gram
+def test_ngram_factors_are_count_ratios():
+    words = "the cat sat on the mat the cat ran".split()
+    r = ngram.run("the cat sat", n=2, text=" ".join(words))
+    p = list(r["factors"]["p"])
+    assert p == pytest.approx([3 / 9, 2 / 3, 1 / 2])         # P(the), P(cat|the), P(sat|cat)
+    assert r["probability"] == pytest.approx(3 / 9 * 2 / 3 * 1 / 2)
+    exact = r["by_n"].set_index("n")["P(phrase)"][3]
+    assert exact == pytest.approx(3 / 9 * 2 / 3 * 1 / 2)      # P(sat | the cat) = 1/2 too
+    with pytest.raises(ValueError):
+        ngram.run("", n=2, text="a b")
+
+
+def test_ngram_on_the_builtin_corpus():
+    r = ngram.run()
+    assert r["words"] == ngram.DEFAULT_PHRASE.split() and r["corpus_words"] > 10_000
+    f = r["factors"]
+    assert (f["p"] == f["count of the words"] / f["count of the context (N if none)"]).all()
+    assert 0 < r["probability"] < f["p"].min()
+
+
+# lab 11: d2l RNN
+def test_d2l_rnn_model_shapes_and_perplexity_falls():
+    model = d2l_rnn.RNNModel(nn.RNN(7, 5), 7)
+    out, state = model(torch.randint(0, 7, (2, 3)), None)
+    assert out.shape == (3 * 2, 7) and state.shape == (1, 2, 5)
+    r = d2l_rnn.train_d2l_rnn(num_chars=6_000, epochs=4, hidden_size=64)
+    ppl = [h["validation perplexity"] for h in r["history"]]
+    assert ppl[-1] < ppl[0] and ppl[-1] < r["vocab_size"] / 2

@@ -132,3 +132,83 @@ def test_warmup_recovers_w_and_b():
     sm = frame(at, "F.cross_entropy(z, y)")
     assert all(math.isclose(a, c, abs_tol=1e-3) for a, c in
                zip(sm["−log p(y) by hand"], sm["F.cross_entropy(z, y)"]))
+
+
+def test_hello_cell_is_one_linear_and_15_epochs():
+    at = open_lab("hello")
+    assert at.slider(key="lab_hello_epochs").value == 15
+    assert float(metric(at, "max |RNNCell h")) < 1e-6
+    assert metric(at, "the Linear's weight") == "4 × 8"
+
+
+def test_fastai_verdicts_match_the_table():
+    at = open_lab("fastai")
+    table = frame(at, "final loss (default init)").set_index("model")
+    verdicts = [m.value for m in at.markdown if "Concatenating [h; x]" in m.value][0]
+    concat, loop = (table["final loss (default init)"][n] for n in ("CharLoopConcatModel", "CharLoopModel"))
+    line = next(x for x in verdicts.splitlines() if "Concatenating" in x)
+    assert line.startswith("- **Holds:**" if concat < loop else "- **Does not hold:**")
+
+
+def test_fastai_at_scale_button_runs_with_progress(monkeypatch):
+    from playground.labs import fastai_chars
+    monkeypatch.setitem(fastai_chars.SEED_SCALE, "hidden_size", 32)   # a small budget here
+    monkeypatch.setitem(fastai_chars.SEED_SCALE, "batch_size", 64)
+    monkeypatch.setattr(fastai_chars.corpora, "load", lambda key, *a: fastai_chars.TRAIN_TEXT * 4)
+    at = open_lab("fastai")
+    assert any("Not run yet" in c.value for c in at.caption)
+    at.select_slider(key="lab_fastai_scale_steps").set_value(20)
+    at.select_slider(key="lab_fastai_scale_lr").set_value(1e-2)
+    at.button(key="lab_fastai_scale_run").click().run()
+    assert not at.exception, at.exception
+    wide = frame(at, "val loss (default)")
+    assert list(wide.index) == list(fastai_chars.MODELS) and wide.shape == (5, 4)
+    assert wide.map(math.isfinite).all().all()
+    scale = [m.value for m in at.markdown if "held-out loss:" in m.value][0]
+    char3 = wide["val loss (default)"]["Char3Model"]
+    line = next(x for x in scale.splitlines() if "Reading 8 characters" in x)
+    assert f"Char3Model {char3:.3f}" in line
+    beats = sum(wide["val loss (default)"].drop("Char3Model") < char3)
+    assert line.startswith({4: "- **Holds:**", 0: "- **Does not hold:**"}.get(beats, "- **Holds only in part:**"))
+
+
+def test_lstm_cell_shows_the_seed_002_errors():
+    at = open_lab("lstm_cell")
+    errors = [e.value for e in at.error]
+    assert any("Expected hidden[0] size (1, 1, 3), got [1, 3, 3]" in e for e in errors)
+    assert any("floating point" in e for e in errors)
+    out = [d.value for d in at.dataframe if list(d.value.index) == ["t=0 b=0", "t=1 b=0", "t=2 b=0"]]
+    assert out and out[0].shape == (3, 3)
+
+
+def test_vocab_side_by_side_with_seed_004():
+    at = open_lab("vocab")
+    layout = frame(at, "seed 004")
+    assert list(layout["seed 004"][:4]) == ["<pad>", "<bos>", "<eos>", "<unk>"]
+    assert layout["ours"][0] == "<unk>"
+    enc = [d.value for d in at.dataframe if "token" in d.value.columns and "seed 004" in d.value.columns][0]
+    assert (enc["ours"] != enc["seed 004"]).any()
+
+
+def test_warmup_torch_version_and_formulas():
+    at = open_lab("warmup")
+    runs = [d.value for d in at.dataframe if "w1" in d.value.columns]
+    assert len(runs) == 2
+    for r in runs:
+        assert [r["w1"].iloc[-1], r["w2"].iloc[-1]] == pytest.approx(list(warmup.TRUE_W), abs=0.05)
+    for name in ("relu", "sigmoid", "tanh"):
+        assert float(metric(at, f"max |formula − torch.{name}|")) < 1e-6
+    assert any(r"\frac{1}{1 + e^{-x}}" in x.value for x in at.latex)
+
+
+def test_ngram_product_of_the_factors():
+    at = open_lab("ngram")
+    factors = frame(at, "count of the words")
+    p = (factors["count of the words"] / factors["count of the context (N if none)"]).prod()
+    assert float(metric(at, "P(the output will be) with n = 3")) == pytest.approx(p, rel=1e-3)
+
+
+def test_d2l_rnn_perplexity_below_vocab():
+    at = open_lab("d2l_rnn")
+    V = int(metric(at, "|V|"))
+    assert 1 < float(metric(at, "held-out perplexity")) < V / 2

@@ -10,9 +10,14 @@ Every model reads token ids x (B, T) and returns log-probabilities of the next c
 """
 from __future__ import annotations
 
+import time
+
+import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from playground import corpora
 
 DEMO_TEXT = "I love this game"
 TRAIN_TEXT = (
@@ -174,3 +179,169 @@ def run(seq_len: int = 8, epochs: int = 60, seed: int = 0) -> dict[str, dict[str
     """The five models trained twice: default init and weight_hh = identity."""
     return {init: train_char_models(seq_len=seq_len, epochs=epochs, seed=seed, identity_init=ident)
             for init, ident in (("default", False), ("identity", True))}
+
+
+# --- the seed's scale --------------------------------------------------------------------------
+# fast.ai lesson 6 trained on ~600k characters of Nietzsche with n_fac 42, n_hidden 256, batch
+# 512 and 8-character windows, Adam at 1e-2 then 1e-3. Here: the PyTorch docstrings corpus
+# (real English, read from the local torch install), the same sizes, a fixed number of steps.
+SEED_SCALE = dict(n_fac=42, hidden_size=256, batch_size=512, seq_len=8)
+INITS = {"default": False, "identity": True}
+CHARS_READ = {"Char3Model": 3, "CharLoopModel": 8, "CharLoopConcatModel": 8, "CharRnn": 8,
+              "CharSeqRnn": 8}
+
+
+def encode_text(text: str, val_fraction: float = 0.1) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
+    """Character ids of the text split into train (first part) and validation (last part)."""
+    chars = sorted(set(text))
+    stoi = {c: i for i, c in enumerate(chars)}
+    ids = torch.tensor([stoi[c] for c in text])               # (N,)
+    n_val = int(len(ids) * val_fraction)
+    if n_val < 64 or len(ids) - n_val < 64:
+        raise ValueError(f"the text is too short to split: {len(ids)} characters")
+    return ids[:-n_val], ids[-n_val:], chars
+
+
+def windows_before(ids: torch.Tensor, ends: torch.Tensor, n: int) -> torch.Tensor:
+    """The n characters before each position in `ends`: (len(ends), n)."""
+    return ids[ends.view(-1, 1) + torch.arange(-n, 0)]        # (B, n)
+
+
+def sample_batch(name: str, ids: torch.Tensor, batch_size: int, seq_len: int,
+                 gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """A random training batch as the seed laid it out: overlapping windows -> next character
+    (Char3Model: 3 characters), or for CharSeqRnn non-overlapping windows -> shifted by one."""
+    if name == "CharSeqRnn":
+        starts = seq_len * torch.randint(0, (len(ids) - 1) // seq_len, (batch_size,), generator=gen)
+        X = windows_before(ids, starts + seq_len, seq_len)             # (B, T)
+        return X, windows_before(ids, starts + seq_len + 1, seq_len)   # (B, T)
+    ends = torch.randint(seq_len, len(ids), (batch_size,), generator=gen)  # same targets for all
+    X = windows_before(ids, ends, min(CHARS_READ[name], seq_len))  # (B, n)
+    return X, ids[ends]                                             # (B, n), (B,)
+
+
+@torch.no_grad()
+def validation_loss(model: nn.Module, name: str, val_ids: torch.Tensor, seq_len: int,
+                    max_windows: int = 8192, batch_size: int = 1024) -> float:
+    """Mean NLL (nats) of the character at evenly spaced validation positions p, read from the
+    characters before p: 3 for Char3Model, seq_len for the others (CharSeqRnn: its last output).
+    Every model is scored on the same target characters."""
+    count = min(max_windows, len(val_ids) - seq_len)
+    ends = torch.linspace(seq_len, len(val_ids) - 1, count).long()  # (P,)
+    model.eval()
+    total = 0.0
+    for chunk in ends.split(batch_size):
+        X = windows_before(val_ids, chunk, min(CHARS_READ[name], seq_len))  # (b, n)
+        logp = model(X)                                       # (b, V) or (b, n, V)
+        logp = logp[:, -1] if logp.dim() == 3 else logp       # (b, V)
+        total += F.nll_loss(logp, val_ids[chunk], reduction="sum").item()
+    model.train()
+    return total / len(ends)
+
+
+def lr_at(step: int, steps: int, lr: float, drop_at: float = 0.75) -> float:
+    """The seed's schedule: lr for the first part, lr / 10 after `drop_at` of the steps."""
+    return lr if step < drop_at * steps else lr / 10
+
+
+def train_at_scale(name: str, identity_init: bool, train_ids: torch.Tensor,
+                   val_ids: torch.Tensor, vocab_size: int, steps: int, lr: float = 1e-2,
+                   seed: int = 0, max_val_windows: int = 8192, on_step=None,
+                   n_fac: int = 42, hidden_size: int = 256, batch_size: int = 512,
+                   seq_len: int = 8) -> dict:
+    """Train one model with Adam on random batches; its validation loss and timing."""
+    torch.manual_seed(seed)
+    model = MODELS[name](vocab_size, n_fac, hidden_size)
+    if identity_init:
+        with torch.no_grad():
+            hidden_to_hidden(model).copy_(torch.eye(hidden_size))
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    gen = torch.Generator().manual_seed(seed)
+    losses, start = [], time.perf_counter()
+    for step in range(steps):
+        for group in optimizer.param_groups:
+            group["lr"] = lr_at(step, steps, lr)
+        X, Y = sample_batch(name, train_ids, batch_size, seq_len, gen)   # (B, T), (B,) | (B, T)
+        optimizer.zero_grad()
+        loss = F.nll_loss(model(X).reshape(-1, vocab_size), Y.reshape(-1))
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+        if on_step:
+            on_step()
+    train_seconds = time.perf_counter() - start
+    tail = losses[-max(1, steps // 10):]
+    return {"model": name, "init": "identity" if identity_init else "default",
+            "chars read": min(CHARS_READ[name], seq_len), "steps": steps,
+            "train loss": sum(tail) / len(tail),
+            "val loss": validation_loss(model, name, val_ids, seq_len, max_val_windows),
+            "seconds": train_seconds}
+
+
+def run_at_scale(text: str | None = None, steps: int = 400, lr: float = 1e-2, seed: int = 0,
+                 max_val_windows: int = 8192, progress=None, **sizes) -> pd.DataFrame:
+    """The five models, default and identity-initialised weight_hh, at the seed's sizes
+    (SEED_SCALE, overridable) on `text` (default: the PyTorch docstrings corpus).
+    progress(done, total, label) is called after every training step. One row per run."""
+    if steps < 1:
+        raise ValueError(f"steps must be at least 1, got {steps}")
+    if text is None:
+        text = corpora.load("torch_docs")
+    sizes = {**SEED_SCALE, **sizes}
+    train_ids, val_ids, chars = encode_text(text)
+    runs = [(name, ident) for ident in INITS.values() for name in MODELS]
+    total, done, rows = steps * len(runs), [0], []
+    for name, ident in runs:
+        label = f"{name}, weight_hh {'= I' if ident else 'default'}"
+
+        def tick(label=label):
+            done[0] += 1
+            if progress:
+                progress(done[0], total, label)
+
+        rows.append(train_at_scale(name, ident, train_ids, val_ids, len(chars), steps, lr, seed,
+                                   max_val_windows, tick, **sizes))
+    table = pd.DataFrame(rows)
+    table.attrs.update(text_chars=len(text), train_chars=len(train_ids), val_chars=len(val_ids),
+                       vocab_size=len(chars))
+    return table
+
+
+def _pair(a: str, x: float, b: str, y: float) -> str:
+    return f"{a} {x:.3f} vs {b} {y:.3f}"
+
+
+def verdicts(loss: dict[tuple[str, str], float]) -> list[dict]:
+    """The seed's claims checked against measured losses {(model, init): loss} (lower is
+    better). Each: claim, holds ("yes" | "no" | "partly") and the numbers that decide it."""
+    d = {name: loss[(name, "default")] for name in MODELS}
+    longer = ["CharLoopModel", "CharLoopConcatModel", "CharRnn", "CharSeqRnn"]
+    beat = [n for n in longer if d[n] < d["Char3Model"]]
+    ident_better = [n for n in MODELS if loss[(n, "identity")] < d[n]]
+
+    def status(hits: list, of: list) -> str:
+        return "yes" if len(hits) == len(of) else ("no" if not hits else "partly")
+
+    return [
+        {"claim": "Reading 8 characters beats reading 3 (Char3Model)",
+         "holds": status(beat, longer),
+         "numbers": "; ".join(_pair(n, d[n], "Char3Model", d["Char3Model"]) for n in longer)},
+        {"claim": "Concatenating [h; x] beats adding h + x (CharLoopConcatModel vs CharLoopModel)",
+         "holds": "yes" if d["CharLoopConcatModel"] < d["CharLoopModel"] else "no",
+         "numbers": _pair("CharLoopConcatModel", d["CharLoopConcatModel"],
+                          "CharLoopModel", d["CharLoopModel"])},
+        {"claim": "An output at every step (CharSeqRnn) beats only the last one (CharRnn)",
+         "holds": "yes" if d["CharSeqRnn"] < d["CharRnn"] else "no",
+         "numbers": _pair("CharSeqRnn", d["CharSeqRnn"], "CharRnn", d["CharRnn"])},
+        {"claim": "Initialising weight_hh to the identity helps",
+         "holds": status(ident_better, list(MODELS)),
+         "numbers": "; ".join(f"{n} {loss[(n, 'identity')]:.3f} with I vs {d[n]:.3f}"
+                              for n in MODELS)},
+    ]
+
+
+def verdict_lines(loss: dict[tuple[str, str], float], what: str) -> list[str]:
+    """One sentence per claim, generated from the numbers, e.g. for the page."""
+    word = {"yes": "Holds", "no": "Does not hold", "partly": "Holds only in part"}
+    return [f"**{word[v['holds']]}:** {v['claim']} — {what}: {v['numbers']}."
+            for v in verdicts(loss)]

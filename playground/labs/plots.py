@@ -50,3 +50,12 @@ def bar_figure(labels: Sequence[str], values: Sequence[float], colors: Sequence[
                y_title: str, height: int = 300, log_y: bool = False) -> go.Figure:
     fig = go.Figure(go.Bar(x=list(labels), y=list(values), marker_color=list(colors)))
     return _layout(fig, "", y_title, height, log_y)
+
+
+def grouped_bar_figure(labels: Sequence[str], groups: Mapping[str, Sequence[float]],
+                       y_title: str, height: int = 320) -> go.Figure:
+    """One bar per label and group, groups side by side (e.g. default vs identity init)."""
+    fig = go.Figure([go.Bar(x=list(labels), y=_finite(list(ys)), name=name)
+                     for name, ys in groups.items()])
+    fig.update_layout(barmode="group")
+    return _layout(fig, "", y_title, height)

@@ -3,8 +3,12 @@ and cross-entropy by hand, and the activation functions an RNN chooses between.
 
 Linear regression:  y = X w + b + ε,  ε ~ N(0, noise²);  loss = (ŷ - y)² / 2
 Minibatch SGD:      θ ← θ - lr · (1/|batch|) Σ_batch ∂loss/∂θ
+The same with torch: nn.Linear(2, 1) + nn.MSELoss() + optim.SGD. MSELoss is mean (ŷ - y)²,
+without the 1/2, so at the same lr its steps are twice those of the hand-written loop.
 Softmax:            softmax(z)_j = exp(z_j) / Σ_k exp(z_k);  CE(z, y) = -log softmax(z)_y
-Activations:        relu'(x) = [x > 0]   σ'(x) = σ(x)(1 - σ(x)) ≤ 1/4   tanh'(x) = 1 - tanh²(x) ≤ 1
+Activations:        relu(x) = max(x, 0)            relu'(x) = [x > 0]
+                    σ(x) = 1 / (1 + exp(-x))       σ'(x) = σ(x)(1 - σ(x)) ≤ 1/4
+                    tanh(x) = (1 - exp(-2x)) / (1 + exp(-2x))   tanh'(x) = 1 - tanh²(x) ≤ 1
 """
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from dataclasses import dataclass
 from typing import Iterator
 
 import torch
+from torch import nn
 
 TRUE_W = (2.0, -3.4)
 TRUE_B = 4.2
@@ -72,6 +77,34 @@ def train_linreg(epochs: int = 5, lr: float = 0.03, batch_size: int = 10,
         yield LinregEpoch(epoch, full, tuple(w.detach().view(-1).tolist()), b.item())
 
 
+def train_linreg_nn(epochs: int = 5, lr: float = 0.03, batch_size: int = 10,
+                    num_examples: int = 1000, noise: float = 0.01,
+                    seed: int = 0) -> Iterator[LinregEpoch]:
+    """The seed's torch version: nn.Linear(2, 1), init w ~ N(0, 0.01²), b = 0, nn.MSELoss(),
+    optim.SGD(lr); the same data and minibatch order as `train_linreg`. The reported loss is
+    the same (ŷ - y)² / 2 as there, so the two tables compare."""
+    if batch_size < 1 or num_examples < batch_size:
+        raise ValueError("need 1 <= batch_size <= num_examples")
+    features, labels = synthetic_data(num_examples, noise, seed)
+    gen = torch.Generator().manual_seed(seed + 1)
+    net = nn.Linear(len(TRUE_W), 1)
+    with torch.no_grad():
+        net.weight.copy_(0.01 * torch.randn(1, len(TRUE_W), generator=gen))   # (1, 2)
+        net.bias.zero_()                                                     # (1,)
+    loss_fn, optimizer = nn.MSELoss(), torch.optim.SGD(net.parameters(), lr=lr)
+    for epoch in range(1, epochs + 1):
+        order = torch.randperm(num_examples, generator=gen)
+        for i in range(0, num_examples, batch_size):
+            idx = order[i:i + batch_size]
+            loss = loss_fn(net(features[idx]), labels[idx])                  # mean (ŷ - y)²
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        with torch.no_grad():
+            full = squared_loss(net(features), labels).mean().item()
+        yield LinregEpoch(epoch, full, tuple(net.weight.view(-1).tolist()), net.bias.item())
+
+
 def softmax(X: torch.Tensor) -> torch.Tensor:
     """Row-wise exp(z) / Σ exp(z) (broadcast over the row sums)."""
     X_exp = X.exp()                                                    # (n, C)
@@ -102,6 +135,25 @@ def activations(lo: float = -6.0, hi: float = 6.0, n: int = 241) -> dict[str, to
     return out
 
 
+FORMULAS = {   # name -> (LaTeX of f, LaTeX of f', f written out from its formula)
+    "relu": (r"\mathrm{relu}(x) = \max(x, 0)", r"\mathrm{relu}'(x) = [x > 0]",
+             lambda x: torch.maximum(x, torch.zeros_like(x))),
+    "sigmoid": (r"\sigma(x) = \frac{1}{1 + e^{-x}}", r"\sigma'(x) = \sigma(x)\,(1 - \sigma(x)) \le \tfrac14",
+                lambda x: 1 / (1 + torch.exp(-x))),
+    "tanh": (r"\tanh(x) = \frac{1 - e^{-2x}}{1 + e^{-2x}}", r"\tanh'(x) = 1 - \tanh^2(x) \le 1",
+             lambda x: (1 - torch.exp(-2 * x)) / (1 + torch.exp(-2 * x))),
+}
+
+
+def formula_check(acts: dict[str, torch.Tensor]) -> dict[str, float]:
+    """max |formula(x) - torch's function(x)| over the plotted x, per activation."""
+    x = acts["x"].double()                                             # (n,) float64
+    return {name: (FORMULAS[name][2](x) - acts[name].double()).abs().max().item()
+            for name in FORMULAS}
+
+
 def run(epochs: int = 5, lr: float = 0.03, batch_size: int = 10, seed: int = 0) -> dict:
+    acts = activations()
     return {"linreg": list(train_linreg(epochs, lr, batch_size, seed=seed)),
-            "softmax": softmax_example(), "activations": activations()}
+            "linreg_nn": list(train_linreg_nn(epochs, lr, batch_size, seed=seed)),
+            "softmax": softmax_example(), "activations": acts, "formula_check": formula_check(acts)}

@@ -10,8 +10,9 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from playground.labs import fastai_chars, hello, perplexity, sampler_view, vocab_lab, warmup
-from playground.labs.plots import bar_figure, curves_figure, xy_figure
+from playground.labs import (d2l_rnn, fastai_chars, hello, lstm_vs_cell, ngram, perplexity,
+                             sampler_view, vocab_lab, warmup)
+from playground.labs.plots import bar_figure, curves_figure, grouped_bar_figure, xy_figure
 from playground.labs.registry import Lab, get
 
 
@@ -71,7 +72,8 @@ def _colour_string(predicted: str, target: str) -> str:
 # 1 ------------------------------------------------------------------------------------------
 def render_hello(lab: Lab) -> None:
     c1, c2 = st.columns(2)
-    epochs = c1.slider("epochs", 5, 60, 20, key=_k(lab, "epochs"))
+    epochs = c1.slider("epochs", 5, 60, 15, key=_k(lab, "epochs"),
+                       help="15, as in the seed note.")
     seed = c2.number_input("seed", 0, 99, 2, key=_k(lab, "seed"),
                            help="Seed 0 leaves the one-hot versions stuck at “ohlll”: with "
                                 "hidden_size = 4 classes there is little room.")
@@ -103,6 +105,25 @@ def render_hello(lab: Lab) -> None:
         "loss": [f"{ce['loss_ids']:.6f}", f"{ce['loss_probabilities']:.6f}",
                  f"{ce['loss_by_hand']:.6f}", "error: " + ce["long_one_hot_error"]]}),
         hide_index=True, width="stretch")
+    _cell_as_linear()
+
+
+def _cell_as_linear() -> None:
+    st.subheader("An RNN cell is one linear layer on [h; x]")
+    st.latex(r"\tanh(W_{ih}x + b_{ih} + W_{hh}h + b_{hh}) = "
+             r"\tanh\big([W_{hh}\;W_{ih}]\,[h;\,x] + (b_{ih} + b_{hh})\big)")
+    r = hello.cell_as_one_linear()
+    m1, m2 = st.columns(2)
+    m1.metric("max |RNNCell h − tanh(Linear([h; x]))| over “hello”", f"{r['max_diff']:.1e}")
+    m2.metric("the Linear's weight [W_hh W_ih]", f"{r['weight_shape'][0]} × {r['weight_shape'][1]}",
+              help="(hidden_size, hidden_size + input_size)")
+    left, right = st.columns(2)
+    left.caption("nn.RNNCell, h_t at each step of “hello”")
+    left.dataframe(pd.DataFrame(r["h_cell"].numpy(), index=list(hello.SOURCE)).round(5),
+                   width="stretch")
+    right.caption("tanh(nn.Linear(cat([h, x]))) with the same numbers")
+    right.dataframe(pd.DataFrame(r["h_linear"].numpy(), index=list(hello.SOURCE)).round(5),
+                    width="stretch")
 
 
 # 2 ------------------------------------------------------------------------------------------
@@ -141,6 +162,79 @@ def render_fastai(lab: Lab) -> None:
                                 "final loss (weight_hh = I)": curves["identity"][n][-1]}
                                for n in curves["default"]]).round(3),
                  hide_index=True, width="stretch")
+    final = {(n, init): c[n][-1] for init, c in curves.items() for n in c}
+    st.markdown("**The seed's claims at this small scale** (computed from the table):")
+    st.markdown("\n".join(f"- {line}" for line in fastai_chars.verdict_lines(
+        final, f"final training loss on the {len(fastai_chars.TRAIN_TEXT)}-character text")))
+    render_fastai_scale(lab)
+
+
+@st.cache_resource(show_spinner=False)
+def _scale_results() -> dict:
+    """Finished seed-scale runs by settings, shared by every session of this server."""
+    return {}
+
+
+def _progress_callback(bar):
+    """progress(done, total, label) for run_at_scale, redrawing the bar once per percent."""
+    shown = [-1]
+
+    def update(done: int, total: int, label: str) -> None:
+        percent = 100 * done // total
+        if percent != shown[0]:
+            shown[0] = percent
+            bar.progress(done / total, text=f"{label}: {done:,} of {total:,} steps")
+    return update
+
+
+def render_fastai_scale(lab: Lab) -> None:
+    st.subheader("At the seed's scale: real English, n_fac 42, hidden 256, batch 512")
+    st.markdown(
+        "The five models again, each with default and identity weight_hh, at fast.ai's sizes: "
+        "the PyTorch docstrings corpus (English prose from the local torch install; the last "
+        "10 % held out), windows of 8 characters, random batches of 512, Adam at the learning "
+        "rate below, then a tenth of it for the last quarter of the steps. Every model is scored on the same held-out characters, read from the 8 "
+        "characters before them (3 for Char3Model; CharSeqRnn by its last output).")
+    c1, c2, c3 = st.columns([2, 1, 2])
+    steps = c1.select_slider("steps per model (10 runs)", [20, 100, 300, 600], 300,
+                             key=_k(lab, "scale_steps"),
+                             help="20 only checks that it runs: the numbers mean little.")
+    lr = c2.select_slider("Adam lr", [1e-3, 3e-3, 1e-2], 3e-3, key=_k(lab, "scale_lr"))
+    settings = (steps, lr)
+    store = _scale_results()
+    if c3.button("▶ Run at the seed's scale (minutes)", key=_k(lab, "scale_run")):
+        bar = st.progress(0.0, text="loading the corpus …")
+        torch.set_num_threads(1)   # measured: 1 thread beat 2 on this 2-core server
+        store[settings] = fastai_chars.run_at_scale(steps=steps, lr=lr,
+                                                    progress=_progress_callback(bar))
+        bar.empty()
+    if settings not in store:
+        st.caption("Not run yet with these settings on this server: press the button.")
+        return
+    _scale_outcome(store[settings], lab)
+
+
+def _scale_outcome(table: pd.DataFrame, lab: Lab) -> None:
+    a = table.attrs
+    m = st.columns(4)
+    m[0].metric("characters (train / held out)", f"{a['train_chars']:,} / {a['val_chars']:,}")
+    m[1].metric("vocabulary |V|", a["vocab_size"], help=f"uniform guessing: ln |V| = "
+                f"{math.log(a['vocab_size']):.2f} nats")
+    m[2].metric("windows seen per model", f"{int(table['steps'][0]) * 512:,}")
+    m[3].metric("training time, all 10 runs", f"{table['seconds'].sum():.0f} s")
+    wide = table.pivot(index="model", columns="init", values=["val loss", "train loss"])
+    wide = wide.reindex(list(fastai_chars.MODELS))
+    wide.columns = [f"{v} ({i})" for v, i in wide.columns]
+    st.dataframe(wide.round(3), width="stretch")
+    st.plotly_chart(grouped_bar_figure(
+        list(fastai_chars.MODELS),
+        {f"weight_hh {i}": table[table["init"] == i].set_index("model")["val loss"]
+         .reindex(list(fastai_chars.MODELS)).tolist() for i in fastai_chars.INITS},
+        "held-out loss (nats per char)"), key=_k(lab, "scale_bar"))
+    loss = {(r["model"], r["init"]): r["val loss"] for r in table.to_dict("records")}
+    st.markdown("**The seed's claims at its own scale** (computed from this run):")
+    st.markdown("\n".join(f"- {line}" for line in fastai_chars.verdict_lines(
+        loss, "held-out loss")))
 
 
 # 3 ------------------------------------------------------------------------------------------
@@ -168,6 +262,25 @@ def render_lstm_cell(lab: Lab) -> None:
     e2.caption(f"embedding(ids = {emb['ids'].tolist()}): rows {emb['ids'].tolist()} come back")
     e2.dataframe(pd.DataFrame(emb["looked_up"].numpy(), index=[f"id {i}" for i in emb["ids"].tolist()])
                  .astype(int), width="stretch")
+    _seed_lstm(r["seed_lstm"])
+
+
+def _seed_lstm(r: dict) -> None:
+    st.subheader("Seed 002: the looked-up rows fed into nn.LSTM(4, 3)")
+    st.markdown("The note builds the table above, looks up ids [3, 2, 1], adds a batch "
+                "dimension with `unsqueeze(1)` — one sequence of 3 steps, shape "
+                f"`{tuple(r['input'].shape)}` = (seq_len, batch, 4) — and runs an LSTM on it. "
+                "Run as written on this PyTorch, it stops twice:")
+    errors = {"weight": r["weight_error"], "state": r["state_error"]}
+    for name, written, fixed in r["steps"]:
+        st.code(written, language="python")
+        st.error(f"PyTorch: {errors[name]}" if errors[name] else "(no error on this PyTorch)")
+        st.caption("one-line fix:")
+        st.code(fixed, language="python")
+    st.caption(f"With both fixes: output {tuple(r['output'].shape)} (seq_len, batch, hidden), "
+               f"h_n {tuple(r['h_n'].shape)}. (The note shows a 3 × 3 × 3 output, printed by an "
+               "older PyTorch; today's checks the state's batch size against the input's.)")
+    st.dataframe(_tensor_frame(r["output"], "h").round(4), width="stretch")
 
 
 # 4 ------------------------------------------------------------------------------------------
@@ -195,7 +308,7 @@ def render_vocab(lab: Lab) -> None:
     c1, c2, c3 = st.columns(3)
     level = c1.radio("tokens", ["word", "char"], horizontal=True, key=_k(lab, "level"))
     min_freq = c2.slider("min_freq", 0, 5, 1, key=_k(lab, "min_freq"))
-    reserved = c3.multiselect("reserved tokens (after <unk>)", vocab_lab.RESERVED_CHOICES,
+    reserved = c3.multiselect("reserved tokens (ours: after <unk>)", vocab_lab.RESERVED_CHOICES,
                               default=list(vocab_lab.RESERVED_CHOICES), key=_k(lab, "reserved"))
     try:
         r = run_with_status(lab, text=text, level=level, min_freq=min_freq,
@@ -221,6 +334,24 @@ def render_vocab(lab: Lab) -> None:
     right.code(str(r["ids"][:40]), language=None, wrap_lines=True)
     right.markdown("**decoded**")
     right.code(r["decoded"], language=None, wrap_lines=True)
+    _vocab_side_by_side(r["seed"], bool(reserved))
+
+
+def _vocab_side_by_side(seed: dict, special: bool) -> None:
+    st.subheader("Our layout next to seed 004's Vocab")
+    st.markdown(
+        "Seed 004's Vocab (with `use_special_tokens=" + str(special) + "`) puts "
+        + ("`<pad>, <bos>, <eos>, <unk>` at ids 0–3" if special else "`<unk>` at id 0")
+        + " and then the tokens **in order of first appearance**. Ours (the layout of the later "
+        "d2l.ai book's Vocab) puts `<unk>` **first**, whatever reserved tokens are chosen, and "
+        "sorts the tokens **by falling frequency**. Why ours: `<unk>` = 0 in every vocabulary "
+        "(checkpoints check it), and frequent tokens get small ids. A model learns the same "
+        "either way: only the ids, i.e. the order of the embedding rows, differ.")
+    left, right = st.columns(2)
+    left.caption(f"first ids; seed 004's unknown token is id {seed['seed_unk']}, ours id 0")
+    left.dataframe(seed["layout"], hide_index=True, width="stretch")
+    right.caption("the text's first tokens encoded by each")
+    right.dataframe(seed["encoded"], hide_index=True, width="stretch")
 
 
 # 6 ------------------------------------------------------------------------------------------
@@ -336,8 +467,7 @@ def render_warmup(lab: Lab) -> None:
     m[2].metric("learned b (true 4.2)", f"{last.b:.4f}", f"{last.b - warmup.TRUE_B:+.4f}",
                 delta_color="off")
     m[3].metric("loss (ŷ−y)²/2 after the last epoch", f"{last.loss:.2e}")
-    st.dataframe(pd.DataFrame([{"epoch": e.epoch, "loss": e.loss, "w1": e.w[0], "w2": e.w[1], "b": e.b}
-                               for e in r["linreg"]]), hide_index=True, width="stretch")
+    _linreg_both(r["linreg"], r["linreg_nn"])
     st.subheader("Softmax and cross-entropy on two examples")
     s = r["softmax"]
     st.dataframe(pd.DataFrame({
@@ -346,20 +476,104 @@ def render_warmup(lab: Lab) -> None:
         "true class y": s["y"].tolist(), "p(y)": s["p_true"].numpy().round(4),
         "−log p(y) by hand": s["ce_by_hand"].numpy().round(4),
         "F.cross_entropy(z, y)": s["ce_torch"].numpy().round(4)}), hide_index=True, width="stretch")
-    st.subheader("Activations and their derivatives")
-    a = r["activations"]
-    x = a["x"].numpy()
-    left, right = st.columns(2)
-    left.plotly_chart(xy_figure(x, {n: a[n].numpy() for n in ("relu", "sigmoid", "tanh")}, "x",
-                                "f(x)"), key=_k(lab, "act"))
-    right.plotly_chart(xy_figure(x, {n: a[f"d {n}"].numpy() for n in ("relu", "sigmoid", "tanh")},
-                                 "x", "f′(x) (autograd)"), key=_k(lab, "dact"))
+    st.subheader("Activations, their formulas and derivatives")
+    _activations(r["activations"], r["formula_check"], lab)
     st.caption("tanh is zero-centred with slope up to 1, so an RNN's state can swing both ways; "
                "sigmoid's slope is at most 1/4, and both flatten for large |x|, where gradients "
                "multiplied over many steps vanish. relu never saturates for x > 0 but lets the "
                "state grow without bound (see the clipping lab).")
 
 
+def _linreg_frame(history) -> pd.DataFrame:
+    return pd.DataFrame([{"epoch": e.epoch, "loss": e.loss, "w1": e.w[0], "w2": e.w[1], "b": e.b}
+                         for e in history])
+
+
+def _linreg_both(scratch, with_nn) -> None:
+    left, right = st.columns(2)
+    left.caption("from scratch: linreg, squared_loss, sgd")
+    left.dataframe(_linreg_frame(scratch), hide_index=True, width="stretch")
+    right.caption("nn.Linear(2, 1) + nn.MSELoss() + optim.SGD, same data and batches")
+    right.dataframe(_linreg_frame(with_nn), hide_index=True, width="stretch")
+    a, b = scratch[-1], with_nn[-1]
+    st.caption(f"After epoch {a.epoch}: loss (ŷ−y)²/2 {a.loss:.2e} from scratch, {b.loss:.2e} "
+               "with torch. nn.MSELoss is the mean of (ŷ−y)², without the ½, so at the same "
+               "learning rate its steps are twice as long: at small learning rates the torch "
+               "version gets closer in the same epochs.")
+
+
+def _activations(a: dict, check: dict, lab: Lab) -> None:
+    x = a["x"].numpy()
+    cols = st.columns(3)
+    for col, name in zip(cols, warmup.FORMULAS):
+        f_tex, d_tex, _ = warmup.FORMULAS[name]
+        col.latex(f_tex)
+        col.latex(d_tex)
+        col.plotly_chart(xy_figure(x, {name: a[name].numpy(), f"d {name} (autograd)":
+                                       a[f"d {name}"].numpy()}, "x", "", height=260),
+                         key=_k(lab, f"act_{name}"))
+        col.metric(f"max |formula − torch.{name}|", f"{check[name]:.1e}")
+    st.caption("The seed's note writes sigmoid(x) = 11+exp(−x) and tanh(x) = 1−exp(−2x)1+exp(−2x): "
+               "the fraction bars were lost. The formulas above, evaluated as written, match "
+               "PyTorch's functions to the printed difference.")
+
+
+# 10 -----------------------------------------------------------------------------------------
+def render_ngram(lab: Lab) -> None:
+    c1, c2 = st.columns([3, 1])
+    phrase = c1.text_input("words (1 to 6)", ngram.DEFAULT_PHRASE, key=_k(lab, "phrase"))
+    n = c2.slider("n (n-gram)", 1, 6, 3, key=_k(lab, "n"), help="3: the seed's trigram")
+    try:
+        r = run_with_status(lab, phrase=phrase, n=n)
+    except ValueError as err:
+        st.error(str(err))
+        return
+    words = r["words"]
+    st.latex(_chain_latex(words, n))
+    st.dataframe(r["factors"].style.format({"p": "{:.4g}"}), hide_index=True, width="stretch")
+    st.metric(f"P({' '.join(words)}) with n = {n}", f"{r['probability']:.4g}",
+              help=f"product of the p column; counts from {r['corpus_words']:,} words of the "
+                   "PyTorch docstrings corpus")
+    st.caption(f"The same phrase for every n (n = {len(words)} is the exact chain rule on "
+               "these counts):")
+    st.dataframe(r["by_n"].style.format({"P(phrase)": "{:.4g}"}), hide_index=True)
+
+
+def _chain_latex(words: list[str], n: int) -> str:
+    """P(w1..wk) = Π P(w_i | last n-1 words) with the words filled in."""
+    w = [rf"\text{{{x}}}" for x in words]
+    factors = [f"P({w[i]}" + (" \\mid " + ", ".join(w[max(0, i - n + 1):i]) if i and n > 1 else "")
+               + ")" for i in range(len(w))]
+    sign = "=" if n >= len(words) else r"\approx"
+    return f"P({', '.join(w)}) {sign} " + " ".join(factors)
+
+
+# 11 -----------------------------------------------------------------------------------------
+def render_d2l_rnn(lab: Lab) -> None:
+    c1, c2, c3 = st.columns(3)
+    num_chars = c1.select_slider("characters of the corpus", [5_000, 20_000, 50_000], 20_000,
+                                 key=_k(lab, "chars"))
+    epochs = c2.slider("epochs", 2, 20, 10, key=_k(lab, "epochs"))
+    lr = c3.select_slider("Adam lr", [1e-3, 3e-3, 1e-2], 3e-3, key=_k(lab, "lr"))
+    r = run_with_status(lab, num_chars=num_chars, epochs=epochs, lr=lr)
+    hist = pd.DataFrame(r["history"])
+    V, last = r["vocab_size"], r["history"][-1]
+    m = st.columns(4)
+    m[0].metric("|V| (uniform guessing)", V)
+    m[1].metric("train perplexity, last epoch", f"{last['train perplexity']:.2f}")
+    m[2].metric("held-out perplexity, last epoch", f"{last['validation perplexity']:.2f}")
+    m[3].metric("training time", f"{r['seconds']:.1f} s")
+    st.plotly_chart(curves_figure({c: hist[c].tolist() for c in ("train perplexity",
+                                                                 "validation perplexity")},
+                                  "epoch", "perplexity (log scale)", log_y=True,
+                                  hline=(V, f"|V| = {V}")), key=_k(lab, "ppl"))
+    st.caption(f"{r['chars']:,} characters of the PyTorch docstrings corpus, 90 % to train; "
+               "nn.RNN(|V|, 256) on one-hot inputs, batch 32, num_steps 35, gradients clipped "
+               "to norm 1. Training perplexity is averaged over the epoch while the model "
+               "still learns, so it can sit above the held-out one.")
+
+
 RENDERERS = {"hello": render_hello, "fastai": render_fastai, "lstm_cell": render_lstm_cell,
              "step": render_step, "vocab": render_vocab, "samplers": render_samplers,
-             "clipping": render_clipping, "perplexity": render_perplexity, "warmup": render_warmup}
+             "clipping": render_clipping, "perplexity": render_perplexity, "warmup": render_warmup,
+             "ngram": render_ngram, "d2l_rnn": render_d2l_rnn}
