@@ -9,7 +9,7 @@ import streamlit as st
 
 from playground import ui
 
-ui.setup_page("Home", "🔁")
+ui.setup_page("Home", "🔁", runs=False)  # the link only: Home never waits for the engine
 
 st.title("🔁 RNN Playground")
 st.markdown(

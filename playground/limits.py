@@ -18,8 +18,9 @@ from dataclasses import dataclass, fields
 from .config import ModelConfig, TrainConfig
 
 GATE_BLOCKS = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
-CPU_FLOPS = 25e9     # sustained fp32 FLOP/s of one core in torch's RNN kernels (measured ~60e9
-                     # on the default LSTM here; lower on small matrices): a cautious estimate
+# Sustained fp32 FLOP/s of one core in torch's CPU kernels, per cell, measured here
+# (benchmarks: LSTM 100-170e9, GRU 55e9, tanh RNN 25e9 at hidden_size 128-512); rounded down.
+CELL_FLOPS = {"RNN_TANH": 25e9, "RNN_RELU": 25e9, "LSTM": 80e9, "GRU": 50e9}
 
 
 @dataclass(frozen=True)
@@ -77,11 +78,12 @@ class Cost:
     parameters: int
     flops_per_step: float
     memory_bytes: float
+    flops_per_second: float = 25e9
 
     @property
     def step_seconds(self) -> float:
         """Estimated seconds of one training step on one core."""
-        return self.flops_per_step / CPU_FLOPS
+        return self.flops_per_step / self.flops_per_second
 
     @property
     def memory_mb(self) -> float:
@@ -98,7 +100,7 @@ def estimate(mc: ModelConfig, tc: TrainConfig, vocab_size: int) -> Cost:
     tokens = tc.batch_size * tc.seq_len
     activations = tokens * (sum(i + d * (g + 2) * h for i in inputs) + 3 * v)
     return Cost(parameters=params, flops_per_step=6.0 * tokens * macs,
-                memory_bytes=4.0 * (4 * params + activations))
+                memory_bytes=4.0 * (4 * params + activations), flops_per_second=CELL_FLOPS[mc.cell])
 
 
 def check(mc: ModelConfig, tc: TrainConfig, vocab_size: int, steps: int, limits: Limits) -> list[str]:
