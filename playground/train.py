@@ -9,8 +9,9 @@ One step, for a minibatch X, Y of shape (B, T):
     if clip and g > clip: grad *= clip / g              # torch.nn.utils.clip_grad_norm_
 
 At an evaluation, validation loss L (nats per token) also gives
-    bits per character = sum of nats over the scored tokens / (ln 2 * characters they cover)
-which compares models across tokenizers (a word token covers several characters). With
+    bits per character = sum of nats over the scored tokens / (ln 2 * characters they stand for)
+which compares models across tokenizers (a word token stands for several characters; see
+vocab.token_char_counts: word_ws counts one space per word, one "\n" per <eos>). With
 anneal_factor k > 1 (word_language_model divides by 4): if L >= the best L so far,
 lr /= k from the next step on, and the row is marked annealed.
 """

@@ -26,16 +26,16 @@ def tokenize(text: str, level: str = "char") -> list[str]:
     if level == "word":
         return _WORD_RE.findall(text)
     if level == "word_ws":
-        return [tk for tk, _ in _ws_tokens(text)]
+        return _ws_tokens(text)
     raise ValueError(f"tokenizer must be 'char', 'word' or 'word_ws', got {level!r}")
 
 
-def _ws_tokens(text: str) -> list[tuple[str, int]]:
-    """word_ws tokens with the text offset each one ends at; a last line without "\n"
-    still gets its <eos> (as iterating over a file's lines does)."""
-    out = [(EOS if m.group() == "\n" else m.group(), m.end()) for m in _WS_RE.finditer(text)]
+def _ws_tokens(text: str) -> list[str]:
+    """word_ws tokens; a last line without "\n" still gets its <eos> (as iterating over a
+    file's lines does)."""
+    out = [EOS if tk == "\n" else tk for tk in _WS_RE.findall(text)]
     if text and not text.endswith("\n"):
-        out.append((EOS, len(text)))
+        out.append(EOS)
     return out
 
 
@@ -54,13 +54,16 @@ def detokenize(tokens: Sequence[str], level: str = "char") -> str:
 
 
 def token_char_counts(text: str, level: str = "char") -> list[int]:
-    """Characters of `text` each token of tokenize(text, level) stands for; they sum to
-    len(text). word_ws: a token covers the whitespace before it too (<eos> covers "\n"), so
-    bits per character = nats / (ln 2 * characters) compares across tokenizers."""
-    if level == "word_ws":
-        ends = [end for _, end in _ws_tokens(text)]
-        return [b - a for a, b in zip([0, *ends[:-1]], ends)]
-    return [len(tk) for tk in tokenize(text, level)]
+    """Characters of text each token of tokenize(text, level) stands for: they sum to
+    len(detokenize(tokens, level)), which is len(text) for char and word tokens. word_ws drops
+    whitespace runs, so its tokens stand for the text rebuilt from them: a word counts its
+    letters plus the one space before it (none at a line start), <eos> its "\n". Bits per
+    character = nats / (ln 2 * characters) then compares models across tokenizers."""
+    tokens = tokenize(text, level)
+    if level != "word_ws":
+        return [len(tk) for tk in tokens]
+    previous = [EOS, *tokens[:-1]]
+    return [1 if tk == EOS else len(tk) + (before != EOS) for tk, before in zip(tokens, previous)]
 
 
 def _flatten(tokens: Iterable) -> list[str]:

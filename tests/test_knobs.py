@@ -261,11 +261,14 @@ def test_detokenize_gives_text_that_tokenizes_the_same(level):
 
 
 @pytest.mark.parametrize("level", ["char", "word", "word_ws"])
-def test_token_char_counts_cover_the_text(level):
+def test_token_char_counts_cover_the_text_the_tokens_stand_for(level):
     for text in ["a b\n\n c  d", "ab, cd!\n", DOCS[:3000]]:
-        counts = token_char_counts(text, level)
-        assert len(counts) == len(tokenize(text, level)) and sum(counts) == len(text)
-    assert token_char_counts("ab  cd\n", "word_ws") == [2, 4, 1]   # a word covers the spaces before it
+        counts, tokens = token_char_counts(text, level), tokenize(text, level)
+        assert len(counts) == len(tokens) and sum(counts) == len(detokenize(tokens, level))
+        if level != "word_ws":
+            assert sum(counts) == len(text)
+    # word_ws drops whitespace runs: "ab" 2, " cd" 3 (one space, not the two of the text), "\n" 1
+    assert token_char_counts("ab  cd\n", "word_ws") == [2, 3, 1]
 
 
 def test_word_keeps_whitespace_so_it_counts_more_tokens_than_word_ws():

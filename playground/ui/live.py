@@ -87,7 +87,9 @@ def metrics(snap: Snapshot) -> None:
                      "with the same tokens.")
     c[3].metric("val bits/char", f"{bpc.iloc[-1]:.3f}" if len(bpc) else "—",
                 help="Validation nats summed over the scored tokens / (ln 2 × the characters of text they "
-                     "cover): bits per character, comparable across char and word tokens.")
+                     "stand for): bits per character, comparable across char and word tokens. word_ws "
+                     "drops whitespace runs: its characters are those of the text rebuilt from its tokens "
+                     "(one space between words, one newline per <eos>).")
     c[4].metric("tokens/s", f"{snap.tokens_per_s:,.0f}", help="Training throughput over the last 20 steps.")
     c[5].metric("clipped steps", f"{snap.clipped_share:.0%}",
                 help="Share of steps whose gradient norm exceeded the clip threshold.")

@@ -34,7 +34,9 @@ TOKENIZER_HELP = (
     "tokens, so joining them gives the text back. word_ws: pytorch/examples word_language_model's "
     "convention: each line split on whitespace plus one <eos> token per line; whitespace is dropped "
     "and punctuation stays on its word, so it counts far fewer tokens than word. Perplexity is per "
-    "token: compare it only between runs with the same tokens; bits per character compares any two.")
+    "token: compare it only between runs with the same tokens; bits per character compares across "
+    "tokens (for word_ws, per character of the text rebuilt from its tokens: whitespace runs count "
+    "as one space, since word_ws never predicts them).")
 ERROR_KEY, CKPT_MESSAGE_KEY, NOTICE_KEY = "train_error", "checkpoint_message", "train_notice"
 PENDING_KEY = "pending_settings"   # settings to put into the sidebar before its widgets run
 
