@@ -107,75 +107,155 @@ def check_unit(rnn: torch.nn.RNNBase, where: Watch | Clamp) -> None:
 
 # ---- stepping the model ------------------------------------------------------------------
 
-class _FoldedStepper:
-    """The fast path. The prefix goes through the model's own nn.RNN/LSTM/GRU in one call;
-    each later token through torch's fused one-step kernels (torch.lstm_cell, the kernel of
-    nn.LSTMCell; gru_cell; rnn_tanh_cell / rnn_relu_cell) layer by layer, with the nn
-    module's weights: for a single token, nn.LSTM's per-call overhead costs ~3x its
-    arithmetic.
-
-    The embedding is folded into layer 0's input projection: every token's
-        table[v] = W_ih,0 e_v + b_ih,0            (|V|, G*H),  e_v = embedding or one-hot row
-    is computed once, so a step looks up one row and passes it to the kernel as its input
-    bias, with a zero-width input (W_ih x = 0): the kernel computes the same gates as nn.
-    Per step that leaves one kernel call per layer and one addmm for the head, written
-    straight into the caller's logits row. Bidirectional or projected stacks keep calling
-    the nn module."""
-
-    CELL_KERNELS = {"LSTM": torch.lstm_cell, "GRU": torch.gru_cell,
-                    "RNN_TANH": torch.rnn_tanh_cell, "RNN_RELU": torch.rnn_relu_cell}
+class _ModuleStepper:
+    """The general path: the model's own nn.RNN/LSTM/GRU, state carried, one call for the
+    prefix and one per token (a GPU, bidirectional or projected stacks, other dtypes)."""
 
     def __init__(self, model):
-        self.model, rnn = model, model.rnn
+        self.model, self.state = model, None  # nn's (L*D, 1, H), or (h_n, c_n) for LSTM
         self.device = next(model.parameters()).device
-        self.kernel = self.CELL_KERNELS[rnn.mode]
-        self.weights = [[getattr(rnn, f"{name}_l{layer}", None)
-                         for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
-                        for layer in range(rnn.num_layers)]
-        self.by_layer = not rnn.bidirectional and not getattr(rnn, "proj_size", 0)
-        self.state = None  # nn's (L*D, 1, H), or (h_n, c_n) for LSTM, until stepping by layer
-        self.h = self.c = None  # per layer (1, H), once stepping by layer
-        if self.by_layer:
-            self._fold()
 
-    def _fold(self) -> None:
-        w_ih, w_hh, b_ih, b_hh = self.weights[0]
-        ids = torch.arange(self.model.head.out_features, device=w_ih.device)  # (V,)
-        inputs = self.model.one_hot_or_embed(ids[None])[0]                   # (V, I)
-        self.table = torch.nn.functional.linear(inputs, w_ih, b_ih)          # (V, G*H)
-        self.no_input = inputs.new_zeros(1, 0)                               # (1, 0)
-        self.weights[0] = [w_ih.new_zeros(w_ih.shape[0], 0), w_hh, None, b_hh]  # W_ih: (G*H, 0)
-        self.head_t = self.model.head.weight.t()                             # (D*H, V)
-        self.head_b = self.model.head.bias
+    def __call__(self, ids: list[int]) -> tuple[np.ndarray, float]:
+        x = torch.tensor([ids], dtype=torch.long, device=self.device)  # (1, T)
+        logits, self.state = self.model(x, self.state)                 # (1, T, V)
+        return logits[0, -1].float().cpu().numpy(), float("nan")       # (V,)
 
-    def _head(self, h: torch.Tensor, out: torch.Tensor) -> None:
-        """logits = h W^T + b into `out` (1, V), a CPU row."""
-        if h.device == out.device and self.head_b is not None:
-            torch.addmm(self.head_b, h, self.head_t, out=out)               # (1, V)
-        else:
-            out.copy_(self.model.head(h))                                    # (1, V)
 
-    def __call__(self, ids: list[int], out: torch.Tensor) -> float:
-        if self.state is None or not self.by_layer:
-            x = torch.tensor([ids], dtype=torch.long, device=self.device)   # (1, T)
-            logits, self.state = self.model(x, self.state)                   # (1, T, V)
-            out.copy_(logits[:, -1])                                         # (1, V)
-            return float("nan")
-        if self.h is None:
-            h_n, c_n = self.state if isinstance(self.state, tuple) else (self.state, None)
-            self.h, self.c = list(h_n), (list(c_n) if c_n is not None else None)  # each (1, H)
-        layer_in, (w_ih, w_hh, _, b_hh) = self.no_input, self.weights[0]
-        self._layer(0, layer_in, w_ih, w_hh, self.table[ids[-1]], b_hh)      # bias: (G*H,)
-        for layer in range(1, len(self.weights)):
-            self._layer(layer, self.h[layer - 1], *self.weights[layer])
-        self._head(self.h[-1], out)
-        return float("nan")
+class _NumpyStepper:
+    """The fast path, for a unidirectional stack on the CPU in float32. The prefix goes
+    through the nn module in one call. Each later token costs one torch matmul per layer
+    (W_hh h, plus W_ih h_below above layer 0) and one for the head, written into
+    preallocated buffers, and the cell's elementwise equations in numpy on those same
+    buffers: a numpy op on a few hundred floats costs a fraction of a torch op's dispatch
+    (nn.LSTM's per-call overhead is ~3x a token's arithmetic; torch.lstm_cell's ~1x).
 
-    def _layer(self, layer: int, x, w_ih, w_hh, b_ih, b_hh) -> None:
-        if self.c is not None:
-            self.h[layer], self.c[layer] = self.kernel(x, (self.h[layer], self.c[layer]), w_ih, w_hh, b_ih, b_hh)
-        else:
-            self.h[layer] = self.kernel(x, self.h[layer], w_ih, w_hh, b_ih, b_hh)  # (1, H)
+    The embedding is folded into layer 0's input projection: every token's row
+        table[v] = W_ih,0 e_v + b_ih,0 (+ b_hh,0, except GRU)    (|V|, G*H),  e_v = embedding | one-hot
+    is computed once, so a step looks up one row. LSTM gate rows are reordered
+    (i, f, g, o) -> (i, f, o, g) so that the three sigmoids are one slice:
+
+        LSTM  c = f * c + i * g,  h = o * tanh(c)
+        GRU   n = tanh(x_n + r * (W_hn h + b_hn)),  h = n + z * (h - n)
+        RNN   h = tanh(pre) | relu(pre)
+    """
+
+    def __init__(self, model):
+        rnn, H = model.rnn, model.rnn.hidden_size
+        G = {"LSTM": 4, "GRU": 3}.get(rnn.mode, 1)
+        order = torch.cat([torch.arange(2 * H), torch.arange(3 * H, 4 * H), torch.arange(2 * H, 3 * H)]) \
+            if rnn.mode == "LSTM" else torch.arange(G * H)                       # (G*H,) gate rows
+        self.layers = [self._layer(rnn, layer, order) for layer in range(rnn.num_layers)]
+        inputs = model.one_hot_or_embed(torch.arange(model.head.out_features)[None])[0]  # (V, I)
+        b_x = _biases(rnn, 0, order)[0]
+        self.table = torch.nn.functional.linear(inputs, rnn.weight_ih_l0[order], b_x).numpy()  # (V, G*H)
+        self.cell_step = {"LSTM": _lstm_np, "GRU": _gru_np, "RNN_TANH": _rnn_tanh_np, "RNN_RELU": _rnn_relu_np}[rnn.mode]
+        self.head_t, self.head_b = model.head.weight.t(), model.head.bias       # (H, V), (V,)
+        self.logits = torch.zeros(1, model.head.out_features)                   # (1, V)
+        self.logits_np = self.logits[0].numpy()                                 # (V,), same memory
+        self.prefix = _ModuleStepper(model)
+
+    @staticmethod
+    def _layer(rnn, layer: int, order: torch.Tensor) -> tuple:
+        """Weights (transposed, contiguous), biases, and state/gate buffers as torch (1, n)
+        tensors and numpy (n,) views of the same memory."""
+        H, GH = rnn.hidden_size, len(order)
+        w_ih, w_hh = getattr(rnn, f"weight_ih_l{layer}"), getattr(rnn, f"weight_hh_l{layer}")
+        b_x, b_h = _biases(rnn, layer, order)
+        h_t, hg_t, xg_t = torch.zeros(1, H), torch.zeros(1, GH), torch.zeros(1, GH)
+        c, tmp = np.zeros(H, np.float32), np.zeros(H, np.float32)
+        return (w_ih[order].t().contiguous(), b_x, w_hh[order].t().contiguous(), b_h,  # (I|H, G*H), (G*H,)
+                h_t, hg_t, xg_t, h_t[0].numpy(), c, hg_t[0].numpy(), xg_t[0].numpy(), tmp)
+
+    def _start(self, ids: list[int]) -> tuple[np.ndarray, float]:
+        """The prefix through the nn module; its final state into the buffers."""
+        logits, _ = self.prefix(ids)
+        state = self.prefix.state
+        h_n, c_n = state if isinstance(state, tuple) else (state, None)  # each (L, 1, H)
+        for layer, (*_, h, c, _hg, _xg, _tmp) in enumerate(self.layers):
+            h[:] = h_n[layer, 0].numpy()
+            if c_n is not None:
+                c[:] = c_n[layer, 0].numpy()
+        self.prefix = None
+        return logits, float("nan")
+
+    def __call__(self, ids: list[int]) -> tuple[np.ndarray, float]:
+        if self.prefix is not None:
+            return self._start(ids)
+        below = None
+        for w_ih_t, b_x, w_hh_t, b_h, h_t, hg_t, xg_t, h, c, hg, xg, tmp in self.layers:
+            if b_h is None:
+                torch.mm(h_t, w_hh_t, out=hg_t)                    # W_hh h: (1, G*H)
+            else:
+                torch.addmm(b_h, h_t, w_hh_t, out=hg_t)            # W_hh h + b_hh: (1, G*H)
+            if below is None:
+                xg = self.table[ids[-1]]                           # W_ih e + b_x: (G*H,), one row
+            else:
+                torch.addmm(b_x, below, w_ih_t, out=xg_t)          # W_ih h_below + b_x: (1, G*H)
+            self.cell_step(xg, hg, h, c, tmp)                      # h (and c) updated in place
+            below = h_t
+        torch.addmm(self.head_b, below, self.head_t, out=self.logits)  # (1, V)
+        return self.logits_np, float("nan")                        # (V,)
+
+
+def _biases(rnn, layer: int, order: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(b_x, b_h) added to W_ih x and to W_hh h, gate rows in `order`. LSTM and RNN add both
+    biases on the input side (b_h None); GRU keeps b_hn inside r * (W_hn h + b_hn)."""
+    b_ih, b_hh = getattr(rnn, f"bias_ih_l{layer}")[order], getattr(rnn, f"bias_hh_l{layer}")[order]
+    return (b_ih, b_hh) if rnn.mode == "GRU" else (b_ih + b_hh, None)
+
+
+def _sigmoid_(a: np.ndarray) -> None:
+    """a <- 1 / (1 + exp(-a)), in place."""
+    np.negative(a, out=a)
+    np.exp(a, out=a)
+    a += 1
+    np.reciprocal(a, out=a)
+
+
+def _lstm_np(xg, hg, h, c, tmp) -> None:
+    """hg: W_hh h (H-blocks i, f, o, g), xg: W_ih x + biases; h, c updated in place."""
+    H = h.size
+    hg += xg                                      # pre-activations (4H,)
+    _sigmoid_(hg[:3 * H])                         # i, f, o
+    g = np.tanh(hg[3 * H:], out=hg[3 * H:])
+    np.multiply(hg[:H], g, out=tmp)               # i * g
+    c *= hg[H:2 * H]
+    c += tmp                                      # c = f * c + i * g
+    np.tanh(c, out=h)
+    h *= hg[2 * H:3 * H]                          # h = o * tanh(c)
+
+
+def _gru_np(xg, hg, h, c, tmp) -> None:
+    """hg: W_hh h + b_hh (r, z, n), xg: W_ih x + b_ih; h updated in place."""
+    H = h.size
+    rz = hg[:2 * H]
+    rz += xg[:2 * H]
+    _sigmoid_(rz)                                 # r, z
+    n = np.multiply(rz[:H], hg[2 * H:], out=tmp)  # r * (W_hn h + b_hn)
+    n += xg[2 * H:]
+    np.tanh(n, out=n)
+    h -= n
+    h *= rz[H:]
+    h += n                                        # h = (1 - z) * n + z * h
+
+
+def _rnn_tanh_np(xg, hg, h, c, tmp) -> None:
+    np.tanh(np.add(hg, xg, out=hg), out=h)
+
+
+def _rnn_relu_np(xg, hg, h, c, tmp) -> None:
+    np.maximum(np.add(hg, xg, out=hg), 0, out=h)
+
+
+def _stepper(model, clamp: Clamp | None, watch: Watch | None):
+    """The open path when a unit is clamped or watched; else the numpy path where it applies
+    (CPU, float32, one direction, no projection, biases); else the nn module."""
+    if watch is not None:
+        return _CellStepper(model, clamp, watch)
+    rnn = model.rnn
+    plain = not rnn.bidirectional and not getattr(rnn, "proj_size", 0) and rnn.bias and model.head.bias is not None
+    cpu32 = all(p.device.type == "cpu" and p.dtype == torch.float32 for p in model.parameters())
+    return _NumpyStepper(model) if plain and cpu32 else _ModuleStepper(model)
 
 
 class _CellStepper:
@@ -215,11 +295,10 @@ class _CellStepper:
             layer_in = outs[0] if self.D == 1 else torch.cat(outs, dim=1)  # (1, D*H)
         return self.model.head(layer_in), seen  # (1, V)
 
-    def __call__(self, ids: list[int], out: torch.Tensor) -> float:
+    def __call__(self, ids: list[int]) -> tuple[np.ndarray, float]:
         for token_id in ids:
             logits, seen = self._token(token_id)
-        out.copy_(logits)  # (1, V)
-        return seen
+        return logits[0].float().cpu().numpy(), seen  # (V,)
 
 
 def _set_unit(v: torch.Tensor, unit: int, value: float) -> torch.Tensor:
@@ -287,11 +366,12 @@ def _draw(logits: np.ndarray, u: float, temperature: float, top_k: int | None) -
         w = exp((logits - max) / temperature), zero outside the top_k largest,
         next = the first id whose cumulative weight exceeds u * sum(w),   u ~ U[0, 1)
     i.e. a draw from p = next_token_distribution (same distribution as torch.multinomial)."""
-    z = (logits - logits.max()) * (1.0 / temperature)  # (V,)
+    z = logits - logits.max()  # (V,)
+    z *= 1.0 / temperature
     if top_k is not None and 0 < top_k < z.size:
         z[z < np.partition(z, -top_k)[-top_k]] = -np.inf
-    cdf = np.cumsum(np.exp(z, out=z))  # (V,)
-    return min(int(np.searchsorted(cdf, u * cdf[-1], side="right")), z.size - 1)
+    cdf = np.exp(z, out=z).cumsum()  # (V,)
+    return min(int(cdf.searchsorted(u * cdf[-1], "right")), z.size - 1)
 
 
 def _choose(logits: torch.Tensor, greedy: bool, temperature: float, top_k: int | None,
@@ -325,16 +405,38 @@ def generate_trace(model, vocab: Vocab, prefix: str, length: int, temperature: f
     read out at every step. Either one switches to the layer-by-layer path.
 
     Random stream: token t is drawn with the t-th number of torch.rand(length) from a
-    generator seeded with `seed`, by inverse CDF (`_draw`). Since the fast path (folded
-    embedding, numpy sampling) replaced per-step torch calls, the text for a seed is the one
-    produced before except where float rounding moves a cumulative probability across u
-    (~1e-7 relative; not seen in the tests' runs).
+    torch.Generator seeded with `seed` (the numbers one torch.rand(1) per step gives), by
+    inverse CDF (`_draw`). The fast path (folded embedding, numpy cell equations and
+    sampling) rounds differently from stepping nn.LSTM, ~1e-7 relative, so a seed gives the
+    same text as the plain nn path unless a cumulative probability lands within rounding of
+    its u (not seen in the tests' runs: every cell, one-hot, 2 layers).
     """
+    watch = watch or (clamp.watch() if clamp else None)
+    out, all_logits, watched = _run(model, vocab, prefix, length, temperature, top_k, greedy, seed, clamp, watch)
+    probs = torch.softmax(all_logits, dim=-1)                         # (n, V)
+    top_p, top_i = probs.topk(min(top, probs.shape[-1]), dim=-1)      # (n, top)
+    chosen = probs.gather(1, torch.tensor(out, dtype=torch.long).view(-1, 1))[:, 0] if out else probs[:, 0]
+    return GenerationTrace(prefix=prefix, tokens=vocab.to_tokens(out), ids=out,
+                           top_tokens=[vocab.to_tokens(row) for row in top_i.tolist()],
+                           top_probs=top_p.numpy().astype(np.float32),
+                           chosen_probs=chosen.numpy().astype(np.float32),
+                           watched=watched if watch else None, watch=watch, clamp=clamp)
+
+
+def generate(model, vocab: Vocab, prefix: str, length: int, temperature: float = 1.0,
+             top_k: int | None = None, greedy: bool = False, seed: int | None = None) -> str:
+    """The continuation of `prefix` (without the prefix), `length` tokens long: the text of
+    `generate_trace` with the same arguments, without recording the candidates."""
+    out, _, _ = _run(model, vocab, prefix, length, temperature, top_k, greedy, seed, None, None)
+    return "".join(vocab.to_tokens(out))
+
+
+def _run(model, vocab, prefix, length, temperature, top_k, greedy, seed, clamp, watch):
+    """Checked arguments, eval mode and no autograd around `_sample_loop`."""
     if length < 0:
         raise ValueError(f"length must be >= 0, got {length}")
     if temperature <= 0:
         raise ValueError(f"temperature must be > 0, got {temperature}")
-    watch = watch or (clamp.watch() if clamp else None)
     for where in (clamp, watch):
         if where is not None:
             check_unit(model.rnn, where)
@@ -342,41 +444,22 @@ def generate_trace(model, vocab: Vocab, prefix: str, length: int, temperature: f
     model.eval()
     try:
         with torch.inference_mode():
-            out, all_logits, watched = _sample_loop(model, vocab, prefix, length, temperature,
-                                                    top_k, greedy, seed, clamp, watch)
+            return _sample_loop(model, vocab, prefix, length, temperature, top_k, greedy, seed, clamp, watch)
     finally:
         model.train(was_training)
-    return _trace(vocab, prefix, out, all_logits, watched if watch else None, watch, clamp, top)
 
 
 def _sample_loop(model, vocab, prefix, length, temperature, top_k, greedy, seed, clamp, watch):
     """Token ids (length,), the logits of each step (length, V), the watched unit (length,)."""
     u = _uniforms(length, greedy, seed)
-    step = _FoldedStepper(model) if watch is None else _CellStepper(model, clamp, watch)
+    step = _stepper(model, clamp, watch)
     ids = vocab[tokenize(prefix, _level(vocab))] or [vocab.unk]
-    all_logits = torch.empty(max(length, 1), model.head.out_features, dtype=model.head.weight.dtype)  # (n, V)
+    all_logits = torch.empty(max(length, 1), model.head.out_features)  # (n, V)
     rows, watched = all_logits.numpy(), np.full(max(length, 1), np.nan, np.float32)
-    watched[0] = step(ids, all_logits[:1])
+    rows[0], watched[0] = step(ids)
     out = []
     for t in range(length):
         out.append(int(rows[t].argmax()) if greedy else _draw(rows[t], u[t], temperature, top_k))
         if t < length - 1:
-            watched[t + 1] = step(out[-1:], all_logits[t + 1:t + 2])
+            rows[t + 1], watched[t + 1] = step(out[-1:])
     return out, all_logits[:length], watched[:length]
-
-
-def _trace(vocab, prefix, out, all_logits, watched, watch, clamp, top) -> GenerationTrace:
-    probs = torch.softmax(all_logits.float(), dim=-1)                 # (n, V)
-    top_p, top_i = probs.topk(min(top, probs.shape[-1]), dim=-1)      # (n, top)
-    chosen = probs.gather(1, torch.tensor(out, dtype=torch.long).view(-1, 1))[:, 0] if out else probs[:, 0]
-    return GenerationTrace(prefix=prefix, tokens=vocab.to_tokens(out), ids=out,
-                           top_tokens=[vocab.to_tokens(row) for row in top_i.tolist()],
-                           top_probs=top_p.numpy().astype(np.float32),
-                           chosen_probs=chosen.numpy().astype(np.float32),
-                           watched=watched, watch=watch, clamp=clamp)
-
-
-def generate(model, vocab: Vocab, prefix: str, length: int, temperature: float = 1.0,
-             top_k: int | None = None, greedy: bool = False, seed: int | None = None) -> str:
-    """The continuation of `prefix` (without the prefix), `length` tokens long."""
-    return generate_trace(model, vocab, prefix, length, temperature, top_k, greedy, seed).text

@@ -1,6 +1,8 @@
 """generate / generate_trace: determinism, length, greedy, the recorded candidates and the neuron clamp."""
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 
@@ -119,6 +121,15 @@ def test_fast_path_equals_the_plain_nn_path(cell, embedding_dim, num_layers):
         expected = reference_generate(model, vocab, PREFIX, 120, **kw)
         assert generate(model, vocab, PREFIX, 120, **kw) == expected, kw
     assert len(set(expected)) > 2  # the check covered real sampling, not one repeated token
+
+
+def test_the_nn_module_path_for_other_dtypes_gives_the_same_text(lstm):
+    """float64 weights go through the nn module one token at a time (the numpy path is
+    float32 only): same greedy text, same sampled text for a seed."""
+    model, vocab = lstm
+    wide = copy.deepcopy(model).double()
+    assert generate(wide, vocab, PREFIX, 60, greedy=True) == generate(model, vocab, PREFIX, 60, greedy=True)
+    assert generate(wide, vocab, PREFIX, 60, seed=11) == generate(model, vocab, PREFIX, 60, seed=11)
 
 
 def test_top_candidates_are_the_softmax_of_a_direct_forward(lstm):
