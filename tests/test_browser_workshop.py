@@ -1,31 +1,81 @@
-"""Browser: several learners on one server — the concurrency cap queues runs, per session."""
+"""Browser: a room on one server — runs take turns, belong to their link, survive a reload."""
 import re
+import time
 
 import pytest
 
-from conftest import screenshot, serve_app, wait_idle
+from conftest import ARTIFACTS, screenshot, serve_app, wait_idle
 
 pytestmark = pytest.mark.browser
+TRAINING = re.compile(r"Training · step ([\d,]+)")
 
 
-def start_run(browser, url):
+def progress_step(tab) -> int:
+    text = tab.get_by_text(TRAINING).first.inner_text(timeout=30_000)
+    return int(TRAINING.search(text).group(1).replace(",", ""))
+
+
+def rises(tab, timeout: float = 30.0) -> bool:
+    """The run shown in `tab` is training and its step count goes up."""
+    first = progress_step(tab)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if progress_step(tab) > first:
+            return True
+        time.sleep(0.5)
+    return False
+
+
+def open_tab(browser, url):
     tab = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
-    tab.goto(f"{url}/Train?steps=50000&hidden_size=32")
+    tab.goto(url)
     wait_idle(tab)
-    tab.get_by_role("button", name="Start", exact=True).click()
     return tab
 
 
-def test_second_learner_waits_for_a_free_slot_then_trains(browser):
-    with serve_app({"PLAYGROUND_MAX_RUNS": "1"}) as url:
-        first = start_run(browser, url)
-        first.get_by_text(re.compile(r"Training · step")).wait_for(timeout=30_000)
-        second = start_run(browser, url)
-        second.get_by_text("Waiting for a free training slot").wait_for(timeout=30_000)
-        assert second.get_by_text("This server trains at most 1 run at once").count() == 1
-        screenshot(second, "workshop_queued")
-        first.get_by_role("button", name="Stop", exact=True).click()   # frees the slot
-        second.get_by_text(re.compile(r"Training · step")).wait_for(timeout=30_000)
-        assert first.get_by_text("Stopped by you").count() == 1          # each page shows its own run
-        first.context.close()
-        second.context.close()
+def test_runs_take_turns_and_belong_to_their_link(browser):
+    with serve_app({"PLAYGROUND_MAX_CONCURRENT": "1"}) as url:
+        first = open_tab(browser, f"{url}/Train?steps=50000&hidden_size=32")
+        first.get_by_role("button", name="Start", exact=True).click()
+        assert rises(first)
+        second = open_tab(browser, f"{url}/Train?steps=50000&hidden_size=24")
+        second.get_by_role("button", name="Start", exact=True).click()
+        assert rises(second) and rises(first)        # one trainer thread, both runs move
+        second.get_by_text(re.compile(r"2 runs train on this server, taking turns on 1 trainer thread: "
+                                      r"this run gets ~1/2 of a core")).wait_for(timeout=30_000)
+        screenshot(second, "workshop_turns")
+
+        link = first.url
+        assert "w=" in link
+        first.reload()                                 # a reload: the same run, still training
+        wait_idle(first)
+        assert rises(first)
+        again = open_tab(browser, link)                # a second tab (or the projector) with the link
+        assert rises(again)
+        assert again.get_by_label("hidden_size").input_value() == "32"
+        again.get_by_role("button", name="Pause").click()    # controls the same run
+        first.get_by_role("button", name="Resume").wait_for(timeout=30_000)
+
+        stranger = open_tab(browser, f"{url}/Train")   # no link: nothing of anybody's
+        assert stranger.get_by_text("press **Start**", exact=False).count() + \
+            stranger.get_by_text("then press Start").count() >= 1
+        assert stranger.get_by_text(TRAINING).count() == 0 and stranger.get_by_text("Paused").count() == 0
+        for tab in (first, second, again, stranger):
+            tab.context.close()
+
+
+def test_closing_the_last_tab_keeps_the_run_for_the_grace_period_then_frees_it(browser):
+    with serve_app({"PLAYGROUND_GRACE_MINUTES": "0.1"}) as url:   # 6 s
+        log = ARTIFACTS / f"streamlit-{url.rsplit(':', 1)[1]}.log"
+        tab = open_tab(browser, f"{url}/Train?steps=50000&hidden_size=32")
+        tab.get_by_role("button", name="Start", exact=True).click()
+        assert rises(tab)
+        tab.context.close()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and "last viewer left" not in log.read_text():
+            time.sleep(0.5)
+        assert "last viewer left; its 1 run(s) are kept for 0.1 min" in log.read_text()
+        deadline = time.monotonic() + 40
+        while time.monotonic() < deadline and "stopped and freed 1 run(s)" not in log.read_text():
+            time.sleep(0.5)
+        assert "stopped and freed 1 run(s)" in log.read_text()
