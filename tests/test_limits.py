@@ -56,3 +56,30 @@ def test_limits_from_environment_variables():
     assert limits.max_steps == Limits().max_steps          # a bad value is ignored
     assert limits.max_concurrent == 3                      # the old variable still works
     assert dict(limits.table())["hidden_size"] == "≤ 256"
+
+
+def test_stop_acts_within_two_seconds_at_the_largest_settings_the_limits_allow():
+    import time
+
+    from playground import corpora
+    from playground.runner import RunRegistry
+
+    limits = Limits()
+    mc = ModelConfig(hidden_size=limits.max_hidden_size, num_layers=limits.max_num_layers,
+                     embedding_dim=limits.max_embedding_dim)
+    batch = max(b for b in range(1, 257) if not check(mc, TrainConfig(seq_len=32, batch_size=b), 4, 10, limits))
+    reg = RunRegistry(max_concurrent=1, limits=limits)
+    run = reg.create(mc, TrainConfig(seq_len=32, batch_size=batch), corpora.load("brackets", 200_000), owner="big")
+    run.start(10_000)
+    deadline = time.monotonic() + 60
+    while run.steps_done < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    t0 = time.monotonic()
+    run.stop()
+    while reg.scheduler.active_jobs() and time.monotonic() - t0 < 10:
+        time.sleep(0.02)
+    stopped_after = time.monotonic() - t0
+    steps = run.steps_done
+    time.sleep(0.5)
+    assert run.status == "stopped" and run.steps_done == steps
+    assert stopped_after < 2.0, f"the trainer went on for {stopped_after:.1f} s after Stop (batch_size {batch})"
