@@ -1,5 +1,9 @@
 """Checkpoints: state_dict + configs + vocab + history as plain data, never pickled classes.
 
+Configs go through to_dict/from_dict, so a checkpoint written before a config field existed
+(e.g. tie_weights, anneal_factor) loads with that field's default. Tied weights are saved
+under both names (embedding.weight, head.weight) and load back into the one shared tensor.
+
 Loading uses torch.load(weights_only=True): a file that would run code on unpickling, or
 that does not hold a playground model, is refused with a CheckpointError that says why.
 """
