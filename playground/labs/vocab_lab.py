@@ -2,7 +2,7 @@
 
 Two layouts of the same idea (token <-> id):
 
-    ours (playground.vocab.Vocab, the layout of the later d2l.ai book's Vocab):
+    ours (playground.vocab.Vocab, as a later edition of the d2l.ai book lays it out):
         id 0 = "<unk>", then the reserved tokens, then tokens by falling frequency
     seed 004's Vocab (use_special_tokens=True):
         pad, bos, eos, unk = 0, 1, 2, 3, then tokens in order of first appearance
