@@ -75,6 +75,7 @@ class Page:
     elements: dict[tuple, Shown] = field(default_factory=dict)
     run: int = 0
     errors: list[str] = field(default_factory=list)  # every error drawn, in order
+    notices: set[str] = field(default_factory=set)   # distinct warning and error boxes drawn
 
     def start_run(self) -> None:
         self.run += 1
@@ -87,6 +88,8 @@ class Page:
         self.elements[tuple(msg.metadata.delta_path)] = Shown(el, delta.fragment_id, self.run)
         if (error := error_text(el)) is not None:
             self.errors.append(error)
+        if el.WhichOneof("type") == "alert" and el.alert.format in (Alert.ERROR, Alert.WARNING):
+            self.notices.add(el.alert.body)
 
     def finish_run(self, fragment_ids: list[str]) -> None:
         """Drop what this run did not redraw (a fragment run: only inside its fragments)."""

@@ -7,7 +7,7 @@ every --env), then drives learners over Streamlit's own websocket protocol
 (benchmarks/st_client.py: a few % of a core for 30 learners, so the figures are the server's):
 
 1. baseline: --baseline-sessions learners (2) alone for --baseline-seconds (20), with
-   steps=50000 added to the URL so their runs cannot finish inside the window;
+   steps=20000 added to the URL so their runs cannot finish inside the window;
 2. --rounds main phases: --sessions learners open /Train?<--query> within --ramp-seconds,
    press Start, follow the page's live polling (auto_rerun) like the browser, and every
    ~--toggle-every seconds press Pause then Resume or move lr to a neighbouring value;
@@ -299,6 +299,8 @@ async def phase(url: str, n: int, seconds: float, query: str, ramp: float, toggl
     result = summarise(learners, clock.end)
     result["server_cpu_cores"] = round((proc_cpu_seconds(monitor.pid) - cpu0) / wall, 2)
     result["client_cpu_cores"] = round((time.process_time() - client_cpu0) / wall, 3)
+    if result["tokens_per_s"] and result["server_cpu_cores"]:  # robust to other processes' load
+        result["tokens_per_server_cpu_s"] = round(result["tokens_per_s"] / result["server_cpu_cores"])
     monitor.sample()
     result["peak_rss_mb"], result["peak_threads"] = map(lambda v: round(v, 1), monitor.peak(t0))
     return result
@@ -336,7 +338,14 @@ def summarise(learners: list[Learner], end: float) -> dict:
         "unanswered_reruns": sum(l.session.unanswered for l in learners),
         "toggles": dict(toggles),
         "problems": sorted({p for l in learners for p in l.problems}),
+        "notices": [f"{n} x {text[:200]}" for text, n in
+                    Counter(t for l in learners for t in l.session.page.notices).most_common(5)],
     }
+
+
+def _ratio(values: list, base) -> float | None:
+    values = [v for v in values if v]
+    return round(min(values) / base, 3) if base and values else None
 
 
 def _r(v: float | None, digits: int = 2) -> float | None:
@@ -367,7 +376,7 @@ async def workshop(args, url: str, pid: int) -> dict:
     await warm.close()
     if args.baseline_seconds > 0:
         out["baseline"] = await phase(url, args.baseline_sessions, args.baseline_seconds,
-                                      with_steps(args.query, 50_000), 0.5, 0, args.seed + 1000, monitor)
+                                      with_steps(args.query, 20_000), 0.5, 0, args.seed + 1000, monitor)
     out["rss_mb"]["before"], out["threads"]["before"] = await settle(monitor, args.settle_seconds)
     out["rounds"] = []
     for k in range(args.rounds):
@@ -390,6 +399,8 @@ def overall(out: dict, log_text: str) -> dict:
         "exceptions": sum(p["exceptions"] for p in phases),
         "dropped_websockets": sum(p["dropped_websockets"] for p in phases),
         "tokens_per_s_vs_baseline": round(min(tps) / base, 3) if base and tps else None,
+        "tokens_per_cpu_s_vs_baseline": _ratio([r.get("tokens_per_server_cpu_s") for r in rounds],
+                                               out.get("baseline", {}).get("tokens_per_server_cpu_s")),
         "server_log_tracebacks": log_text.count("Traceback (most recent call last)"),
         "load_average_at_end": os.getloadavg()[0],
     })
@@ -402,7 +413,8 @@ def report(out: dict) -> str:
     lines = [f"Workshop load test: {out['sessions']} learners x {out['seconds']} s, {len(out['rounds'])} round(s)"]
     if "baseline" in out:
         b = out["baseline"]
-        lines.append(f"  baseline, {b['learners']} alone: {b['tokens_per_s']:,} tokens/s, "
+        lines.append(f"  baseline, {b['learners']} alone: {b['tokens_per_s'] or 0:,} tokens/s "
+                     f"({b.get('tokens_per_server_cpu_s') or 0:,} per server CPU-second), "
                      f"rerun p50/p95 {b['rerun_s']['p50']}/{b['rerun_s']['p95']} s")
     for k, r in enumerate(out["rounds"], 1):
         lines += [
@@ -410,7 +422,8 @@ def report(out: dict) -> str:
             f"first step after Start p50 {r['first_step_s']['p50']} s, max {r['first_step_s']['max']} s",
             f"    steps per learner min/median/max {r['steps_per_learner']['min']}/"
             f"{r['steps_per_learner']['median']}/{r['steps_per_learner']['max']}; "
-            f"aggregate {r['tokens_per_s'] or 0:,} tokens/s over the last {r['window_s']} s",
+            f"aggregate {r['tokens_per_s'] or 0:,} tokens/s over the last {r['window_s']} s "
+            f"({r.get('tokens_per_server_cpu_s') or 0:,} per server CPU-second)",
             f"    rerun p50/p95 {r['rerun_s']['p50']}/{r['rerun_s']['p95']} s ({r['rerun_s']['n']} reruns; "
             f"polls {r['poll_rerun_s']['p50']}/{r['poll_rerun_s']['p95']} s); page load p50 {r['page_load_s']['p50']} s",
             f"    exceptions {r['exceptions']}, dropped websockets {r['dropped_websockets']}, "
@@ -421,8 +434,10 @@ def report(out: dict) -> str:
         ]
         lines += [f"    exception: {t}" for t in r["exception_texts"]]
         lines += [f"    problem: {p}" for p in r["problems"]]
+        lines += [f"    warning/error box (learners who saw it): {t}" for t in r["notices"]]
     lines += [
-        f"  tokens/s vs the baseline: {out['tokens_per_s_vs_baseline']}",
+        f"  tokens/s vs the baseline: {out['tokens_per_s_vs_baseline']} (worst round); per server CPU-second: "
+        f"{out['tokens_per_cpu_s_vs_baseline']}",
         f"  RSS MB start {out['rss_mb']['start']}, before {out['rss_mb']['before']}, peak {out['rss_mb']['peak']}, "
         f"after each round {out['rss_mb']['after']}",
         f"  threads start {out['threads']['start']}, before {out['threads']['before']}, peak "
