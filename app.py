@@ -1,13 +1,7 @@
 """RNN Playground — home page. Run with `streamlit run app.py`."""
-# Heavy imports first, once, in the entry script: a concurrent first import from two
-# sessions raced (DESIGN.md).
-import pandas  # noqa: F401
-import plotly  # noqa: F401
-import torch  # noqa: F401
-
 import streamlit as st
 
-from playground import ui
+from playground import ui, warmup
 
 ui.setup_page("Home", "🔁", runs=False)  # the link only: Home never waits for the engine
 
@@ -38,3 +32,8 @@ st.markdown(
     "- **Consecutive** sampling carries the hidden state from one batch to the next (and detaches "
     "it); **random** sampling resets it every batch.\n"
     "- **Gradient clipping** rescales the gradient when its global norm exceeds the threshold.")
+
+# torch, pandas and plotly load once, in a background thread, after Home is drawn: Home never
+# waits for them, and every other page calls warmup.wait() before importing the engine, so no
+# two sessions run a first import of torch at the same time (DESIGN.md).
+warmup.start()

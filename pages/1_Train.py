@@ -1,4 +1,5 @@
 """Train page: pick a corpus and a model, train live, watch the curves and the samples."""
+from playground import warmup; warmup.wait()  # noqa: E702  torch & co.: imported once, by the warm-up thread
 import streamlit as st
 
 from playground import ui

@@ -1,5 +1,6 @@
 """Shapes: every weight and tensor of nn.RNN / nn.LSTM / nn.GRU, from the formulas,
 checked against PyTorch on demand."""
+from playground import warmup; warmup.wait()  # noqa: E702  torch & co.: imported once, by the warm-up thread
 import pandas as pd
 import streamlit as st
 

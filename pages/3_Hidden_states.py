@@ -1,4 +1,5 @@
 """Hidden states: every layer's h (and c) and gates over a text, live while training."""
+from playground import warmup; warmup.wait()  # noqa: E702  torch & co.: imported once, by the warm-up thread
 import numpy as np
 import streamlit as st
 

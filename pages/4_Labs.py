@@ -1,5 +1,6 @@
 """Labs: every example of the source notes, small, runnable and explained.
 /Labs?lab=<key> opens one lab directly; the picker keeps the URL in step."""
+from playground import warmup; warmup.wait()  # noqa: E702  torch & co.: imported once, by the warm-up thread
 import streamlit as st
 
 from playground import ui

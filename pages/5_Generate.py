@@ -1,5 +1,6 @@
 """Generate: greedy and sampled text from the session's model, what it considered at each
 step, and what happens when one neuron is clamped."""
+from playground import warmup; warmup.wait()  # noqa: E702  torch & co.: imported once, by the warm-up thread
 import streamlit as st
 
 from playground import ui

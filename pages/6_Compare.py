@@ -1,4 +1,5 @@
 """Compare runs: every run of this session, overlaid curves and a summary table."""
+from playground import warmup; warmup.wait()  # noqa: E702  torch & co.: imported once, by the warm-up thread
 import streamlit as st
 
 from playground import compare, corpora, ui

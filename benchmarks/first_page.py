@@ -1,0 +1,101 @@
+"""Seconds from `streamlit run app.py` to the home page's title drawn in Chromium, on a fresh
+server each time (nothing imported or cached yet).
+
+    python -m benchmarks.first_page [--servers 3] [--page ""]
+
+Chromium (Debian's, headless, the flags of tests/conftest.py) is started first and kept; then
+for each server: start the process, poll its health endpoint, open the page and wait for its
+title (an h1) to be visible. The clock starts just before the process is spawned. `--page Train`
+times a page that needs torch instead (it waits for the warm-up import). Median of `--servers`.
+Target: Home <= 3 s.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402  one copy of the browser flags
+
+TARGET_S = 3.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"streamlit exited early with code {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url + "/_stcore/health", timeout=1) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("streamlit did not become healthy in time")
+
+
+def time_one(browser, page_path: str) -> tuple[float, float]:
+    """(seconds to healthy, seconds to the title visible), both from process start."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ))
+    try:
+        wait_healthy(url, proc)
+        healthy = time.perf_counter() - t0
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        page = context.new_page()
+        page.goto(f"{url}/{page_path}")
+        page.wait_for_selector("[data-testid='stMain'] h1", state="visible", timeout=60_000)
+        titled = time.perf_counter() - t0
+        context.close()
+        return healthy, titled
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--servers", type=int, default=3)
+    ap.add_argument("--page", default="", help="URL path of the page to open ('' = Home)")
+    args = ap.parse_args()
+    name = args.page or "Home"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        times = []
+        for i in range(args.servers):
+            healthy, titled = time_one(browser, args.page)
+            times.append(titled)
+            print(f"server {i + 1}: healthy after {healthy:.2f} s, {name} title drawn after {titled:.2f} s")
+        browser.close()
+    median = statistics.median(times)
+    print(f"{name}: median {median:.2f} s over {args.servers} fresh servers (process start -> title)")
+    if not args.page:
+        print(f"target <= {TARGET_S:g} s: {'met' if median <= TARGET_S else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()
