@@ -341,3 +341,12 @@ def test_d2l_rnn_model_shapes_and_perplexity_falls():
     r = d2l_rnn.train_d2l_rnn(num_chars=6_000, epochs=4, hidden_size=64)
     ppl = [h["validation perplexity"] for h in r["history"]]
     assert ppl[-1] < ppl[0] and ppl[-1] < r["vocab_size"] / 2
+
+
+def test_verdicts_mark_differences_within_noise():
+    names = list(fastai_chars.MODELS)
+    loss = {(n, i): 2.0 for n in names for i in ("default", "identity")}
+    loss[("CharLoopConcatModel", "default")] = 1.99
+    line = fastai_chars.verdict_lines(loss, "x", noise=0.05)[1]
+    assert line.startswith("**Holds:**") and "1.990 vs CharLoopModel 2.000 (within noise)" in line
+    assert "within noise" not in fastai_chars.verdict_lines(loss, "x", noise=0.001)[1]

@@ -221,22 +221,28 @@ def sample_batch(name: str, ids: torch.Tensor, batch_size: int, seq_len: int,
 
 
 @torch.no_grad()
-def validation_loss(model: nn.Module, name: str, val_ids: torch.Tensor, seq_len: int,
-                    max_windows: int = 8192, batch_size: int = 1024) -> float:
-    """Mean NLL (nats) of the character at evenly spaced validation positions p, read from the
-    characters before p: 3 for Char3Model, seq_len for the others (CharSeqRnn: its last output).
-    Every model is scored on the same target characters."""
+def validation_losses(model: nn.Module, name: str, val_ids: torch.Tensor, seq_len: int,
+                      max_windows: int = 16384, batch_size: int = 1024) -> torch.Tensor:
+    """NLL (nats) of the character at each of up to max_windows evenly spaced validation
+    positions p, read from the characters before p: 3 for Char3Model, seq_len for the others
+    (CharSeqRnn: its last output). Every model is scored on the same target characters."""
     count = min(max_windows, len(val_ids) - seq_len)
     ends = torch.linspace(seq_len, len(val_ids) - 1, count).long()  # (P,)
     model.eval()
-    total = 0.0
+    losses = []
     for chunk in ends.split(batch_size):
         X = windows_before(val_ids, chunk, min(CHARS_READ[name], seq_len))  # (b, n)
         logp = model(X)                                       # (b, V) or (b, n, V)
         logp = logp[:, -1] if logp.dim() == 3 else logp       # (b, V)
-        total += F.nll_loss(logp, val_ids[chunk], reduction="sum").item()
+        losses.append(F.nll_loss(logp, val_ids[chunk], reduction="none"))  # (b,)
     model.train()
-    return total / len(ends)
+    return torch.cat(losses)                                  # (P,)
+
+
+def validation_loss(model: nn.Module, name: str, val_ids: torch.Tensor, seq_len: int,
+                    max_windows: int = 16384) -> float:
+    """Mean of `validation_losses`."""
+    return validation_losses(model, name, val_ids, seq_len, max_windows).mean().item()
 
 
 def lr_at(step: int, steps: int, lr: float, drop_at: float = 0.75) -> float:
@@ -246,7 +252,7 @@ def lr_at(step: int, steps: int, lr: float, drop_at: float = 0.75) -> float:
 
 def train_at_scale(name: str, identity_init: bool, train_ids: torch.Tensor,
                    val_ids: torch.Tensor, vocab_size: int, steps: int, lr: float = 1e-2,
-                   seed: int = 0, max_val_windows: int = 8192, on_step=None,
+                   seed: int = 0, max_val_windows: int = 16384, on_step=None,
                    n_fac: int = 42, hidden_size: int = 256, batch_size: int = 512,
                    seq_len: int = 8) -> dict:
     """Train one model with Adam on random batches; its validation loss and timing."""
@@ -271,15 +277,17 @@ def train_at_scale(name: str, identity_init: bool, train_ids: torch.Tensor,
             on_step()
     train_seconds = time.perf_counter() - start
     tail = losses[-max(1, steps // 10):]
+    val = validation_losses(model, name, val_ids, seq_len, max_val_windows)   # (P,)
     return {"model": name, "init": "identity" if identity_init else "default",
             "chars read": min(CHARS_READ[name], seq_len), "steps": steps,
             "train loss": sum(tail) / len(tail),
-            "val loss": validation_loss(model, name, val_ids, seq_len, max_val_windows),
-            "seconds": train_seconds}
+            "val loss": val.mean().item(),
+            "val se": (val.std() / len(val) ** 0.5).item() if len(val) > 1 else 0.0,
+            "val chars": len(val), "seconds": train_seconds}
 
 
 def run_at_scale(text: str | None = None, steps: int = 400, lr: float = 1e-2, seed: int = 0,
-                 max_val_windows: int = 8192, progress=None, **sizes) -> pd.DataFrame:
+                 max_val_windows: int = 16384, progress=None, **sizes) -> pd.DataFrame:
     """The five models, default and identity-initialised weight_hh, at the seed's sizes
     (SEED_SCALE, overridable) on `text` (default: the PyTorch docstrings corpus).
     progress(done, total, label) is called after every training step. One row per run."""
@@ -307,13 +315,17 @@ def run_at_scale(text: str | None = None, steps: int = 400, lr: float = 1e-2, se
     return table
 
 
-def _pair(a: str, x: float, b: str, y: float) -> str:
-    return f"{a} {x:.3f} vs {b} {y:.3f}"
-
-
-def verdicts(loss: dict[tuple[str, str], float]) -> list[dict]:
+def verdicts(loss: dict[tuple[str, str], float], noise: float = 0.0) -> list[dict]:
     """The seed's claims checked against measured losses {(model, init): loss} (lower is
-    better). Each: claim, holds ("yes" | "no" | "partly") and the numbers that decide it."""
+    better). Each: claim, holds ("yes" | "no" | "partly") and the numbers that decide it;
+    a difference smaller than `noise` is marked "(within noise)"."""
+
+    def mark(x: float, y: float) -> str:
+        return " (within noise)" if abs(x - y) < noise else ""
+
+    def _pair(a: str, x: float, b: str, y: float) -> str:
+        return f"{a} {x:.3f} vs {b} {y:.3f}{mark(x, y)}"
+
     d = {name: loss[(name, "default")] for name in MODELS}
     longer = ["CharLoopModel", "CharLoopConcatModel", "CharRnn", "CharSeqRnn"]
     beat = [n for n in longer if d[n] < d["Char3Model"]]
@@ -336,12 +348,13 @@ def verdicts(loss: dict[tuple[str, str], float]) -> list[dict]:
         {"claim": "Initialising weight_hh to the identity helps",
          "holds": status(ident_better, list(MODELS)),
          "numbers": "; ".join(f"{n} {loss[(n, 'identity')]:.3f} with I vs {d[n]:.3f}"
+                              f"{mark(loss[(n, 'identity')], d[n])}"
                               for n in MODELS)},
     ]
 
 
-def verdict_lines(loss: dict[tuple[str, str], float], what: str) -> list[str]:
+def verdict_lines(loss: dict[tuple[str, str], float], what: str, noise: float = 0.0) -> list[str]:
     """One sentence per claim, generated from the numbers, e.g. for the page."""
     word = {"yes": "Holds", "no": "Does not hold", "partly": "Holds only in part"}
     return [f"**{word[v['holds']]}:** {v['claim']} — {what}: {v['numbers']}."
-            for v in verdicts(loss)]
+            for v in verdicts(loss, noise)]

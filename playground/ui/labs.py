@@ -221,7 +221,9 @@ def render_fastai_scale(lab: Lab) -> None:
 def _scale_outcome(table: pd.DataFrame, lab: Lab) -> None:
     a = table.attrs
     m = st.columns(4)
-    m[0].metric("characters (train / held out)", f"{a['train_chars']:,} / {a['val_chars']:,}")
+    m[0].metric("characters: trained on / held out",
+                f"{a['train_chars'] / 1000:.0f}k / {a['val_chars'] / 1000:.0f}k",
+                help=f"{a['train_chars']:,} / {a['val_chars']:,}")
     m[1].metric("vocabulary |V|", a["vocab_size"], help=f"uniform guessing: ln |V| = "
                 f"{math.log(a['vocab_size']):.2f} nats")
     m[2].metric("windows seen per model", f"{int(table['steps'][0]) * 512:,}")
@@ -236,9 +238,14 @@ def _scale_outcome(table: pd.DataFrame, lab: Lab) -> None:
          .reindex(list(fastai_chars.MODELS)).tolist() for i in fastai_chars.INITS},
         "held-out loss (nats per char)"), key=_k(lab, "scale_bar"))
     loss = {(r["model"], r["init"]): r["val loss"] for r in table.to_dict("records")}
+    noise = 2 * table["val se"].max()
     st.markdown("**The seed's claims at its own scale** (computed from this run):")
     st.markdown("\n".join(f"- {line}" for line in fastai_chars.verdict_lines(
-        loss, "held-out loss")))
+        loss, "held-out loss", noise)))
+    st.caption(f"Each held-out loss is a mean over {int(table['val chars'][0]):,} characters; its "
+               f"standard error is at most {table['val se'].max():.3f} nats, so differences "
+               f"below {noise:.3f} (two standard errors) are marked as within noise. One seed; "
+               "another seed or more steps can reorder close models.")
 
 
 # 3 ------------------------------------------------------------------------------------------
