@@ -123,11 +123,14 @@ class _ModuleStepper:
 
 class _NumpyStepper:
     """The fast path, for a unidirectional stack on the CPU in float32. The prefix goes
-    through the nn module in one call. Each later token costs one torch matmul per layer
-    (W_hh h, plus W_ih h_below above layer 0) and one for the head, written into
-    preallocated buffers, and the cell's elementwise equations in numpy on those same
-    buffers: a numpy op on a few hundred floats costs a fraction of a torch op's dispatch
-    (nn.LSTM's per-call overhead is ~3x a token's arithmetic; torch.lstm_cell's ~1x).
+    through the nn module in one call. Each later token costs one fused torch matmul per
+    layer, written into a preallocated buffer, and the cell's elementwise equations in numpy
+    on views of the same memory (a numpy op on a few hundred floats costs a fraction of a
+    torch op's dispatch; nn.LSTM's per-call overhead is ~3x a token's arithmetic). Layer l's
+    new h_l feeds three products, so they are one matmul:
+
+        [W_hh,l h_l + b_hh,l  |  W_ih,l+1 h_l + b_x,l+1  (or W_head h_l + b_head on top)]
+         its own next step       layer l+1's input now      the logits of the next token
 
     The embedding is folded into layer 0's input projection: every token's row
         table[v] = W_ih,0 e_v + b_ih,0 (+ b_hh,0, except GRU)    (|V|, G*H),  e_v = embedding | one-hot
@@ -144,57 +147,55 @@ class _NumpyStepper:
         G = {"LSTM": 4, "GRU": 3}.get(rnn.mode, 1)
         order = torch.cat([torch.arange(2 * H), torch.arange(3 * H, 4 * H), torch.arange(2 * H, 3 * H)]) \
             if rnn.mode == "LSTM" else torch.arange(G * H)                       # (G*H,) gate rows
-        self.layers = [self._layer(rnn, layer, order) for layer in range(rnn.num_layers)]
         inputs = model.one_hot_or_embed(torch.arange(model.head.out_features)[None])[0]  # (V, I)
         b_x = _biases(rnn, 0, order)[0]
         self.table = torch.nn.functional.linear(inputs, rnn.weight_ih_l0[order], b_x).numpy()  # (V, G*H)
+        self.layers = [self._layer(rnn, layer, order, model.head) for layer in range(rnn.num_layers)]
         self.cell_step = {"LSTM": _lstm_np, "GRU": _gru_np, "RNN_TANH": _rnn_tanh_np, "RNN_RELU": _rnn_relu_np}[rnn.mode]
-        self.head_t, self.head_b = model.head.weight.t(), model.head.bias       # (H, V), (V,)
-        self.logits = torch.zeros(1, model.head.out_features)                   # (1, V)
-        self.logits_np = self.logits[0].numpy()                                 # (V,), same memory
         self.prefix = _ModuleStepper(model)
 
     @staticmethod
-    def _layer(rnn, layer: int, order: torch.Tensor) -> tuple:
-        """Weights (transposed, contiguous), biases, and state/gate buffers as torch (1, n)
-        tensors and numpy (n,) views of the same memory."""
+    def _layer(rnn, layer: int, order: torch.Tensor, head) -> tuple:
+        """(fused weight (H, G*H + N), its bias (G*H + N,), h and z as torch (1, n) tensors,
+        then numpy views: h, c, z's own-gates part (G*H,), its output part (N,), scratch)."""
         H, GH = rnn.hidden_size, len(order)
-        w_ih, w_hh = getattr(rnn, f"weight_ih_l{layer}"), getattr(rnn, f"weight_hh_l{layer}")
-        b_x, b_h = _biases(rnn, layer, order)
-        h_t, hg_t, xg_t = torch.zeros(1, H), torch.zeros(1, GH), torch.zeros(1, GH)
-        c, tmp = np.zeros(H, np.float32), np.zeros(H, np.float32)
-        return (w_ih[order].t().contiguous(), b_x, w_hh[order].t().contiguous(), b_h,  # (I|H, G*H), (G*H,)
-                h_t, hg_t, xg_t, h_t[0].numpy(), c, hg_t[0].numpy(), xg_t[0].numpy(), tmp)
+        w_hh = getattr(rnn, f"weight_hh_l{layer}")[order]                          # (G*H, H)
+        b_h = _biases(rnn, layer, order)[1]
+        if layer + 1 < rnn.num_layers:
+            w_out = getattr(rnn, f"weight_ih_l{layer + 1}")[order]                 # (G*H, H)
+            b_out = _biases(rnn, layer + 1, order)[0]
+        else:
+            w_out, b_out = head.weight, head.bias                                  # (V, H), (V,)
+        weight = torch.cat([w_hh, w_out]).t().contiguous()                         # (H, G*H + N)
+        bias = torch.cat([torch.zeros(GH) if b_h is None else b_h, b_out])         # (G*H + N,)
+        h_t, z_t = torch.zeros(1, H), torch.zeros(1, len(bias))
+        z = z_t[0].numpy()
+        return (weight, bias, h_t, z_t, h_t[0].numpy(), np.zeros(H, np.float32), z[:GH], z[GH:],
+                np.zeros(H, np.float32))
 
     def _start(self, ids: list[int]) -> tuple[np.ndarray, float]:
-        """The prefix through the nn module; its final state into the buffers."""
+        """The prefix through the nn module; its final state into the buffers, and each
+        layer's W_hh h for the first step."""
         logits, _ = self.prefix(ids)
         state = self.prefix.state
         h_n, c_n = state if isinstance(state, tuple) else (state, None)  # each (L, 1, H)
-        for layer, (*_, h, c, _hg, _xg, _tmp) in enumerate(self.layers):
+        for layer, (weight, bias, h_t, z_t, h, c, *_) in enumerate(self.layers):
             h[:] = h_n[layer, 0].numpy()
             if c_n is not None:
                 c[:] = c_n[layer, 0].numpy()
+            torch.addmm(bias, h_t, weight, out=z_t)                       # (1, G*H + N)
         self.prefix = None
         return logits, float("nan")
 
     def __call__(self, ids: list[int]) -> tuple[np.ndarray, float]:
         if self.prefix is not None:
             return self._start(ids)
-        below = None
-        for w_ih_t, b_x, w_hh_t, b_h, h_t, hg_t, xg_t, h, c, hg, xg, tmp in self.layers:
-            if b_h is None:
-                torch.mm(h_t, w_hh_t, out=hg_t)                    # W_hh h: (1, G*H)
-            else:
-                torch.addmm(b_h, h_t, w_hh_t, out=hg_t)            # W_hh h + b_hh: (1, G*H)
-            if below is None:
-                xg = self.table[ids[-1]]                           # W_ih e + b_x: (G*H,), one row
-            else:
-                torch.addmm(b_x, below, w_ih_t, out=xg_t)          # W_ih h_below + b_x: (1, G*H)
-            self.cell_step(xg, hg, h, c, tmp)                      # h (and c) updated in place
-            below = h_t
-        torch.addmm(self.head_b, below, self.head_t, out=self.logits)  # (1, V)
-        return self.logits_np, float("nan")                        # (V,)
+        x = self.table[ids[-1]]                                  # W_ih e + b_x: (G*H,), one row
+        for weight, bias, h_t, z_t, h, c, hg, out, tmp in self.layers:
+            self.cell_step(x, hg, h, c, tmp)                     # h (and c) updated in place
+            torch.addmm(bias, h_t, weight, out=z_t)              # [hg for t+1 | next input or logits]
+            x = out
+        return x, float("nan")                                   # (V,) the logits
 
 
 def _biases(rnn, layer: int, order: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
