@@ -40,7 +40,7 @@ LABS: list[Lab] = [
                            fastai_chars.CharLoopConcatModel, fastai_chars.CharRnn,
                            fastai_chars.CharSeqRnn, fastai_chars.train_char_models,
                            fastai_chars.run_at_scale, fastai_chars.train_at_scale,
-                           fastai_chars.validation_loss, fastai_chars.verdicts)),
+                           fastai_chars.validation_losses, fastai_chars.verdicts)),
     Lab("lstm_cell", "3 · nn.LSTM vs an nn.LSTMCell loop",
         "nn.LSTM is an nn.LSTMCell applied step by step with the same four weight tensors; "
         "nn.Embedding is a row lookup in its weight table, and its rows can feed an LSTM.",
