@@ -261,7 +261,8 @@ def _stepper(model, clamp: Clamp | None, watch: Watch | None):
 
 class _CellStepper:
     """The open path: every layer stepped with the cell equations, one unit clamped and/or
-    one unit read out at each step."""
+    one unit read out at each step. Layer 0's input projection is a row of the folded table
+    W_ih e_v + b_ih (see _NumpyStepper)."""
 
     def __init__(self, model, clamp: Clamp | None, watch: Watch | None):
         self.model, self.rnn = model, model.rnn
@@ -272,21 +273,26 @@ class _CellStepper:
         zeros = [p.new_zeros(1, self.rnn.hidden_size) for _ in range(self.rnn.num_layers * self.D)]
         self.h, self.c = list(zeros), list(zeros)  # per (layer * D + direction): (1, H)
         self.weights = [[self._weights(layer, d) for d in range(self.D)] for layer in range(self.rnn.num_layers)]
+        ids = torch.arange(model.head.out_features, device=p.device)[None]      # (1, V)
+        inputs = model.one_hot_or_embed(ids)[0]                                  # (V, I)
+        self.tables = [torch.nn.functional.linear(inputs, w_ih, b_ih)            # (V, G*H) per direction:
+                       for w_ih, _, b_ih, _ in self.weights[0]]                  # layer 0's W_ih e + b_ih
 
     def _weights(self, layer: int, direction: int):
         sfx = f"_l{layer}" + ("_reverse" if direction else "")
         return [getattr(self.rnn, name + sfx, None) for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
 
     def _token(self, token_id: int) -> tuple[torch.Tensor, float]:
-        x = torch.tensor([[token_id]], device=self.h[0].device)      # (1, 1)
-        layer_in = self.model.one_hot_or_embed(x)[:, 0].float()      # (1, I)
-        seen = float("nan")
+        seen, layer_in = float("nan"), None
         for layer in range(self.rnn.num_layers):
             outs = []
             for d in range(self.D):
                 k = layer * self.D + d
                 w_ih, w_hh, b_ih, b_hh = self.weights[layer][d]
-                x_proj = layer_in @ w_ih.T if b_ih is None else torch.addmm(b_ih, layer_in, w_ih.T)  # (1, G*H)
+                if layer == 0:
+                    x_proj = self.tables[d][token_id:token_id + 1]  # (1, G*H), the folded embedding
+                else:
+                    x_proj = layer_in @ w_ih.T if b_ih is None else torch.addmm(b_ih, layer_in, w_ih.T)  # (1, G*H)
                 clamp = self.clamp if self.clamp and (self.clamp.layer, self.clamp.direction) == (layer, d) else None
                 values = cell_step(self.cell, x_proj, self.h[k], self.c[k], w_hh, b_hh, self.nonlinearity, clamp)
                 self.h[k], self.c[k] = values["h"], values.get("c", self.c[k])
