@@ -14,8 +14,10 @@ Neuron clamp: `Clamp(layer, unit, value, quantity)` forces one unit of one quant
 (h; c for LSTM; or a gate) to `value` at every step — prefix included — and everything
 computed from it in that step is recomputed. nn.LSTM cannot be opened mid-step, so a
 clamped (or watched) model is stepped layer by layer with the cell equations of
-`playground/cells.py` and the nn module's own weights; without either, the fast fused
-nn path is used.
+`playground/cells.py` and the nn module's own weights. Without either, the fast path
+(`_NumpyStepper`: folded embedding, one fused matmul per layer, numpy cell equations and
+inverse-CDF sampling from uniforms drawn up front) is used; its speed is measured by
+benchmarks/generate_speed.py (README, Performance).
 """
 from __future__ import annotations
 
@@ -127,7 +129,7 @@ class _NumpyStepper:
     layer, written into a preallocated buffer, and the cell's elementwise equations in numpy
     on views of the same memory (a numpy op on a few hundred floats costs a fraction of a
     torch op's dispatch; nn.LSTM's per-call overhead is ~3x a token's arithmetic). Layer l's
-    new h_l feeds three products, so they are one matmul:
+    new h_l feeds two products, so they are one matmul:
 
         [W_hh,l h_l + b_hh,l  |  W_ih,l+1 h_l + b_x,l+1  (or W_head h_l + b_head on top)]
          its own next step       layer l+1's input now      the logits of the next token
