@@ -1,0 +1,1 @@
+"""Experiments: small, self-contained studies a page runs through the scheduler (and a CLI)."""
