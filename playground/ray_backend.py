@@ -279,12 +279,15 @@ class RayRun:
     def snapshot(self) -> Snapshot:
         """The rows and samples the proxy has, brought up to date with only the new ones."""
         with self._lock:
-            if not (self._lost or self._freed):
-                part = self._get(self._actor.snapshot_since.remote(len(self._rows), len(self._samples)),
-                                 READ_TIMEOUT)
-                if part is not None:
-                    self._merge(part)
+            self._refresh()
             return self._compose()
+
+    def _refresh(self) -> None:
+        """Under _lock: fetch the state and the rows and samples after those the proxy has."""
+        if not (self._lost or self._freed):
+            part = self._get(self._actor.snapshot_since.remote(len(self._rows), len(self._samples)), READ_TIMEOUT)
+            if part is not None:
+                self._merge(part)
 
     def _merge(self, part: dict) -> None:
         if part["reset"]:
@@ -328,9 +331,10 @@ class RayRun:
             self._checkpoint_ref = self._actor.checkpoint.options(concurrency_group="weights").remote()
 
     def poll(self) -> None:
-        """Read the state now (the backend's watcher: notices a lost run, keeps checkpoints fresh)."""
-        self._state_at = 0.0
-        self._read_state()
+        """Bring state, rows and samples up to date now (the backend's watcher, for runs nobody
+        is viewing: notices a lost run, keeps the checkpoint and the last snapshot fresh)."""
+        with self._lock:
+            self._refresh()
 
     @property
     def checkpoint_step(self) -> int:
@@ -428,6 +432,8 @@ class RayBackend:
             except ImportError:
                 raise ValueError("PLAYGROUND_BACKEND=ray needs the ray package: "
                                  "pip install -r requirements-ray.txt") from None
+            if self.address and (why := unreachable(self.address)) is not None:
+                raise self._cannot_reach(why)
             if not ray.is_initialized():
                 self._init(ray)
             self._actor_class = ray.remote(concurrency_groups={"weights": 2})(RunActor)
@@ -440,17 +446,17 @@ class RayBackend:
         if self.address is None:
             ray.init(address="local", num_cpus=self.limits.max_concurrent, include_dashboard=False)
             return
-        why = unreachable(self.address)
-        if why is None:
-            try:
-                ray.init(address=self.address, runtime_env=_runtime_env())
-                return
-            except Exception as e:  # noqa: BLE001 - ConnectionError, RuntimeError, ...: one message
-                why = f"{type(e).__name__}: {e}"
+        try:
+            ray.init(address=self.address, runtime_env=_runtime_env())
+        except Exception as e:  # noqa: BLE001 - ConnectionError, RuntimeError, ...: one message
+            raise self._cannot_reach(f"{type(e).__name__}: {e}") from None
+
+    def _cannot_reach(self, why: str) -> ValueError:
+        """The one message for the page (ValueError) and the server log: no silent fallback."""
         message = (f"the Ray cluster at RAY_ADDRESS={self.address} cannot be reached ({why}). "
                    "Start it (ray start --head) or fix RAY_ADDRESS, then press Start again.")
         log.error("Ray backend: %s", message)
-        raise ValueError(message)
+        return ValueError(message)
 
     def cluster_cpus(self) -> int:
         """CPUs the cluster has (read at most every 30 s)."""
@@ -556,3 +562,4 @@ def _positive(raw, default: float) -> float:
     except (TypeError, ValueError):
         return default
     return value if value > 0 else default
+

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ctypes
 import logging
+import os
 import secrets
 import threading
 import time
@@ -70,7 +71,8 @@ class Snapshot:
     steps_per_minute: float = 0.0   # wall-clock rate over the last ~30 s (turns shared with others)
     share: float = 1.0              # fraction of one core this run gets now
     active_runs: int = 0            # runs training on this server now
-    workers: int = 1                # trainer threads serving them
+    workers: int = 1                # trainer threads serving them (Ray: the cluster's CPUs)
+    backend: str = "local"          # where the run trains: "local" | "ray"
 
     @property
     def tokens_per_s(self) -> float:
@@ -345,6 +347,44 @@ class Run:
         self.stop("Freed.")
 
 
+class LocalBackend:
+    """Runs train on this process's scheduler (the default: nothing to start)."""
+    name = "local"
+
+    def __init__(self, scheduler: Scheduler, limits: Limits):
+        self.scheduler, self.limits = scheduler, limits
+
+    def make_run(self, model_config: ModelConfig, train_config: TrainConfig, text: str, owner: str,
+                 label: str = "", corpus_key: str = "", **trainer_kwargs) -> Run:
+        return Run(Trainer(model_config, train_config, text, **trainer_kwargs), owner, self.scheduler,
+                   self.limits, label, corpus_key)
+
+
+class UnavailableBackend:
+    """A backend that cannot make runs; Start shows why (e.g. a misspelt PLAYGROUND_BACKEND)."""
+    name = "unavailable"
+
+    def __init__(self, message: str):
+        self.message = message
+
+    def make_run(self, *args, **kwargs) -> Run:
+        raise ValueError(self.message)
+
+
+def backend_from_env(scheduler: Scheduler, limits: Limits, env: dict | None = None):
+    """PLAYGROUND_BACKEND: "local" (default) or "ray" (playground/ray_backend.py; ray is imported
+    on the first run only)."""
+    name = (os.environ if env is None else env).get("PLAYGROUND_BACKEND", "").strip().lower() or "local"
+    if name == "local":
+        return LocalBackend(scheduler, limits)
+    if name == "ray":
+        from .ray_backend import RayBackend
+        return RayBackend(limits, env)
+    log.error("PLAYGROUND_BACKEND=%r is not a backend (use 'local' or 'ray'): no run can start", name)
+    return UnavailableBackend(f"PLAYGROUND_BACKEND={name[:20]!r} is not a backend: the instructor can "
+                              "set 'local' or 'ray'")
+
+
 @dataclass
 class Workspace:
     """The runs one link owns, in the order they were created, and who is looking at them."""
@@ -359,11 +399,12 @@ class RunRegistry:
     """Runs by unguessable id, grouped in workspaces (one per link); frees abandoned ones."""
 
     def __init__(self, max_concurrent: int | None = None, limits: Limits | None = None,
-                 scheduler: Scheduler | None = None, reap_every: float = 5.0):
+                 scheduler: Scheduler | None = None, reap_every: float = 5.0, backend=None):
         self.limits = limits or LIMITS
         if max_concurrent is not None:
             self.limits = replace(self.limits, max_concurrent=max_concurrent)
         self.scheduler = scheduler or Scheduler(max_workers=self.limits.max_concurrent)
+        self.backend = backend or LocalBackend(self.scheduler, self.limits)   # makes the runs
         self.runs: dict[str, Run] = {}
         self.workspaces: dict[str, Workspace] = {}
         self._lock = threading.RLock()
@@ -416,8 +457,7 @@ class RunRegistry:
         if len(self.runs_of(owner)) >= self.limits.max_runs_per_learner:
             raise ValueError(f"this link already keeps {self.limits.max_runs_per_learner} runs, the server's "
                              "limit: delete some on the Compare runs page first")
-        run = Run(Trainer(model_config, train_config, text, **trainer_kwargs), owner, self.scheduler,
-                  self.limits, label, corpus_key)
+        run = self.backend.make_run(model_config, train_config, text, owner, label, corpus_key, **trainer_kwargs)
         with self._lock:
             self.runs[run.run_id] = run
             self.workspace(owner).run_ids.append(run.run_id)
@@ -489,4 +529,4 @@ def _release_memory() -> None:
         pass
 
 
-REGISTRY = RunRegistry(scheduler=SCHEDULER)
+REGISTRY = RunRegistry(scheduler=SCHEDULER, backend=backend_from_env(SCHEDULER, LIMITS))

@@ -73,6 +73,16 @@ def serve_app(env: dict | None = None):
         log.close()
 
 
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """A local Ray with 2 CPUs for the `ray` tests, started once and shut down at the end."""
+    ray = pytest.importorskip("ray", reason="ray is not installed: pip install -r requirements-dev.txt")
+    if not ray.is_initialized():
+        ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield ray
+    ray.shutdown()
+
+
 @pytest.fixture(scope="module")
 def app_server():
     with serve_app() as url:

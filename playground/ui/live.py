@@ -13,6 +13,12 @@ from playground import charts
 from playground.runner import Run, Snapshot
 
 POLL_SECONDS = 1.0
+IDLE_POLL_SECONDS = 5.0
+
+
+def _buttons(status: str) -> tuple[bool, bool]:
+    """What the control buttons depend on: (active, paused)."""
+    return status in ("queued", "running", "paused"), status == "paused"
 
 
 def render(run: Run | None) -> None:
@@ -20,24 +26,25 @@ def render(run: Run | None) -> None:
         st.info("Pick a corpus and a model in the sidebar, then press **Start**. "
                 "The curves below fill in live while the network learns.")
         return
-    was_active = run.is_active
+    was_active, buttons = run.is_active, _buttons(run.status)
 
-    @st.fragment(run_every=POLL_SECONDS if was_active else None)
+    # Idle runs are polled slowly too: another tab with the same link may start or pause them.
+    @st.fragment(run_every=POLL_SECONDS if was_active else IDLE_POLL_SECONDS)
     def live() -> None:
         snap = run.snapshot()
-        status(snap)
+        status(snap, run)
         if len(snap.history):
             metrics(snap)
             curves(snap)
             sample_settings(run)
             samples(snap)
-        if was_active and snap.status not in ("queued", "running", "paused"):
-            st.rerun()  # the run ended: redraw the whole page so the buttons follow
+        if _buttons(snap.status) != buttons:
+            st.rerun()  # started, paused, resumed or ended (maybe in another tab): the buttons follow
 
     live()
 
 
-def status(snap: Snapshot) -> None:
+def status(snap: Snapshot, run: Run | None = None) -> None:
     done, target = snap.step, max(snap.target_step, 1)
     label = {"ready": "Ready", "queued": "Waiting for its first turn", "running": "Training",
              "paused": "Paused", "finished": "Finished", "stopped": "Stopped",
@@ -53,6 +60,14 @@ def status(snap: Snapshot) -> None:
         st.error(snap.message)
     elif snap.status in ("finished", "stopped") and snap.message:
         st.success(snap.message) if snap.status == "finished" else st.info(snap.message)
+    if snap.status == "lost" and run is not None and hasattr(run, "restart"):
+        if st.button("Restart from the last checkpoint", type="primary", key="restart_lost"):
+            try:
+                run.restart()
+            except ValueError as e:
+                st.error(f"Could not restart: {e}")
+            else:
+                st.rerun()
 
 
 def sharing(snap: Snapshot) -> str:
@@ -61,6 +76,9 @@ def sharing(snap: Snapshot) -> str:
     runs = f"{n} run{'s' if n != 1 else ''}"
     share = "a whole core" if snap.share >= 1 else f"~1/{round(1 / snap.share)} of a core"
     rate = f", ~{snap.steps_per_minute:,.0f} steps/min" if snap.steps_per_minute else ""
+    if snap.backend == "ray":
+        return (f"{runs} train{'s' if n == 1 else ''} on the Ray cluster's {w} core{'s' if w != 1 else ''}, "
+                f"each in its own worker: this run gets {share}{rate}.")
     return (f"{runs} train{'s' if n == 1 else ''} on this server, taking turns on {w} trainer thread"
             f"{'s' if w != 1 else ''}: this run gets {share}{rate}.")
 

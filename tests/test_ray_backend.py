@@ -1,0 +1,162 @@
+"""The Ray backend: choosing it, an unreachable cluster, a killed actor, incremental snapshots,
+reads that do not wait for a step. (tests/test_runner.py runs the run front's behaviour tests on
+both backends.)"""
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import replace
+
+import pytest
+
+from conftest import ROOT, open_page
+from playground import corpora
+from playground.config import ModelConfig, TrainConfig
+from playground.limits import LIMITS, Limits
+from playground.ray_backend import LOST_MESSAGE, RayBackend, unreachable
+from playground.runner import LocalBackend, RunRegistry, UnavailableBackend, backend_from_env
+from playground.scheduler import Scheduler
+
+TEXT = corpora.load("brackets", 20_000)
+MODEL = ModelConfig(cell="GRU", hidden_size=16, embedding_dim=4)
+TRAIN = TrainConfig(seq_len=8, batch_size=4)
+
+
+def wait_for(predicate, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]       # nothing listens once the socket is closed
+
+
+# ---- choosing a backend (no Ray needed) ---------------------------------------------------------
+def test_backend_is_chosen_by_environment():
+    sched = Scheduler(max_workers=1)
+    assert isinstance(backend_from_env(sched, LIMITS, {}), LocalBackend)
+    ray_backend = backend_from_env(sched, LIMITS, {"PLAYGROUND_BACKEND": "Ray", "RAY_ADDRESS": "10.0.0.5:6379",
+                                                   "PLAYGROUND_RAY_CPUS_PER_RUN": "0.5"})
+    assert isinstance(ray_backend, RayBackend)
+    assert ray_backend.address == "10.0.0.5:6379" and ray_backend.cpus_per_run == 0.5
+    typo = backend_from_env(sched, LIMITS, {"PLAYGROUND_BACKEND": "rya"})
+    assert isinstance(typo, UnavailableBackend)
+    with pytest.raises(ValueError, match="'rya' is not a backend"):
+        RunRegistry(backend=typo).create(MODEL, TRAIN, TEXT, owner="a")
+
+
+def test_the_local_backend_does_not_import_ray():
+    code = "import sys, playground.runner; print('ray' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_actor_options_ask_for_a_gpu_only_for_cuda():
+    backend = RayBackend(LIMITS, env={"PLAYGROUND_RAY_CPUS_PER_RUN": "0.2"})
+    cpu = backend.actor_options(TRAIN)
+    assert cpu["num_cpus"] == 0.2 and "num_gpus" not in cpu and cpu["scheduling_strategy"] == "SPREAD"
+    cuda = backend.actor_options(replace(TRAIN, device="cuda"))
+    assert cuda["num_gpus"] == 1 and cuda["num_cpus"] == 0.2
+
+
+def test_an_unreachable_cluster_is_one_clear_message(caplog):
+    address = f"127.0.0.1:{closed_port()}"
+    assert "nothing answers" in unreachable(address)
+    backend = RayBackend(LIMITS, env={"RAY_ADDRESS": address})
+    started = time.monotonic()
+    with caplog.at_level("ERROR"), pytest.raises(ValueError, match=f"RAY_ADDRESS={address} cannot be reached"):
+        RunRegistry(backend=backend).create(MODEL, TRAIN, TEXT, owner="a")
+    assert time.monotonic() - started < 10                       # no minutes-long hang in ray.init
+    assert sum("cannot be reached" in r.getMessage() for r in caplog.records) == 1   # and in the log
+
+
+def test_train_page_says_why_it_could_not_start(monkeypatch):
+    from playground.runner import REGISTRY
+    monkeypatch.setattr(REGISTRY, "backend", RayBackend(REGISTRY.limits, env={"RAY_ADDRESS": f"127.0.0.1:{closed_port()}"}))
+    at = open_page("pages/1_Train.py", query={"steps": "10", "hidden_size": "16"})
+    next(b for b in at.button if b.label == "Start").click().run()
+    assert not at.exception
+    errors = [e.value for e in at.error]
+    assert any(e.startswith("Could not start: the Ray cluster at RAY_ADDRESS=") for e in errors), errors
+
+
+# ---- on a local Ray ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def reg(ray_cluster):
+    limits = replace(LIMITS, max_concurrent=1)
+    registry = RunRegistry(limits=limits, backend=RayBackend(limits, env={}))
+    yield registry
+    for run_id in list(registry.runs):
+        registry.remove(run_id)
+
+
+@pytest.mark.ray
+def test_a_killed_actor_turns_the_run_lost_and_restarts_from_its_checkpoint(reg, ray_cluster):
+    run = reg.create(MODEL, TRAIN, TEXT, owner="a")
+    run.start(30)
+    assert run.join(60) and run.status == "finished"
+    assert wait_for(lambda: (run.poll(), run.checkpoint_step)[1] == 30)     # kept when it finished
+    run.start(100_000)
+    assert wait_for(lambda: len(run.snapshot().history) > 40)               # a page polls its snapshot
+    seen = len(run.snapshot().history)
+    ray_cluster.kill(run._actor)
+    assert wait_for(lambda: run.status == "lost")
+    snap = run.snapshot()
+    assert snap.status == "lost" and snap.message == LOST_MESSAGE
+    assert len(snap.history) >= seen and snap.history["step"].iloc[-1] == len(snap.history)  # still shown
+    model, vocab, cfg = run.copy_model()                                    # pages keep working: the checkpoint
+    assert cfg.vocab_size == len(vocab)
+    assert not run.is_active and run.join(1)
+
+    run.restart()
+    assert run.status == "ready" and run.steps_done == run.checkpoint_step == 30
+    run.start(5)
+    assert run.join(60) and run.status == "finished" and run.steps_done == 35
+    assert len(run.snapshot().history) == 35
+
+
+@pytest.mark.ray
+def test_snapshots_fetch_only_new_rows(reg, monkeypatch):
+    run = reg.create(MODEL, TRAIN, TEXT, owner="a")
+    run.update_settings(sample_every=10)
+    run.start(30)
+    assert run.join(60)
+    fetched = []
+    merge = run._merge
+    monkeypatch.setattr(run, "_merge", lambda part: (fetched.append((len(part["rows"]), len(part["samples"]))),
+                                                     merge(part)))
+    first = run.snapshot()
+    second = run.snapshot()
+    assert fetched[-1] == (1, 0)               # only the last row, re-read; no sample again
+    assert second.history.equals(first.history) and len(second.samples) == 3
+    run.start(10)
+    assert run.join(60)
+    third = run.snapshot()
+    assert fetched[-1] == (11, 1) and len(third.history) == 40 and third.history["step"].is_monotonic_increasing
+
+
+@pytest.mark.ray
+def test_reads_do_not_wait_for_a_long_step(reg):
+    """A step of ~0.3 s or more; state and snapshot reads are answered while it computes."""
+    big = ModelConfig(cell="LSTM", hidden_size=256, embedding_dim=32)
+    run = reg.create(big, TrainConfig(seq_len=64, batch_size=64), corpora.load("brackets", 200_000), owner="a")
+    run.start(100_000)
+    assert wait_for(lambda: run.steps_done >= 2, timeout=60)
+    step_seconds = run.snapshot().history["seconds"].median()
+    took = []
+    for _ in range(15):
+        t0 = time.perf_counter()
+        run.snapshot()
+        took.append(time.perf_counter() - t0)
+        time.sleep(0.03)
+    took.sort()
+    assert took[len(took) // 2] < min(0.1, step_seconds / 2), (took, step_seconds)
+    run.stop()
