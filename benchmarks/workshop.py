@@ -50,6 +50,7 @@ from benchmarks.st_client import Session
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = "Train"
+LR_LABEL = "lr (learning rate)"
 SAFE_LRS = (1e-3, 3e-3, 1e-2)  # lr moves stay where the default run does not diverge
 
 
@@ -159,12 +160,14 @@ class Clock:
     """The phase ends `seconds` after the last learner pressed Start (or gave up)."""
 
     def __init__(self, learners: int, seconds: float):
-        self.waiting, self.seconds, self.end = learners, seconds, float("inf")
+        self.waiting, self.seconds, self.end = set(range(learners)), seconds, float("inf")
 
-    def arrived(self) -> None:
-        self.waiting -= 1
-        if self.waiting == 0:
-            self.end = time.monotonic() + self.seconds
+    def arrived(self, learner: Learner) -> None:
+        """`learner` pressed Start or gave up (idempotent)."""
+        if learner.index in self.waiting:
+            self.waiting.discard(learner.index)
+            if not self.waiting:
+                self.end = time.monotonic() + self.seconds
 
     def running(self) -> bool:
         return time.monotonic() < self.end
@@ -178,25 +181,34 @@ async def learn(learner: Learner, delay: float, clock: Clock, toggle_every: floa
         learner.load_seconds = await s.open()
     except Exception as e:  # a refused or failed connection is a finding, not a crash
         learner.problems.append(f"could not open the page: {type(e).__name__}: {e}")
-        clock.arrived()
+        clock.arrived(learner)
         return
     try:
-        await press_start(learner)
-        clock.arrived()
-        next_toggle = time.monotonic() + rng.uniform(0.5, 1.5) * toggle_every
-        while clock.running() and s.dropped is None:
-            await asyncio.sleep(0.25)
-            learner.note_first_step()
-            if toggle_every and time.monotonic() >= next_toggle:
-                await toggle(learner, rng, clock.end)
-                next_toggle = time.monotonic() + rng.uniform(0.5, 1.5) * toggle_every
-        learner.note_first_step()
-        await s.wait_idle(15)
-        if s.dropped is None and s.page.find("button", "Stop") is not None:
-            await s.click("Stop")  # free the run: the next phase measures the server without it
-            await s.wait_idle(15)
+        await follow(learner, clock, toggle_every, rng)
+    except Exception as e:  # e.g. the server closed the socket mid-click: a finding, not a crash
+        learner.problems.append(f"{type(e).__name__}: {e}")
     finally:
+        clock.arrived(learner)
         await s.close()
+
+
+async def follow(learner: Learner, clock: Clock, toggle_every: float, rng: random.Random) -> None:
+    """Press Start, follow the live page, toggle now and then; press Stop at the end."""
+    s = learner.session
+    await press_start(learner)
+    clock.arrived(learner)
+    next_toggle = time.monotonic() + rng.uniform(0.5, 1.5) * toggle_every
+    while clock.running() and s.dropped is None:
+        await asyncio.sleep(0.25)
+        learner.note_first_step()
+        if toggle_every and time.monotonic() >= next_toggle:
+            await toggle(learner, rng, clock.end)
+            next_toggle = time.monotonic() + rng.uniform(0.5, 1.5) * toggle_every
+    learner.note_first_step()
+    await s.wait_idle(15)
+    if s.dropped is None and s.page.find("button", "Stop") is not None:
+        await s.click("Stop")  # free the run: the next phase measures the server without it
+        await s.wait_idle(15)
 
 
 async def press_start(learner: Learner) -> None:
@@ -243,18 +255,25 @@ async def pause_resume(learner: Learner, rng: random.Random, end: float) -> None
 
 async def change_lr(learner: Learner, rng: random.Random) -> None:
     s = learner.session
-    el = s.page.find("slider", "lr", prefix=True)
-    if el is None:
+    el = s.page.find("slider", LR_LABEL) or s.page.find("slider", "lr ", prefix=True)
+    now = lr_shown(s)
+    choices = [o for o in (el.slider.options if el else []) if _float(o) in SAFE_LRS and _float(o) != now]
+    if not choices:
         learner.toggles["lr unavailable"] += 1
         return
-    now = lr_shown(s)
-    choices = [o for o in el.slider.options if float(o) in SAFE_LRS and (now is None or float(o) != now)]
     option = rng.choice(choices)
     if await s.choose(el.slider.label, option):
         learner.toggles["lr"] += 1
         await s.wait_idle(15)
         await asyncio.sleep(1.5)  # the live view shows the new lr at its next poll
         learner.toggles["lr shown"] += lr_shown(s) == float(option)
+
+
+def _float(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
 
 
 def lr_shown(s: Session) -> float | None:
