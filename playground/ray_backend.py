@@ -44,7 +44,6 @@ from dataclasses import asdict, dataclass, field, replace
 
 from .config import ModelConfig, TrainConfig, check_lr
 from .limits import Limits
-from .runner import ACTIVE, Run, RunSettings, Snapshot
 from .scheduler import Scheduler
 from .train import Trainer, history_frame
 
@@ -99,7 +98,7 @@ class RunActor:
     def state(self) -> dict:
         run = self.run
         return {"status": run.status, "message": run.message, "steps_done": run.steps_done,
-                "lr": run.lr, "target_step": run.target_step, "running_seconds": run.running_seconds}
+                "lr": run.lr, "base_lr": run.base_lr, "target_step": run.target_step, "running_seconds": run.running_seconds}
 
     def snapshot_since(self, n_rows: int, n_samples: int) -> dict:
         """The state and only what the proxy lacks: history rows from its last one on (re-read:
@@ -158,7 +157,7 @@ class RayRun:
         self._actor, self._lost, self._freed = actor, False, False
         self._lock = threading.RLock()      # rows, samples and checkpoint bookkeeping
         self._state = {"status": "ready", "message": "", "steps_done": len(spec.trainer_kwargs.get("history") or []),
-                       "lr": self.train_config.lr, "target_step": 0, "running_seconds": 0.0}
+                       "lr": self.train_config.lr, "base_lr": self.train_config.lr, "target_step": 0, "running_seconds": 0.0}
         self._state_at = 0.0
         self._rows: list[dict] = []
         self._samples: list[dict] = []
@@ -192,6 +191,11 @@ class RayRun:
     @property
     def lr(self) -> float:
         return self._read_state()["lr"]
+
+    @property
+    def base_lr(self) -> float:
+        """The lr asked for, before annealing (see Run.base_lr)."""
+        return self._read_state().get("base_lr", self.lr)
 
     def _read_state(self) -> dict:
         """The actor's state, read at most once per STATE_TTL; what was last seen when the actor
@@ -261,6 +265,8 @@ class RayRun:
 
     def set_lr(self, lr: float) -> None:
         self._send("set_lr", check_lr(lr))
+        with self._lock:  # seen at once by the page, before the next state read
+            self._state = {**self._state, "lr": float(lr), "base_lr": float(lr)}
 
     def update_settings(self, **changes) -> None:
         self.settings = replace(self.settings, **changes)
@@ -563,3 +569,7 @@ def _positive(raw, default: float) -> float:
         return default
     return value if value > 0 else default
 
+
+# At the end: runner imports this module when PLAYGROUND_BACKEND=ray, and a Ray worker imports this
+# module first (to rebuild RunActor), so everything runner asks for must be defined by then.
+from .runner import ACTIVE, Run, RunSettings, Snapshot  # noqa: E402

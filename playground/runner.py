@@ -133,7 +133,13 @@ class Run:
 
     @property
     def lr(self) -> float:
+        """The lr the next step uses (annealing may have divided it)."""
         return self.trainer.lr
+
+    @property
+    def base_lr(self) -> float:
+        """The lr asked for (config or set_lr), before annealing: what the sidebar's lr is compared with."""
+        return self.trainer.base_lr
 
     def start(self, steps: int) -> None:
         """Train `steps` more steps in turns with the other runs (no-op if already active)."""

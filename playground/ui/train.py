@@ -244,8 +244,8 @@ def _run_for(run: Run | None, setup: tuple) -> Run | None:
     """`run` if Start/Step would continue it (with the sidebar's lr), else a new run."""
     cfg, tc, text, corpus_key, _ = setup
     if run is not None and (run.is_active or same_setup(run, cfg, tc, corpus_key)):
-        if run.lr != tc.lr:
-            old = run.lr
+        if run.base_lr != tc.lr:
+            old = run.base_lr
             run.set_lr(tc.lr)
             st.session_state[NOTICE_KEY] = (f"Continuing from step {run.steps_done:,} with the sidebar's "
                                             f"lr {tc.lr:g} (was {old:g}).")
@@ -305,7 +305,7 @@ def controls(run: Run | None, cfg: ModelConfig | None, tc: TrainConfig | None, c
         st.error(error)
     if (notice := st.session_state.pop(NOTICE_KEY, None)):
         st.info(notice)
-    if run is not None and tc is not None and active and run.lr != tc.lr:
+    if run is not None and tc is not None and active and run.base_lr != tc.lr:
         run.set_lr(tc.lr)
         st.toast(f"Learning rate changed to {tc.lr:g} from step {run.steps_done + 1}.")
     if run is not None and ready and not active and not same_setup(run, cfg, tc, corpus_key):
