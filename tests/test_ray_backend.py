@@ -160,3 +160,27 @@ def test_reads_do_not_wait_for_a_long_step(reg):
     took.sort()
     assert took[len(took) // 2] < min(0.1, step_seconds / 2), (took, step_seconds)
     run.stop()
+
+
+@pytest.mark.ray
+def test_train_page_offers_a_restart_for_a_lost_run(ray_cluster, monkeypatch):
+    from playground.runner import REGISTRY
+    monkeypatch.setattr(REGISTRY, "backend", RayBackend(REGISTRY.limits, env={}))
+    run = REGISTRY.create(MODEL, TRAIN, TEXT, owner="lost-run-owner-0123")
+    try:
+        run.start(20)
+        assert run.join(60)
+        run.snapshot()
+        assert wait_for(lambda: (run.poll(), run.checkpoint_step)[1] == 20)
+        ray_cluster.kill(run._actor)
+        assert wait_for(lambda: run.status == "lost")
+        at = open_page("pages/1_Train.py", run=run)
+        assert not at.exception
+        assert LOST_MESSAGE in [e.value for e in at.error]
+        assert at.metric[0].value == "20"                               # the last snapshot, still drawn
+        next(b for b in at.button if b.label == "Restart from the last checkpoint").click().run()
+        assert not at.exception
+        assert run.status == "ready" and run.steps_done == 20
+        assert "Restart from the last checkpoint" not in [b.label for b in at.button]
+    finally:
+        REGISTRY.remove(run.run_id)
