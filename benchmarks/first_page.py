@@ -7,16 +7,21 @@ Chromium (Debian's, headless, the flags of tests/conftest.py) is started first a
 for each server: start the process, poll its health endpoint, open the page and wait for its
 title (an h1) to be visible. The clock starts just before the process is spawned. `--page Train`
 times a page that needs torch instead (it waits for the warm-up import). Median of `--servers`.
-Target: Home <= 3 s.
+
+For scale, the same is timed, interleaved, for a one-line app (`st.title`) with this
+project's .streamlit/config.toml: Streamlit's and Chromium's own floor on this machine, at
+the same moment (`--no-floor` skips it). Target: Home <= 3 s.
 """
 from __future__ import annotations
 
 import argparse
 import os
 import socket
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -50,7 +55,14 @@ def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 60.0) -> Non
     raise RuntimeError("streamlit did not become healthy in time")
 
 
-def time_one(browser, page_path: str) -> tuple[float, float]:
+def floor_app(folder: Path) -> Path:
+    """A one-line Streamlit app with this project's config, in `folder`."""
+    (folder / "app.py").write_text('import streamlit as st\nst.title("Hello")\n')
+    shutil.copytree(ROOT / ".streamlit", folder / ".streamlit", dirs_exist_ok=True)
+    return folder
+
+
+def time_one(browser, page_path: str, root: Path = ROOT) -> tuple[float, float]:
     """(seconds to healthy, seconds to the title visible), both from process start."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -58,7 +70,7 @@ def time_one(browser, page_path: str) -> tuple[float, float]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ))
+        cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ))
     try:
         wait_healthy(url, proc)
         healthy = time.perf_counter() - t0
@@ -81,21 +93,27 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--servers", type=int, default=3)
     ap.add_argument("--page", default="", help="URL path of the page to open ('' = Home)")
+    ap.add_argument("--no-floor", action="store_true", help="skip the one-line app")
     args = ap.parse_args()
     name = args.page or "Home"
-    with sync_playwright() as p:
+    times, floor = [], []
+    with sync_playwright() as p, tempfile.TemporaryDirectory() as tmp:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        times = []
         for i in range(args.servers):
             healthy, titled = time_one(browser, args.page)
             times.append(titled)
-            print(f"server {i + 1}: healthy after {healthy:.2f} s, {name} title drawn after {titled:.2f} s")
+            line = f"server {i + 1}: healthy after {healthy:.2f} s, {name} title drawn after {titled:.2f} s"
+            if not args.no_floor:
+                floor.append(time_one(browser, "", floor_app(Path(tmp)))[1])
+                line += f"; one-line app {floor[-1]:.2f} s"
+            print(line)
         browser.close()
     median = statistics.median(times)
     print(f"{name}: median {median:.2f} s over {args.servers} fresh servers (process start -> title)")
+    if floor:
+        print(f"one-line app: median {statistics.median(floor):.2f} s (Streamlit + Chromium floor, same run)")
     if not args.page:
         print(f"target <= {TARGET_S:g} s: {'met' if median <= TARGET_S else 'NOT met'}")
-
 
 if __name__ == "__main__":
     main()
