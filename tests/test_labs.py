@@ -350,3 +350,10 @@ def test_verdicts_mark_differences_within_noise():
     line = fastai_chars.verdict_lines(loss, "x", noise=0.05)[1]
     assert line.startswith("**Holds:**") and "1.990 vs CharLoopModel 2.000 (within noise)" in line
     assert "within noise" not in fastai_chars.verdict_lines(loss, "x", noise=0.001)[1]
+
+
+def test_threshold_label_sits_on_its_line_on_log_axes():
+    from playground.labs.plots import curves_figure
+    fig = curves_figure({"a": [1.0, 100.0]}, "step", "norm", log_y=True, hline=(5.0, "θ = 5"))
+    assert fig.layout.shapes[0].y0 == 5.0
+    assert fig.layout.annotations[0].y == pytest.approx(math.log10(5.0))   # plotly's log units

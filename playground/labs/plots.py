@@ -33,8 +33,10 @@ def curves_figure(curves: Mapping[str, Sequence[float]], x_title: str, y_title: 
     for name, ys in (dashed or {}).items():
         fig.add_trace(go.Scatter(x=list(range(1, len(ys) + 1)), y=_finite(ys), name=name,
                                  mode="lines", line=dict(dash="dot")))
-    if hline:
-        fig.add_hline(y=hline[0], line_dash="dash", line_color="gray", annotation_text=hline[1])
+    if hline:   # annotations on a log axis take log10(y); the line itself takes y
+        fig.add_hline(y=hline[0], line_dash="dash", line_color="gray")
+        fig.add_annotation(x=1, xref="paper", xanchor="right", yanchor="bottom", showarrow=False,
+                           y=math.log10(hline[0]) if log_y else hline[0], text=hline[1])
     return _layout(fig, x_title, y_title, height, log_y)
 
 
