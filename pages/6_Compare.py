@@ -2,7 +2,8 @@
 from playground import warmup; warmup.wait()  # noqa: E702  torch & co.: imported once, by the warm-up thread
 import streamlit as st
 
-from playground import compare, corpora, ui
+from playground import compare, ui
+from playground.ui.memory import render_memory_horizon
 
 ui.setup_page("Compare runs", "📊")
 st.title("📊 Compare runs")
@@ -10,32 +11,12 @@ st.caption("Every run you train in this session is kept here (with its settings 
            "until you delete it. Select rows to overlay only those runs.")
 
 with st.expander("RNN vs GRU vs LSTM in one click", expanded=not ui.session_runs()):
-    st.markdown(f"Trains the three cells with the same size, seed and batches on **Long-range copy** — "
-                f"{corpora.CORPORA['long_range'].description} The table's *recall accuracy* says how often "
-                "each model's top guess after '=' is the right letter (1/8 is guessing). In our runs "
-                "(hidden_size 64, 2,000 steps) the GRU reached 0.3–0.4 with seed 0, but only 0.14–0.23 "
-                "by 3,000 steps with seeds 1 and 2, while the plain RNN and the LSTM stayed near 1/8 "
-                "(0.11–0.18). Carrying one letter across 32 random digits is hard at this size: gating "
-                "makes it possible, but finding out how to use it takes many steps — and some luck. "
-                "Try more steps, or other seeds.")
-    c = st.columns(3)
-    hidden_size = c[0].number_input("hidden_size", 8, 512, 64, key="cmp_hidden_size")
-    steps = c[1].number_input("Steps each", 50, 20_000, 2000, step=50, key="cmp_steps",
-                              help="The cells only start to differ in recall after about 1,500 steps.")
-    seed = c[2].number_input("seed", 0, 2**31 - 1, 0, key="cmp_seed")
-    if st.button("Train all three", type="primary"):
-        text = corpora.load("long_range")
-        try:
-            for cfg in compare.comparison_configs(int(hidden_size)):
-                ui.create_run(cfg, compare.comparison_train_config(int(seed)), text, "long_range",
-                              f"{cfg.cell} h{cfg.hidden_size} · long-range", active=cfg.cell == "LSTM").start(int(steps))
-            st.toast("Training 3 runs: all runs on this server take turns, so each moves at once.")
-        except ValueError as e:
-            st.error(f"Could not start: {e}")
+    render_memory_horizon()
 
 runs = ui.session_runs()
 if not runs:
-    st.info("No runs yet: train one on the Train page, or press **Train all three** above.")
+    st.info("No runs yet: train one on the Train page. (The experiment above trains its own small "
+            "networks; they are not listed here.)")
     st.stop()
 
 

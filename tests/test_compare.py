@@ -51,13 +51,20 @@ def compare_page() -> AppTest:
     return open_page("pages/6_Compare.py")
 
 
+def train_three(at: AppTest, steps: int) -> None:
+    """RNN, GRU and LSTM runs on long-range copy in the page's workspace, as the Train page makes
+    them (the one-click button now runs the memory-horizon experiment: tests/test_memory_page.py)."""
+    text = corpora.load("long_range")
+    for cfg in compare.comparison_configs(8):
+        REGISTRY.create(cfg, compare.comparison_train_config(0), text, at.session_state["owner_token"],
+                        label=cfg.cell, corpus_key="long_range").start(steps)
+
+
 def test_compare_page_one_click_and_delete():
     at = compare_page()
     assert not at.exception
     assert any("No runs yet" in i.value for i in at.info)
-    at.number_input(key="cmp_steps").set_value(50)
-    at.number_input(key="cmp_hidden_size").set_value(8)
-    at.button[0].click().run()
+    train_three(at, steps=50)
     runs = REGISTRY.runs_of(at.session_state["owner_token"])
     assert sorted(r.model_config.cell for r in runs) == ["GRU", "LSTM", "RNN_TANH"]
     assert len({r.train_config.seed for r in runs}) == 1
@@ -95,9 +102,7 @@ def test_recall_accuracy_scores_the_carried_character():
 
 def test_compare_page_shows_recall_for_long_range_runs():
     at = compare_page()
-    at.number_input(key="cmp_steps").set_value(50)
-    at.number_input(key="cmp_hidden_size").set_value(8)
-    at.button[0].click().run()
+    train_three(at, steps=50)
     for run in REGISTRY.runs_of(at.session_state["owner_token"]):
         run.join(60)
     at.run()

@@ -337,6 +337,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--gaps", default=",".join(map(str, GAPS)), help="comma-separated gap lengths")
     p.add_argument("--seeds", default="0", help="comma-separated seeds")
     p.add_argument("--workers", type=int, default=2, help="threads, one cell each (default 2)")
+    p.add_argument("--reach-csv", metavar="PATH", default="",
+                   help="also write the gradient reach (key over '=', per cell, gap, phase) to PATH")
     for name, value in asdict(default).items():
         p.add_argument("--" + name.replace("_", "-"), type=type(value), default=value,
                        help=f"recipe (default {value})")
@@ -354,8 +356,10 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    results, _ = run_parallel(recipe, cells, gaps, seeds, args.workers)
+    results, reach = run_parallel(recipe, cells, gaps, seeds, args.workers)
     results.to_csv(sys.stdout, index=False, float_format="%.3f")
+    if args.reach_csv:
+        reach_summary(reach).to_csv(args.reach_csv, index=False, float_format="%.3g")
     return 0
 
 
