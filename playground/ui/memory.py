@@ -38,11 +38,13 @@ the recall loss with respect to the key's input. It travels back through every s
 
 dL/dx_key = dL/dh_T · ∏ dh_t/dh_t−1 · dh_key/dx_key, with dh_t/dh_t−1 = diag(1 − h_t²) W_hh for a tanh RNN.
 
-A product of `gap + 1` such Jacobians, each of norm below 1, shrinks geometrically: the signal
-vanishes before it reaches the key. The LSTM carries its cell state additively,
-c_t = f_t ⊙ c_t−1 + i_t ⊙ g_t, so with forget gates near 1 the product stays near 1; the GRU's
-update gate (h_t = (1 − z_t) ⊙ n_t + z_t ⊙ h_t−1) does the same. The right plot measures it: the
-norm of d loss / d input at each position, back from `=` to the key.
+A product of `gap + 1` such Jacobians, typically of norm below 1, shrinks geometrically: the signal
+vanishes before it reaches the key, and within this budget training does not repair it. A gate can: the LSTM carries its
+cell state additively, c_t = f_t ⊙ c_t−1 + i_t ⊙ g_t, so with forget gates near 1 the product stays
+near 1 — the forget bias starts it there. The GRU starts with its update gate half open (its
+gradient at initialisation fades almost as fast as the RNN's), but h_t = (1 − z_t) ⊙ n_t + z_t ⊙ h_t−1
+lets it learn to hold the state, after which the key gets as much gradient as `=`. The right plot
+measures it: the norm of d loss / d input at each position, from `=` back to the key.
 """
 
 
