@@ -121,6 +121,8 @@ class Run:
         self._first_step = self._seconds_before = 0
         self._rate: deque = deque(maxlen=64)   # (monotonic time, steps done) after each turn
         self._rows: list[dict] = []            # history rows cached for snapshots
+        self._read = threading.Lock()          # page threads reading the cached rows and frame
+        self._frame, self._frame_key = history_frame([]), (0, None)
 
     # ---- control ------------------------------------------------------------------------
     @property
@@ -301,6 +303,10 @@ class Run:
     def history_rows(self) -> list[dict]:
         """All history rows; only rows new since the last call are copied (the last cached row
         is re-read: validation loss is written onto it after the step)."""
+        with self._read:
+            return self._history_rows()
+
+    def _history_rows(self) -> list[dict]:
         rows = self.trainer._rows                                    # appended by the worker only
         n = len(self._rows)
         if len(rows) < n:                                            # a divergence rolled back
@@ -310,6 +316,16 @@ class Run:
         self._rows[start:] = [dict(r) for r in rows[start:]]
         return list(self._rows)
 
+    def history(self) -> pd.DataFrame:
+        """Trainer.history as of now; rebuilt only when a row was added or changed (a live page
+        asks every second, often between two steps of a run that is waiting for its turn)."""
+        with self._read:
+            rows = self._history_rows()
+            key = (len(rows), tuple(rows[-1].values()) if rows else None)
+            if key != self._frame_key:
+                self._frame, self._frame_key = history_frame(rows), key
+            return self._frame
+
     def snapshot(self) -> Snapshot:
         """A copy for a page to draw, taken without waiting for the training step."""
         t = self.trainer
@@ -318,7 +334,7 @@ class Run:
                           step=t.steps_done, target_step=self.target_step, running_seconds=self.running_seconds)
             samples = list(self.samples)
         active = self._scheduler.active_jobs()
-        return Snapshot(**fields, lr=t.lr, history=history_frame(self.history_rows()), samples=samples,
+        return Snapshot(**fields, lr=t.lr, history=self.history(), samples=samples,
                         parameters=self._parameters, vocab_size=len(t.vocab),
                         uniform_perplexity=t.uniform_perplexity, unigram_perplexity=t.unigram_perplexity,
                         model_config=self.model_config, train_config=self.train_config,

@@ -1,19 +1,25 @@
 """The live view of a run: status, progress, curves, gradient norm and generated text.
 
-It polls the run's thread-safe snapshot in a fragment that reruns every second only while
-the run is active; the rest of the page (and other pages) stay responsive.
+Two fragments poll the run's snapshot while it is active: progress and metrics every second
+(cheap), curves and samples at the interval the server's refresh budget allows
+(playground/refresh.py). The rest of the page (and other pages) stay responsive.
 """
 from __future__ import annotations
 
 import math
+import secrets
+import time
 
 import streamlit as st
 
 from playground import charts
+from playground.refresh import RefreshBudget
 from playground.runner import Run, Snapshot
 
 POLL_SECONDS = 1.0
 IDLE_POLL_SECONDS = 5.0
+CHARTS = RefreshBudget(budget_cores=0.15)                    # curve redraws of all live pages
+PROGRESS = RefreshBudget(budget_cores=0.05, max_interval=5.0)  # progress polls of all live pages
 
 
 def _buttons(status: str) -> tuple[bool, bool]:
@@ -22,26 +28,48 @@ def _buttons(status: str) -> tuple[bool, bool]:
 
 
 def render(run: Run | None) -> None:
+    """Progress and metrics (every second for one page), curves and samples, while the run is
+    active, at the intervals the server's refresh budgets allow: slower when many pages are open."""
     if run is None:
         st.info("Pick a corpus and a model in the sidebar, then press **Start**. "
                 "The curves below fill in live while the network learns.")
         return
     was_active, buttons = run.is_active, _buttons(run.status)
+    chart_every = CHARTS.interval() if was_active else None
+    poll_every = PROGRESS.interval() if was_active else IDLE_POLL_SECONDS
+    viewer = st.session_state.setdefault("viewer_id", secrets.token_hex(8))
 
     # Idle runs are polled slowly too: another tab with the same link may start or pause them.
-    @st.fragment(run_every=POLL_SECONDS if was_active else IDLE_POLL_SECONDS)
-    def live() -> None:
+    @st.fragment(run_every=poll_every)
+    def progress() -> None:
+        t0 = time.perf_counter()
         snap = run.snapshot()
         status(snap, run)
         if len(snap.history):
             metrics(snap)
+        if _buttons(snap.status) != buttons:
+            st.rerun()  # started, paused, resumed or ended (maybe in another tab): the buttons follow
+        if was_active and chart_every > POLL_SECONDS:
+            st.caption(f"Curves and samples redraw every {chart_every:.0f} s while {CHARTS.viewers()} pages "
+                       "are live on this server (so that drawing does not slow training).")
+        if was_active:
+            PROGRESS.record(viewer, time.perf_counter() - t0)
+            if not (0.5 <= CHARTS.interval() / chart_every <= 2 and 0.5 <= PROGRESS.interval() / poll_every <= 2):
+                st.rerun()  # the room grew or shrank a lot: redraw with the new intervals
+
+    @st.fragment(run_every=chart_every)
+    def charts_view() -> None:
+        t0 = time.perf_counter()
+        snap = run.snapshot()
+        if len(snap.history):
             curves(snap)
             sample_settings(run)
             samples(snap)
-        if _buttons(snap.status) != buttons:
-            st.rerun()  # started, paused, resumed or ended (maybe in another tab): the buttons follow
+        if was_active:
+            CHARTS.record(viewer, time.perf_counter() - t0)
 
-    live()
+    progress()
+    charts_view()
 
 
 def status(snap: Snapshot, run: Run | None = None) -> None:

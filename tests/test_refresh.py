@@ -1,0 +1,26 @@
+"""The live-chart refresh interval keeps all viewers' redraws within a CPU budget."""
+import pytest
+
+from playground.refresh import RefreshBudget
+
+
+def test_one_viewer_redraws_every_second():
+    b = RefreshBudget(budget_cores=0.2)
+    b.record("a", 0.05, now=0.0)
+    assert b.interval(now=1.0) == 1.0
+
+
+def test_thirty_viewers_slow_down_to_stay_within_the_budget():
+    b = RefreshBudget(budget_cores=0.2, max_interval=60)
+    for i in range(30):
+        b.record(f"viewer{i}", 0.05, now=float(i) / 10)
+    assert b.interval(now=5.0) == pytest.approx(30 * 0.05 / 0.2)      # 7.5 s: 30 redraws of 50 ms per 7.5 s
+    assert 30 * 0.05 / b.interval(now=5.0) <= 0.2 + 1e-9
+
+
+def test_viewers_that_left_are_forgotten_and_the_interval_is_capped():
+    b = RefreshBudget(budget_cores=0.2, max_interval=15, window=30)
+    for i in range(100):
+        b.record(f"v{i}", 0.1, now=0.0)
+    assert b.interval(now=1.0) == 15                                   # capped
+    assert b.interval(now=31.0) == 1.0                                 # all gone after the window
