@@ -141,3 +141,16 @@ def test_recall_figure_draws_one_mean_line_per_cell():
     fig = plots.recall_figure(results)
     means = {t.name: list(t.y) for t in fig.data if t.showlegend is not False}
     assert means == {"GRU": [pytest.approx(0.9)], "RNN (tanh)": [pytest.approx(0.2)]}
+
+
+def test_reach_figure_shows_the_share_of_the_gradient_at_equals():
+    job = mh.MemoryHorizonJob(TINY, cells=["RNN_TANH", "LSTM"], gaps=[6], seeds=[0, 1]).run_to_end()
+    reach = job.gradient_reach
+    fig = plots.reach_figure(reach.sample(frac=1, random_state=0), gap=6)  # row order must not matter
+    curves = {t.name: list(t.y) for t in fig.data}
+    assert len(curves) == 4 and len(curves["LSTM · trained"]) == 8
+    summary = mh.reach_summary(reach).set_index(["cell", "when"])["key_over_equals"]
+    for cell, name in (("RNN_TANH", "RNN (tanh)"), ("LSTM", "LSTM")):
+        for when in ("at init", "trained"):
+            ys = curves[f"{name} · {when}"]
+            assert ys[0] == pytest.approx(1.0) and ys[-1] == pytest.approx(summary[(cell, when)])

@@ -38,17 +38,20 @@ def recall_figure(results: pd.DataFrame, height: int = 380) -> go.Figure:
 
 
 def reach_figure(reach: pd.DataFrame, gap: int, height: int = 380) -> go.Figure:
-    """Gradient norm reaching each input position back from the recall, log scale, at one gap:
-    solid after training, dotted at initialisation (mean over seeds)."""
+    """The share of the recall gradient reaching each input position back from '=' (its norm over
+    the norm at '='), log scale, at one gap: solid after training, dotted at initialisation,
+    mean over seeds."""
     fig = go.Figure()
     rows = reach[reach["gap"] == gap]
     for (cell, when), part in rows.groupby(["cell", "when"], sort=False):
-        curve = part.groupby("steps_back")["grad_norm"].mean()
+        part = part.sort_values(["seed", "steps_back"])
+        share = part.groupby("seed")["grad_norm"].transform(lambda g: g / g.iloc[0])  # over '='
+        curve = share.groupby(part["steps_back"]).mean()
         name = f"{CELL_NAMES.get(cell, cell)} · {when}"
         fig.add_trace(go.Scatter(x=curve.index, y=curve.values, mode="lines", name=name,
                                  line=dict(color=CELL_COLORS.get(cell, "#7f7f7f"), width=2,
                                            dash="dot" if when == "at init" else "solid")))
     fig.add_vline(x=gap + 1, line_dash="dash", line_color="gray", annotation_text="key")
     fig.update_xaxes(title="steps back from '=' (the key is the last point)")
-    fig.update_yaxes(type="log", exponentformat="power", title="‖d loss / d input‖")
+    fig.update_yaxes(type="log", exponentformat="power", title="‖d loss / d input‖ over its value at '='")
     return _legend_below(fig, height)

@@ -44,7 +44,8 @@ cell state additively, c_t = f_t ⊙ c_t−1 + i_t ⊙ g_t, so with forget gates
 near 1 — the forget bias starts it there. The GRU starts with its update gate half open (its
 gradient at initialisation fades almost as fast as the RNN's), but h_t = (1 − z_t) ⊙ n_t + z_t ⊙ h_t−1
 lets it learn to hold the state, after which the key gets as much gradient as `=`. The right plot
-measures it: the norm of d loss / d input at each position, from `=` back to the key.
+measures it: the norm of d loss / d input at each position, from `=` back to the key, as a share of
+its value at `=`.
 """
 
 
@@ -110,8 +111,8 @@ def figures(job: mh.MemoryHorizonJob, results: pd.DataFrame, reach: pd.DataFrame
     st.markdown(WHY)
     st.dataframe(results, hide_index=True, key="mh_table",
                  column_config={"recall": st.column_config.NumberColumn(format="%.3f"),
-                                "seconds": st.column_config.NumberColumn(format="%.1f",
-                                                                         help="Wall time training")})
+                                "seconds": st.column_config.NumberColumn(
+                                     format="%.1f", help="Time this training computed (its turns only)")})
     st.download_button("Download the results (.csv)", results.to_csv(index=False), "memory_horizon.csv",
                        "text/csv", key="mh_download")
 
@@ -122,6 +123,7 @@ def findings(results: pd.DataFrame, summary: pd.DataFrame, gap: int, recipe: mh.
     parts = [f"{plots.CELL_NAMES[c]} **{r['recall'].mean():.2f}** (after ≤ {r['steps'].max():,} steps)"
              for c, r in at_gap]
     reach = summary[summary["gap"] == gap].pivot(index="cell", columns="when", values="key_over_equals")
+    reach = reach.reindex([c for c in mh.CELLS if c in reach.index])
     ratios = [f"{plots.CELL_NAMES[c]} {row['at init']:.1e} at initialisation, {row['trained']:.1e} trained"
               for c, row in reach.iterrows()]
     return (f"**What this run shows.** At gap {gap}, held-out recall: {'; '.join(parts)} (chance 0.125). "
