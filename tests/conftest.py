@@ -83,6 +83,20 @@ def ray_cluster():
     ray.shutdown()
 
 
+@pytest.fixture(scope="module", autouse=True)
+def own_registry():
+    """Each test module gets its own run registry (pages reach it through playground.ui), so no
+    test sees another module's runs; the trainer threads are shared."""
+    from playground import runner
+
+    reg = runner.RunRegistry(scheduler=runner.SCHEDULER)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(runner, "REGISTRY", reg)
+        yield reg
+    for run in list(reg.runs.values()):
+        reg.remove(run.run_id)
+
+
 @pytest.fixture(scope="module")
 def app_server():
     with serve_app() as url:
@@ -130,8 +144,9 @@ def page(browser, request):
 @contextlib.contextmanager
 def trained_run(model_config, train_config, text: str, steps: int, owner: str = "test-owner"):
     """A registry run trained `steps` steps synchronously (no thread); removed afterwards."""
-    from playground.runner import REGISTRY
+    from playground import runner
 
+    REGISTRY = runner.REGISTRY
     run = REGISTRY.create(model_config, train_config, text, owner=owner)
     run.start(steps)
     assert run.join(120), "the trained_run fixture's run did not finish"
@@ -156,10 +171,10 @@ def open_page(page_path: str, run=None, query: dict | None = None):
 
 def select_run(at, run) -> None:
     """Make `run` the AppTest session's shown run (its workspace is the session's link)."""
-    from playground.runner import REGISTRY
+    from playground import runner
 
     at.session_state["owner_token"] = run.owner
-    REGISTRY.set_active(run.owner, run.run_id)
+    runner.REGISTRY.set_active(run.owner, run.run_id)
 
 
 def wait_idle(pg, timeout: float = 60_000) -> None:

@@ -10,15 +10,15 @@ from conftest import ROOT, open_page, trained_run as make_trained_run
 from playground import corpora
 from playground.checkpoint import CheckpointError, read_checkpoint, save_checkpoint
 from playground.config import ModelConfig, TrainConfig
-from playground.runner import REGISTRY
+from playground import runner
 from playground.ui.train import _checkpoint_settings
 
 
 @pytest.fixture(autouse=True)
 def free_runs():
     yield
-    for run in list(REGISTRY.runs.values()):
-        REGISTRY.remove(run.run_id)
+    for run in list(runner.REGISTRY.runs.values()):
+        runner.REGISTRY.remove(run.run_id)
 
 
 @pytest.fixture
@@ -34,7 +34,7 @@ def button(at: AppTest, label: str):
 
 
 def shown_run(at: AppTest):
-    return REGISTRY.active_run(at.session_state["owner_token"])
+    return runner.REGISTRY.active_run(at.session_state["owner_token"])
 
 
 def own_text(text: str, **settings) -> AppTest:
@@ -167,8 +167,8 @@ def test_another_learners_expired_or_wrong_link_starts_an_empty_workspace(traine
 
 
 def test_a_learners_link_shows_their_run_and_a_fresh_page_shows_nothing(trained_run):
-    REGISTRY.set_active(trained_run.owner, trained_run.run_id)
-    REGISTRY.attach(trained_run.owner)
+    runner.REGISTRY.set_active(trained_run.owner, trained_run.run_id)
+    runner.REGISTRY.attach(trained_run.owner)
     theirs = open_page("pages/1_Train.py", query={"w": trained_run.owner})
     assert theirs.session_state["owner_token"] == trained_run.owner
     assert any(m.label == "step" and m.value == "20" for m in theirs.metric)

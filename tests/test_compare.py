@@ -11,7 +11,8 @@ from conftest import open_page
 from playground import compare, corpora
 from playground.vocab import Vocab
 from playground.config import ModelConfig, TrainConfig
-from playground.runner import REGISTRY, RunRegistry
+from playground import runner
+from playground.runner import RunRegistry
 
 ROOT = Path(__file__).resolve().parent.parent
 TEXT = corpora.load("long_range", 20_000)
@@ -20,10 +21,10 @@ TEXT = corpora.load("long_range", 20_000)
 @pytest.fixture(autouse=True)
 def clean_registry():
     yield
-    for run in list(REGISTRY.runs.values()):
+    for run in list(runner.REGISTRY.runs.values()):
         run.stop()
         run.join(10)
-        REGISTRY.remove(run.run_id)
+        runner.REGISTRY.remove(run.run_id)
 
 
 def test_summary_row_numbers_come_from_the_history():
@@ -56,7 +57,7 @@ def train_three(at: AppTest, steps: int) -> None:
     them (the one-click button now runs the memory-horizon experiment: tests/test_memory_page.py)."""
     text = corpora.load("long_range")
     for cfg in compare.comparison_configs(8):
-        REGISTRY.create(cfg, compare.comparison_train_config(0), text, at.session_state["owner_token"],
+        runner.REGISTRY.create(cfg, compare.comparison_train_config(0), text, at.session_state["owner_token"],
                         label=cfg.cell, corpus_key="long_range").start(steps)
 
 
@@ -65,7 +66,7 @@ def test_compare_page_one_click_and_delete():
     assert not at.exception
     assert any("No runs yet" in i.value for i in at.info)
     train_three(at, steps=50)
-    runs = REGISTRY.runs_of(at.session_state["owner_token"])
+    runs = runner.REGISTRY.runs_of(at.session_state["owner_token"])
     assert sorted(r.model_config.cell for r in runs) == ["GRU", "LSTM", "RNN_TANH"]
     assert len({r.train_config.seed for r in runs}) == 1
     for run in runs:
@@ -103,7 +104,7 @@ def test_recall_accuracy_scores_the_carried_character():
 def test_compare_page_shows_recall_for_long_range_runs():
     at = compare_page()
     train_three(at, steps=50)
-    for run in REGISTRY.runs_of(at.session_state["owner_token"]):
+    for run in runner.REGISTRY.runs_of(at.session_state["owner_token"]):
         run.join(60)
     at.run()
     recall = at.dataframe[0].value[compare.RECALL_COLUMN]

@@ -9,7 +9,7 @@ from conftest import open_page, trained_run
 from playground import corpora
 from playground.config import ModelConfig, TrainConfig
 from playground.models import CharModel, count_parameters
-from playground.runner import REGISTRY
+from playground import runner
 
 TIMEOUT = 60
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,10 +30,10 @@ def shown_parameters(at: AppTest) -> int:
 @pytest.fixture(autouse=True)
 def stop_runs():
     yield
-    for run in list(REGISTRY.runs.values()):
+    for run in list(runner.REGISTRY.runs.values()):
         run.stop()
         run.join(10)
-        REGISTRY.remove(run.run_id)
+        runner.REGISTRY.remove(run.run_id)
 
 
 def test_home_page_loads_and_links_every_page():
@@ -96,7 +96,7 @@ def test_start_runs_in_background_and_history_appears():
     at.number_input(key="hidden_size").set_value(16)
     at.button[0].click().run()
     assert not at.exception
-    run = REGISTRY.active_run(at.session_state["owner_token"])
+    run = runner.REGISTRY.active_run(at.session_state["owner_token"])
     assert run is not None and run.model_config.hidden_size == 16
     run.join(30)
     at.run()
@@ -137,7 +137,7 @@ def test_knob_link_sets_every_control_and_the_run_gets_them():
     assert any("word_ws tokens" in c.value for c in at.caption)  # how the tokenizers count, on this text
     at.button[0].click().run()
     assert not at.exception
-    run = REGISTRY.active_run(at.session_state["owner_token"])
+    run = runner.REGISTRY.active_run(at.session_state["owner_token"])
     mc, tc = run.model_config, run.train_config
     assert (mc.tie_weights, mc.embedding_dropout, mc.output_dropout, mc.init, mc.forget_bias) == \
         (True, 0.2, 0.3, "uniform", 1.0)
