@@ -47,3 +47,12 @@ def test_stop_cancels_the_experiment():
     at.button(key="mh_stop").click().run()
     assert job.cancelled and not job.running
     assert not at.exception and not at.button(key="mh_start").disabled
+
+
+def test_the_end_of_the_session_cancels_its_experiment():
+    from playground.ui import memory
+
+    slot = memory._JobSlot()
+    slot.job = job = memory.mh.MemoryHorizonJob(gaps=[4])
+    memory._cancel(slot)            # what Streamlit calls when the browser session closes
+    assert job.cancelled and not job.running

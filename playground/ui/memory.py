@@ -1,8 +1,8 @@
 """The memory-horizon experiment on a page: controls, live progress, recall vs gap, gradient reach.
 
 The job trains in the shared scheduler's workers (turns with everyone's runs); this module only
-starts it, keeps it in st.session_state (one per browser session) and polls its thread-safe
-reads while it runs.
+starts it, keeps it in st.session_state (one per browser session; the session's end cancels it)
+and polls its thread-safe reads while it runs.
 """
 from __future__ import annotations
 
@@ -49,6 +49,21 @@ its value at `=`.
 """
 
 
+class _JobSlot:
+    """This browser session's job, so that closing the session cancels it."""
+    job: mh.MemoryHorizonJob | None = None
+
+
+def _cancel(slot: _JobSlot) -> None:
+    if slot.job is not None:
+        slot.job.cancelled = True
+
+
+@st.cache_resource(scope="session", on_release=_cancel, show_spinner=False)
+def _session_slot() -> _JobSlot:
+    return _JobSlot()
+
+
 def render_memory_horizon() -> None:
     """Controls, start/stop, and the live results of this session's memory-horizon job."""
     job: mh.MemoryHorizonJob | None = st.session_state.get(JOB_KEY)
@@ -59,7 +74,7 @@ def render_memory_horizon() -> None:
     if start.button("Run the memory-horizon experiment", type="primary", disabled=running or not gaps,
                     key="mh_start"):
         job = mh.MemoryHorizonJob(recipe, mh.CELLS, gaps, seeds)
-        st.session_state[JOB_KEY] = job
+        st.session_state[JOB_KEY] = _session_slot().job = job
         SCHEDULER.submit(job)
         st.rerun()  # redraw with the controls locked and the progress bar
     if running and stop.button("Stop", key="mh_stop"):
