@@ -130,9 +130,13 @@ def test_cli_prints_the_csv_header_and_one_row_per_training():
     assert table["recall"].between(0, 1).all() and (table["steps"] <= 40).all()
 
 
-def test_cli_rejects_an_unknown_cell(capsys):
+def test_cli_rejects_bad_settings_with_a_message(capsys):
     assert mh.main(["--cells", "LSTM,FOO", "--gaps", "4"]) == 2
     assert "cell must be one of" in capsys.readouterr().err
+    assert mh.main(["--gaps", "4,x"]) == 2
+    assert "--gaps takes comma-separated integers, got '4,x'" in capsys.readouterr().err
+    assert mh.main(["--eval-every", "0"]) == 2
+    assert "eval_every must be at least 1" in capsys.readouterr().err
 
 
 def test_recall_figure_draws_one_mean_line_per_cell():

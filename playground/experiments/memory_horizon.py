@@ -62,6 +62,13 @@ class Recipe:
     stop_recall: float = 0.99      # stop early once validation recall reaches this
     eval_lines: int = 500          # held-out lines for validation and for the reported recall
 
+    def __post_init__(self):
+        for name in ("hidden_size", "embedding_dim", "batch_size", "max_steps", "eval_every", "eval_lines"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if not (self.lr > 0 and self.clip >= 0 and 0 < self.stop_recall <= 1):
+            raise ValueError("lr must be > 0, clip >= 0 (0 = off) and stop_recall in (0, 1]")
+
 
 DEFAULT_RECIPE = Recipe()
 
@@ -345,12 +352,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def integers(option: str, text: str) -> list[int]:
+    try:
+        return [int(v) for v in text.split(",")]
+    except ValueError:
+        raise ValueError(f"{option} takes comma-separated integers, got {text!r}") from None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         cells = [c.strip().upper() for c in args.cells.split(",") if c.strip()]
-        gaps = [int(g) for g in args.gaps.split(",")]
-        seeds = [int(s) for s in args.seeds.split(",")]
+        gaps, seeds = integers("--gaps", args.gaps), integers("--seeds", args.seeds)
         recipe = Recipe(**{k: getattr(args, k) for k in asdict(DEFAULT_RECIPE)})
         MemoryHorizonJob(recipe, cells, gaps, seeds)  # validates before any thread starts
     except ValueError as e:
