@@ -38,8 +38,10 @@ import logging
 import os
 import secrets
 import socket
+import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 
 from .config import ModelConfig, TrainConfig, check_lr
@@ -67,6 +69,7 @@ class RunActor:
                  label: str, corpus_key: str, trainer_kwargs: dict, checkpoint: bytes | None = None,
                  samples: list | None = None):
         self.run, self.error = None, ""
+        sys.setswitchinterval(0.001)   # a read waits at most ~1 ms for the training thread's GIL (5 ms default)
         try:
             if checkpoint is not None:
                 trainer_kwargs = _resume_kwargs(checkpoint)
@@ -77,6 +80,8 @@ class RunActor:
         self.run = Run(trainer, owner="", scheduler=Scheduler(max_workers=1), limits=limits,
                        label=label, corpus_key=corpus_key)
         self.run.samples = list(samples or [])
+        self._lr_setter = ThreadPoolExecutor(max_workers=1)   # set_lr waits for the step: not in the lane
+        self._lr_wanted: list[float] = []                      # sent, not yet applied (in order)
 
     def ready(self) -> dict:
         """What the proxy needs to know once, or {"error": message}."""
@@ -93,12 +98,26 @@ class RunActor:
         """A control call (start, pause, resume, step, stop, set_lr, update_settings)."""
         if name not in CONTROLS:
             raise ValueError(f"not a control call: {name}")
+        if name == "set_lr":      # Run.set_lr waits for the current step: the reads behind it must not
+            self._lr_wanted.append(check_lr(args[0]))
+            self._lr_setter.submit(self._set_lr, args[0])
+            return
         getattr(self.run, name)(*args, **(kwargs or {}))
+
+    def _set_lr(self, lr: float) -> None:
+        self.run.set_lr(lr)
+        self._lr_wanted.pop(0)
+
+    @property
+    def lr(self) -> float:
+        """The lr the next step uses: the last one sent, until it is applied."""
+        wanted = self._lr_wanted[-1:]
+        return wanted[0] if wanted else self.run.lr
 
     def state(self) -> dict:
         run = self.run
         return {"status": run.status, "message": run.message, "steps_done": run.steps_done,
-                "lr": run.lr, "base_lr": run.base_lr, "target_step": run.target_step, "running_seconds": run.running_seconds}
+                "lr": self.lr, "base_lr": run.base_lr, "target_step": run.target_step, "running_seconds": run.running_seconds}
 
     def snapshot_since(self, n_rows: int, n_samples: int) -> dict:
         """The state and only what the proxy lacks: history rows from its last one on (re-read:

@@ -159,6 +159,10 @@ def test_reads_do_not_wait_for_a_long_step(reg):
         time.sleep(0.03)
     took.sort()
     assert took[len(took) // 2] < min(0.1, step_seconds / 2), (took, step_seconds)
+    run.set_lr(0.001)                          # applied between steps, off the lane reads go through
+    t0 = time.perf_counter()
+    assert run.lr == 0.001 and run.snapshot().lr == 0.001
+    assert time.perf_counter() - t0 < step_seconds / 2
     run.stop()
 
 
