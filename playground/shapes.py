@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from dataclasses import dataclass, replace
 
 GATES = {"RNN": ["h"], "LSTM": ["i", "f", "g", "o"], "GRU": ["r", "z", "n"]}
 GATE_MEANINGS = {
@@ -64,8 +65,46 @@ def validate(cell, input_size, hidden_size, num_layers, proj_size, seq_len, batc
     return family
 
 
+Block = tuple[str, int, int]  # (label, start, stop): rows of one gate, or columns of one input
+
+
+@dataclass(frozen=True)
+class ParamEntry:
+    """One parameter of the module, as named_parameters() lists it."""
+    name: str                     # "weight_ih_l0_reverse"
+    kind: str                     # "weight_ih" | "weight_hh" | "bias_ih" | "bias_hh" | "weight_hr"
+    layer: int
+    direction: str                # "forward" | "backward"
+    shape: tuple[int, ...]
+    formula: str                  # "(4·hidden_size, input_size)"
+    row_blocks: list[Block]       # gate by gate, in PyTorch's row order
+    col_blocks: list[Block]       # what the columns read (empty for biases)
+
+    @property
+    def numel(self) -> int:
+        return math.prod(self.shape)
+
+
+@dataclass(frozen=True)
+class TensorShapes:
+    """The shapes of a module's parameters and of one forward pass (`run_real`'s result)."""
+    parameters: dict[str, tuple[int, ...]]   # named_parameters() order
+    input: tuple[int, ...]
+    h0: tuple[int, ...]
+    c0: tuple[int, ...] | None               # None unless LSTM
+    output: tuple[int, ...]
+    h_n: tuple[int, ...]
+    c_n: tuple[int, ...] | None              # None unless LSTM
+
+    def tensor(self, name: str) -> tuple[int, ...] | None:
+        """The shape of one of TENSORS by name ("input", "h0", "c0", "output", "h_n", "c_n")."""
+        if name not in TENSORS:
+            raise ValueError(f"{name!r} is not one of the tensors {', '.join(TENSORS)}")
+        return getattr(self, name)
+
+
 def _param_entries(family, input_size, hidden_size, num_layers, bias, num_directions, proj_size):
-    """One dict per parameter, in named_parameters() order."""
+    """One ParamEntry per parameter, in named_parameters() order."""
     gates, H, P = GATES[family], hidden_size, proj_size
     G, R = len(gates), (proj_size or hidden_size)
     g_txt = f"{G}·hidden_size" if G > 1 else "hidden_size"
@@ -83,24 +122,22 @@ def _param_entries(family, input_size, hidden_size, num_layers, bias, num_direct
                 cols = [(f"{DIRECTIONS[j]} h of layer {layer - 1}", j * R, (j + 1) * R)
                         for j in range(num_directions)]
             common = {"layer": layer, "direction": DIRECTIONS[d]}
-            out.append(dict(common, name=f"weight_ih_l{layer}{suffix}", kind="weight_ih",
+            out.append(ParamEntry(**common, name=f"weight_ih_l{layer}{suffix}", kind="weight_ih",
                             shape=(G * H, in_size), formula=f"({g_txt}, {in_txt})",
                             row_blocks=rows, col_blocks=cols))
-            out.append(dict(common, name=f"weight_hh_l{layer}{suffix}", kind="weight_hh",
+            out.append(ParamEntry(**common, name=f"weight_hh_l{layer}{suffix}", kind="weight_hh",
                             shape=(G * H, R), formula=f"({g_txt}, {r_txt})", row_blocks=rows,
                             col_blocks=[(f"h_(t-1) of this layer ({DIRECTIONS[d]})", 0, R)]))
             if bias:
                 for kind in ("bias_ih", "bias_hh"):
-                    out.append(dict(common, name=f"{kind}_l{layer}{suffix}", kind=kind,
+                    out.append(ParamEntry(**common, name=f"{kind}_l{layer}{suffix}", kind=kind,
                                     shape=(G * H,), formula=f"({g_txt},)", row_blocks=rows,
                                     col_blocks=[]))
             if P:
-                out.append(dict(common, name=f"weight_hr_l{layer}{suffix}", kind="weight_hr",
+                out.append(ParamEntry(**common, name=f"weight_hr_l{layer}{suffix}", kind="weight_hr",
                                 shape=(P, H), formula="(proj_size, hidden_size)",
                                 row_blocks=[("projection", 0, P)],
                                 col_blocks=[("h_t before projection", 0, H)]))
-    for e in out:
-        e["numel"] = math.prod(e["shape"])
     return out
 
 
@@ -144,15 +181,45 @@ def tensor_formulas(family, batch_first, proj_size) -> dict:
     return out
 
 
+@dataclass(frozen=True)
+class ShapeReport(TensorShapes):
+    """What `describe` returns. The contract's names are attributes here (they were the keys of
+    a dict): parameters {name: shape}, input, h0, c0, output, h_n, c_n (c0/c_n None unless
+    LSTM), gates; `tensor(name)` looks one of the six tensors up by name."""
+    cell: str                     # "RNN" | "LSTM" | "GRU"
+    input_size: int
+    hidden_size: int
+    num_layers: int
+    bias: bool
+    batch_first: bool
+    bidirectional: bool
+    proj_size: int
+    seq_len: int
+    batch_size: int
+    num_directions: int           # D
+    real_hidden: int              # R = proj_size or hidden_size: the size of h leaving a cell
+    gates: list[str]              # in weight row order: LSTM i,f,g,o; GRU r,z,n; RNN h
+    details: list[ParamEntry]     # one per parameter, named_parameters() order
+    total: int                    # learnable numbers in all parameters
+    total_formula: str            # "D · [4·H·(I + H) + ...]"
+    total_numbers: str            # the formula with the numbers put in
+    symbols: dict[str, int]       # D, H, I, L, P -> their values
+    tensor_formulas: dict[str, str]  # tensor name -> "(seq_len, batch_size, input_size)"
+
+    def entry(self, name: str) -> ParamEntry:
+        """The ParamEntry of parameter `name`; ValueError for a name the module does not have."""
+        for e in self.details:
+            if e.name == name:
+                return e
+        raise ValueError(f"{name} is not a parameter of {module_args(self)}")
+
+
 def describe(cell, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
-             bidirectional=False, proj_size=0, seq_len=5, batch_size=3) -> dict:
+             bidirectional=False, proj_size=0, seq_len=5, batch_size=3) -> ShapeReport:
     """Every parameter and tensor shape of nn.<cell>(...), computed from the formulas.
 
-    Contract keys: "parameters" {name: shape}, "input", "h0", "c0", "output", "h_n", "c_n"
-    (c0/c_n None unless LSTM), "gates". Extra keys: "details" (one dict per parameter with
-    formula, numel, row_blocks, col_blocks, layer, direction), "total", "total_formula",
-    "total_numbers" (the formula with the numbers put in), "tensor_formulas",
-    "num_directions", "real_hidden" (R), and the settings themselves.
+    Returns a ShapeReport: the contract's names ("parameters", "input", "h0", "c0", "output",
+    "h_n", "c_n", "gates") are its attributes, with the same meaning as the old dict keys.
     """
     family = validate(cell, input_size, hidden_size, num_layers, proj_size, seq_len, batch_size)
     D = 2 if bidirectional else 1
@@ -163,69 +230,69 @@ def describe(cell, input_size, hidden_size, num_layers=1, bias=True, batch_first
     seq = (B, T) if batch_first else (T, B)
     total_formula = _total_formula(family, bias, L, proj_size)
     symbols = {"D": D, "H": hidden_size, "I": input_size, "L": L, "P": proj_size}
-    return {
-        "cell": family, "input_size": input_size, "hidden_size": hidden_size,
-        "num_layers": L, "bias": bool(bias), "batch_first": bool(batch_first),
-        "bidirectional": bool(bidirectional), "proj_size": proj_size,
-        "seq_len": T, "batch_size": B, "num_directions": D, "real_hidden": R,
-        "gates": list(GATES[family]),
-        "parameters": {e["name"]: e["shape"] for e in details},
-        "details": details,
-        "input": (*seq, input_size),                 # (T, B, I) or (B, T, I)
-        "h0": (L * D, B, R),                         # (L·D, B, R)
-        "c0": (L * D, B, hidden_size) if lstm else None,   # (L·D, B, H)
-        "output": (*seq, D * R),                     # (T, B, D·R) or (B, T, D·R)
-        "h_n": (L * D, B, R),                        # (L·D, B, R)
-        "c_n": (L * D, B, hidden_size) if lstm else None,  # (L·D, B, H)
-        "total": sum(e["numel"] for e in details),
-        "total_formula": total_formula,
-        "total_numbers": substitute(total_formula, symbols),
-        "symbols": symbols,
-        "tensor_formulas": tensor_formulas(family, batch_first, proj_size),
-    }
+    return ShapeReport(
+        cell=family, input_size=input_size, hidden_size=hidden_size,
+        num_layers=L, bias=bool(bias), batch_first=bool(batch_first),
+        bidirectional=bool(bidirectional), proj_size=proj_size,
+        seq_len=T, batch_size=B, num_directions=D, real_hidden=R,
+        gates=list(GATES[family]),
+        parameters={e.name: e.shape for e in details},
+        details=details,
+        input=(*seq, input_size),                  # (T, B, I) or (B, T, I)
+        h0=(L * D, B, R),                          # (L·D, B, R)
+        c0=(L * D, B, hidden_size) if lstm else None,   # (L·D, B, H)
+        output=(*seq, D * R),                      # (T, B, D·R) or (B, T, D·R)
+        h_n=(L * D, B, R),                         # (L·D, B, R)
+        c_n=(L * D, B, hidden_size) if lstm else None,  # (L·D, B, H)
+        total=sum(e.numel for e in details),
+        total_formula=total_formula,
+        total_numbers=substitute(total_formula, symbols),
+        symbols=symbols,
+        tensor_formulas=tensor_formulas(family, batch_first, proj_size),
+    )
 
 
 TENSORS = ("input", "h0", "c0", "output", "h_n", "c_n")
 
 
-def tensor_axes(desc: dict, name: str) -> list[str]:
+def tensor_axes(desc: ShapeReport, name: str) -> list[str]:
     """Axis labels of a tensor, e.g. output -> ['seq_len', 'batch_size', 'num_directions·hidden_size']."""
-    return [a.strip() for a in desc["tensor_formulas"][name].strip("()").split(",")]
+    return [a.strip() for a in desc.tensor_formulas[name].strip("()").split(",")]
 
 
-def state_slices(desc: dict) -> list[dict]:
+def state_slices(desc: ShapeReport) -> list[dict]:
     """Which (layer, direction) each index of h_n / h0 / c_n holds.
 
     h_n.view(num_layers, num_directions, B, R)[layer, d] == h_n[layer·D + d].
     """
-    D = desc["num_directions"]
+    D = desc.num_directions
     return [{"index": layer * D + d, "layer": layer, "direction": DIRECTIONS[d]}
-            for layer in range(desc["num_layers"]) for d in range(D)]
+            for layer in range(desc.num_layers) for d in range(D)]
 
 
-def output_segments(desc: dict) -> list[dict]:
+def output_segments(desc: ShapeReport) -> list[dict]:
     """Where each direction sits on output's last axis: forward [..., :R], backward [..., R:]."""
-    R = desc["real_hidden"]
+    R = desc.real_hidden
     return [{"direction": DIRECTIONS[d], "start": d * R, "stop": (d + 1) * R,
-             "h_n_index": (desc["num_layers"] - 1) * desc["num_directions"] + d}
-            for d in range(desc["num_directions"])]
+             "h_n_index": (desc.num_layers - 1) * desc.num_directions + d}
+            for d in range(desc.num_directions)]
 
 
-def module_args(desc: dict) -> str:
+def module_args(desc: ShapeReport) -> str:
     """The constructor call, only naming arguments that differ from PyTorch's defaults."""
-    args = [str(desc["input_size"]), str(desc["hidden_size"])]
-    if desc["num_layers"] != 1:
-        args.append(str(desc["num_layers"]))
+    args = [str(desc.input_size), str(desc.hidden_size)]
+    if desc.num_layers != 1:
+        args.append(str(desc.num_layers))
     for key, default in [("bias", True), ("batch_first", False), ("bidirectional", False),
                          ("proj_size", 0)]:
-        if desc[key] != default:
-            args.append(f"{key}={desc[key]}")
-    return f"nn.{desc['cell']}({', '.join(args)})"
+        if getattr(desc, key) != default:
+            args.append(f"{key}={getattr(desc, key)}")
+    return f"nn.{desc.cell}({', '.join(args)})"
 
 
-def pytorch_code(desc: dict) -> str:
+def pytorch_code(desc: ShapeReport) -> str:
     """Runnable PyTorch code for the settings in `desc`, printing the shapes the page predicts."""
-    lstm = desc["cell"] == "LSTM"
+    lstm = desc.cell == "LSTM"
     state = "(h0, c0)" if lstm else "h0"
     result = "output, (h_n, c_n)" if lstm else "output, h_n"
     lines = [
@@ -233,101 +300,99 @@ def pytorch_code(desc: dict) -> str:
         "from torch import nn",
         "",
         f"rnn = {module_args(desc)}",
-        f"x = torch.randn{desc['input']}  # {desc['tensor_formulas']['input']}",
-        f"h0 = torch.zeros{desc['h0']}  # {desc['tensor_formulas']['h0']}",
+        f"x = torch.randn{desc.input}  # {desc.tensor_formulas['input']}",
+        f"h0 = torch.zeros{desc.h0}  # {desc.tensor_formulas['h0']}",
     ]
     if lstm:
-        lines.append(f"c0 = torch.zeros{desc['c0']}  # {desc['tensor_formulas']['c0']}")
+        lines.append(f"c0 = torch.zeros{desc.c0}  # {desc.tensor_formulas['c0']}")
     lines += [
         f"{result} = rnn(x, {state})",
         "",
         "for name, p in rnn.named_parameters():",
         "    print(name, tuple(p.shape))",
-        "print('output', tuple(output.shape))  # predicted " + str(desc["output"]),
-        "print('h_n', tuple(h_n.shape))  # predicted " + str(desc["h_n"]),
+        "print('output', tuple(output.shape))  # predicted " + str(desc.output),
+        "print('h_n', tuple(h_n.shape))  # predicted " + str(desc.h_n),
     ]
     if lstm:
-        lines.append("print('c_n', tuple(c_n.shape))  # predicted " + str(desc["c_n"]))
-    if desc["bidirectional"]:
+        lines.append("print('c_n', tuple(c_n.shape))  # predicted " + str(desc.c_n))
+    if desc.bidirectional:
         lines += ["", "# split the directions:",
-                  f"out_dirs = output.view(*output.shape[:2], 2, {desc['real_hidden']})"
+                  f"out_dirs = output.view(*output.shape[:2], 2, {desc.real_hidden})"
                   "  # [..., 0, :] forward, [..., 1, :] backward",
-                  f"h_layers = h_n.view({desc['num_layers']}, 2, {desc['batch_size']}, "
-                  f"{desc['real_hidden']})  # [layer, direction]"]
+                  f"h_layers = h_n.view({desc.num_layers}, 2, {desc.batch_size}, "
+                  f"{desc.real_hidden})  # [layer, direction]"]
     return "\n".join(lines).replace("·", "*")
 
 
-def build_module(desc: dict, seed: int = 0):
+def build_module(desc: ShapeReport, seed: int = 0):
     """The real nn.RNN / nn.LSTM / nn.GRU for the settings in `desc` (seeded weights)."""
     import torch
     from torch import nn
 
     torch.manual_seed(seed)
-    kwargs = dict(num_layers=desc["num_layers"], bias=desc["bias"],
-                  batch_first=desc["batch_first"], bidirectional=desc["bidirectional"])
-    if desc["cell"] == "LSTM":
-        kwargs["proj_size"] = desc["proj_size"]
-    cls = {"RNN": nn.RNN, "LSTM": nn.LSTM, "GRU": nn.GRU}[desc["cell"]]
-    return cls(desc["input_size"], desc["hidden_size"], **kwargs)
+    kwargs = dict(num_layers=desc.num_layers, bias=desc.bias,
+                  batch_first=desc.batch_first, bidirectional=desc.bidirectional)
+    if desc.cell == "LSTM":
+        kwargs["proj_size"] = desc.proj_size
+    cls = {"RNN": nn.RNN, "LSTM": nn.LSTM, "GRU": nn.GRU}[desc.cell]
+    return cls(desc.input_size, desc.hidden_size, **kwargs)
 
 
-def run_real(desc: dict, seed: int = 0, max_params: int = 5_000_000,
-             max_activations: int = 20_000_000) -> dict:
+def run_real(desc: ShapeReport, seed: int = 0, max_params: int = 5_000_000,
+             max_activations: int = 20_000_000) -> TensorShapes:
     """Build the module, run one forward pass with zero initial state; return actual shapes.
 
-    Same keys as `describe`'s contract: "parameters", "input", "h0", "c0", "output", "h_n", "c_n".
+    The same names as `describe`'s contract: parameters, input, h0, c0, output, h_n, c_n.
     Refuses (ValueError) settings too big to run quickly on a shared server.
     """
     import torch
 
-    activations = desc["seq_len"] * desc["batch_size"] * desc["num_layers"] * \
-        desc["num_directions"] * len(desc["gates"]) * desc["hidden_size"]
-    if desc["total"] > max_params or activations > max_activations:
-        raise ValueError(f"too big to run here ({desc['total']:,} parameters, about "
+    activations = desc.seq_len * desc.batch_size * desc.num_layers * \
+        desc.num_directions * len(desc.gates) * desc.hidden_size
+    if desc.total > max_params or activations > max_activations:
+        raise ValueError(f"too big to run here ({desc.total:,} parameters, about "
                          f"{activations:,} gate activations; limits {max_params:,} and "
                          f"{max_activations:,}): make it smaller to run it for real")
 
     rnn = build_module(desc, seed)
-    x = torch.randn(desc["input"])                       # (T, B, I) or (B, T, I)
-    h0 = torch.zeros(desc["h0"])                         # (L·D, B, R)
+    x = torch.randn(desc.input)                       # (T, B, I) or (B, T, I)
+    h0 = torch.zeros(desc.h0)                         # (L·D, B, R)
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "LSTM with projections is not supported with oneDNN"
-        if desc["cell"] == "LSTM":
-            c0 = torch.zeros(desc["c0"])                 # (L·D, B, H)
+        if desc.cell == "LSTM":
+            c0 = torch.zeros(desc.c0)                 # (L·D, B, H)
             output, (h_n, c_n) = rnn(x, (h0, c0))
         else:
             c0 = c_n = None
             output, h_n = rnn(x, h0)
     shape = lambda t: None if t is None else tuple(t.shape)  # noqa: E731
-    return {"parameters": {n: tuple(p.shape) for n, p in rnn.named_parameters()},
-            "input": shape(x), "h0": shape(h0), "c0": shape(c0),
-            "output": shape(output), "h_n": shape(h_n), "c_n": shape(c_n)}
+    return TensorShapes(parameters={n: tuple(p.shape) for n, p in rnn.named_parameters()},
+                        input=shape(x), h0=shape(h0), c0=shape(c0),
+                        output=shape(output), h_n=shape(h_n), c_n=shape(c_n))
 
 
-def compare(desc: dict, actual: dict) -> list[dict]:
+def compare(desc: ShapeReport, actual: TensorShapes) -> list[dict]:
     """Rows of (what, predicted, actual, match) for the page's "run it for real" table."""
     rows = []
     for name in TENSORS:
-        if desc[name] is not None or actual.get(name) is not None:
-            rows.append((name, desc[name], actual.get(name)))
-    names = list(dict.fromkeys([*desc["parameters"], *actual["parameters"]]))
-    rows += [(n, desc["parameters"].get(n), actual["parameters"].get(n)) for n in names]
+        if desc.tensor(name) is not None or actual.tensor(name) is not None:
+            rows.append((name, desc.tensor(name), actual.tensor(name)))
+    names = list(dict.fromkeys([*desc.parameters, *actual.parameters]))
+    rows += [(n, desc.parameters.get(n), actual.parameters.get(n)) for n in names]
     return [{"what": w, "predicted": str(p), "actual (PyTorch)": str(a), "match": p == a}
             for w, p, a in rows]
 
 
-def weight_block(desc: dict, name: str, gate: str | None = None) -> tuple[int, int]:
+def weight_block(desc: ShapeReport, name: str, gate: str | None = None) -> tuple[int, int]:
     """Row range (start, stop) of `gate` in parameter `name` (whole parameter if gate is None)."""
-    entry = next((e for e in desc["details"] if e["name"] == name), None)
-    if entry is None:
-        raise ValueError(f"{name} is not a parameter of {module_args(desc)}")
+    entry = desc.entry(name)
     if gate is None:
-        return 0, entry["shape"][0]
-    for g, start, stop in entry["row_blocks"]:
+        return 0, entry.shape[0]
+    for g, start, stop in entry.row_blocks:
         if g == gate:
             return start, stop
     raise ValueError(f"{name} has no gate {gate!r}; its row blocks are "
-                     f"{[g for g, _, _ in entry['row_blocks']]}")
+                     f"{[g for g, _, _ in entry.row_blocks]}")
 
 
 def model_summary(cfg) -> dict:
@@ -353,8 +418,8 @@ def model_summary(cfg) -> dict:
              parameters=V * E, formula="V·E" if E else "0",
              note="U(-0.1, 0.1)" if E and cfg.init == "uniform" else ""),
         _dropout_row("embedding_dropout", cfg.embedding_dropout, "on the embedding output"),
-        dict(layer="rnn", module=_rnn_call(cfg, rnn), parameters=rnn["total"],
-             formula=rnn["total_formula"], note="; ".join(rnn_note)),
+        dict(layer="rnn", module=_rnn_call(cfg, rnn), parameters=rnn.total,
+             formula=rnn.total_formula, note="; ".join(rnn_note)),
         _dropout_row("output_dropout", cfg.output_dropout, "on the rnn output, before the head"),
         dict(layer="head", module=f"nn.Linear({D * H}, {V})",
              parameters=V if cfg.tie_weights else V * D * H + V,
@@ -366,12 +431,12 @@ def model_summary(cfg) -> dict:
             "total_formula": " + ".join(r["formula"] for r in rows if r["parameters"])}
 
 
-def _rnn_call(cfg, rnn: dict) -> str:
+def _rnn_call(cfg, rnn: ShapeReport) -> str:
     """The model's nn.RNN/LSTM/GRU constructor call, e.g. nn.RNN(32, 64, batch_first=True, nonlinearity='relu')."""
     extra = [f"dropout={cfg.dropout:g}"] if cfg.num_layers > 1 and cfg.dropout else []
     if cfg.cell.startswith("RNN_"):
         extra.append(f"nonlinearity='{cfg.cell[4:].lower()}'")
-    call = module_args({**rnn, "batch_first": True})
+    call = module_args(replace(rnn, batch_first=True))
     return call[:-1] + "".join(f", {e}" for e in extra) + ")"
 
 

@@ -5,13 +5,15 @@
 - `tensors_figure`: input/h0/c0 over output/h_n/c_n, each drawn as slabs along dim 0 with the
   last axis coloured by direction (output) or each slab by (layer, direction) (states).
 - `weight_heatmap`: values of a (trained) weight block.
+- text builders for the page (`parameter_rows`, `total_markdown`, `layout_notes`, ...) and
+  `clicked_block`, which reads a click on `weight_blocks_figure` from Streamlit's event.
 """
 from __future__ import annotations
 
 import numpy as np
 import plotly.graph_objects as go
 
-from playground.shapes import GATE_MEANINGS, output_segments, state_slices, tensor_axes
+from playground.shapes import GATE_MEANINGS, ShapeReport, output_segments, state_slices, tensor_axes
 
 GATE_COLOURS = {"h": "#7f9cc9", "i": "#4c78a8", "f": "#f58518", "g": "#54a24b", "o": "#e45756",
                 "r": "#b279a2", "z": "#9d755d", "n": "#ff9da6", "projection": "#72b7b2"}
@@ -94,39 +96,39 @@ def _blank_layout(fig, height, title):
 
 def _scale(entries) -> float:
     """Units per row/column so the biggest matrix side is drawn about 6 units long."""
-    return max(max(e["shape"]) for e in entries) / 6.0
+    return max(max(e.shape) for e in entries) / 6.0
 
 
-def weight_blocks_figure(desc: dict, layer: int, direction: str = "forward") -> go.Figure:
+def weight_blocks_figure(desc: ShapeReport, layer: int, direction: str = "forward") -> go.Figure:
     """The parameters of one (layer, direction), drawn to scale with their gate row blocks."""
-    entries = [e for e in desc["details"] if e["layer"] == layer and e["direction"] == direction]
+    entries = [e for e in desc.details if e.layer == layer and e.direction == direction]
     if not entries:
-        raise ValueError(f"no layer {layer} / {direction} in this {desc['cell']}")
+        raise ValueError(f"no layer {layer} / {direction} in this {desc.cell}")
     unit, c, dividers = _scale(entries), Canvas(), Canvas()
     x = 0.0
     for e in entries:
-        rows = e["shape"][0]
-        cols = e["shape"][1] if len(e["shape"]) == 2 else None
+        rows = e.shape[0]
+        cols = e.shape[1] if len(e.shape) == 2 else None
         width = max(cols / unit, 0.25) if cols else 0.3
-        for gate, r0, r1 in e["row_blocks"]:
+        for gate, r0, r1 in e.row_blocks:
             y0, y1 = -r1 / unit, -r0 / unit
             c.rect(x, y0, x + width, y1, GATE_COLOURS.get(gate, INPUT_COLOUR))
             meaning = GATE_MEANINGS.get(gate, "projection h_t → proj_size")
-            x_mid = x + width / (4 if len(e["col_blocks"]) > 1 else 2)  # off the divider
+            x_mid = x + width / (4 if len(e.col_blocks) > 1 else 2)  # off the divider
             c.point(x_mid, (y0 + y1) / 2,
                     f"<b>{gate}</b>" if (r1 - r0) / unit > 0.25 else "",
-                    f"{e['name']}[{r0}:{r1}] — {gate}: {meaning}"
-                    f"<br>rows {r0}..{r1 - 1}, shape {(r1 - r0, *e['shape'][1:])}",
-                    [e["name"], gate])
-        for _, c0, _ in e["col_blocks"][1:]:  # dashed line between the direction halves
+                    f"{e.name}[{r0}:{r1}] — {gate}: {meaning}"
+                    f"<br>rows {r0}..{r1 - 1}, shape {(r1 - r0, *e.shape[1:])}",
+                    [e.name, gate])
+        for _, c0, _ in e.col_blocks[1:]:  # dashed line between the direction halves
             dividers.line(x + c0 / unit, 0, x + c0 / unit, -rows / unit)
-        if len(e["col_blocks"]) > 1:
-            for label, c0, c1 in e["col_blocks"]:
+        if len(e.col_blocks) > 1:
+            for label, c0, c1 in e.col_blocks:
                 c.text(x + (c0 + c1) / 2 / unit, 0.05,
                        f"[:, {c0}:{c1}]<br>{label.split(' h ')[0]}", "top center")
-        c.text(x + width / 2, 0.45 if len(e["col_blocks"]) > 1 else 0.05,
-               f"<b>{e['name']}</b>", "top center", size=12)
-        c.text(x + width / 2, -rows / unit - 0.05, f"{e['shape']}<br>{e['formula']}",
+        c.text(x + width / 2, 0.45 if len(e.col_blocks) > 1 else 0.05,
+               f"<b>{e.name}</b>", "top center", size=12)
+        c.text(x + width / 2, -rows / unit - 0.05, f"{e.shape}<br>{e.formula}",
                "bottom center")
         x += width + 1.2
     traces = c.traces()  # the clickable gate points last, above the dashed dividers
@@ -134,15 +136,15 @@ def weight_blocks_figure(desc: dict, layer: int, direction: str = "forward") -> 
     fig.update_xaxes(range=[-0.4, x - 0.6])
     fig.update_yaxes(range=[-6.0 - 1.0, 1.2])
     return _blank_layout(fig, 380, f"layer {layer}, {direction}: rows split by gate "
-                                   f"[{'|'.join(desc['gates'])}] (drawn to scale)")
+                                   f"[{'|'.join(desc.gates)}] (drawn to scale)")
 
 
-def _slab_labels(desc: dict, name: str, n: int) -> list[tuple[str, str, str]]:
+def _slab_labels(desc: ShapeReport, name: str, n: int) -> list[tuple[str, str, str]]:
     """(label, colour, hover) for each index along dim 0 of a tensor."""
     if name in ("h0", "h_n", "c0", "c_n"):
-        R = desc["hidden_size"] if name in ("c0", "c_n") else desc["real_hidden"]
-        L, D = desc["num_layers"], desc["num_directions"]
-        view = f"{name}.view({L}, {D}, {desc['batch_size']}, {R})"
+        R = desc.hidden_size if name in ("c0", "c_n") else desc.real_hidden
+        L, D = desc.num_layers, desc.num_directions
+        view = f"{name}.view({L}, {D}, {desc.batch_size}, {R})"
         out = []
         for s in state_slices(desc):
             shades = LAYER_SHADES[s["direction"]]
@@ -153,7 +155,7 @@ def _slab_labels(desc: dict, name: str, n: int) -> list[tuple[str, str, str]]:
                         f"{0 if s['direction'] == 'forward' else 1}]: layer {s['layer']}, "
                         f"{s['direction']} direction"))
         return out
-    axis = "b" if desc["batch_first"] else "t"
+    axis = "b" if desc.batch_first else "t"
     return [(f"{axis}={i}", INPUT_COLOUR, f"{name}[{i}]") for i in range(n)]
 
 
@@ -163,14 +165,14 @@ def _shown_indices(n: int, limit: int = 8) -> list[int | None]:
 
 
 def _tensor_panel(desc, name, x0, y0, c: Canvas) -> None:
-    n0, n1, n2 = desc[name]
+    n0, n1, n2 = desc.tensor(name)
     labels = _slab_labels(desc, name, n0)
     segments = ([(s["direction"], s["start"], s["stop"]) for s in output_segments(desc)]
                 if name == "output" else [(None, 0, n2)])
     shown = _shown_indices(n0)
     slab_h = 1.6 / len(shown)
     axes = tensor_axes(desc, name)
-    c.text(x0 + 0.5, y0 + 0.2, f"<b>{name}</b> {desc[name]}", "top center", size=12)
+    c.text(x0 + 0.5, y0 + 0.2, f"<b>{name}</b> {desc.tensor(name)}", "top center", size=12)
     c.text(x0 + 0.5, y0 - 1.68, f"↓ dim 0: {axes[0]}<br>rows in a slab: {axes[1]}"
                                 f"<br>→ dim 2: {axes[2]}", "bottom center")
     for k, i in enumerate(shown):
@@ -194,18 +196,18 @@ def _tensor_panel(desc, name, x0, y0, c: Canvas) -> None:
         c.text(x0 - 0.02, top - slab_h * 0.45, label, "middle left")
 
 
-def tensors_figure(desc: dict) -> go.Figure:
+def tensors_figure(desc: ShapeReport) -> go.Figure:
     """input, h0, c0 (top row) and output, h_n, c_n (bottom row), colour-coded layouts."""
     c = Canvas()
     grid = [("input", 0, 0), ("h0", 1, 0), ("c0", 2, 0),
             ("output", 0, 1), ("h_n", 1, 1), ("c_n", 2, 1)]
     for name, col, row in grid:
-        if desc[name] is not None:
+        if desc.tensor(name) is not None:
             _tensor_panel(desc, name, x0=col * 1.75, y0=-row * 2.6, c=c)
     fig = go.Figure(c.traces())
     fig.update_xaxes(range=[-0.75, 3 * 1.75 - 0.6])
     fig.update_yaxes(range=[-2.6 - 2.4, 0.5])
-    batch = "batch-first: (batch, seq, feature)" if desc["batch_first"] else \
+    batch = "batch-first: (batch, seq, feature)" if desc.batch_first else \
         "time-major: (seq, batch, feature)"
     return _blank_layout(fig, 620, f"input and output are {batch}")
 
@@ -224,3 +226,63 @@ def weight_heatmap(values: np.ndarray, title: str, row_offset: int = 0) -> go.Fi
                       yaxis_title="row (unit of the gate)")
     fig.update_yaxes(autorange="reversed")
     return fig
+
+
+def parameter_rows(desc: ShapeReport) -> list[dict]:
+    """The Parameters tab's table: one row per parameter, its shape, formula and gate rows."""
+    return [{"name": e.name, "shape": str(e.shape), "elements": e.numel, "shape formula": e.formula,
+             "row blocks (gate: rows)": "  ".join(f"{g}: {a}–{b - 1}" for g, a, b in e.row_blocks)}
+            for e in desc.details]
+
+
+def total_markdown(desc: ShapeReport) -> str:
+    """The total parameter count with its formula, the numbers put in, and the symbols."""
+    symbols = ", ".join(f"{k}={v}" for k, v in desc.symbols.items() if k != "P" or desc.proj_size)
+    return (f"**Total parameters: {desc.total:,}**  \n"
+            f"`{desc.total_formula}` = `{desc.total_numbers}` with {symbols}  \n"
+            "(I = input_size, H = hidden_size, L = num_layers, D = num_directions"
+            + (", P = proj_size" if desc.proj_size else "") + ")")
+
+
+def gate_rows_markdown(desc: ShapeReport) -> str:
+    """How the rows of a weight are stacked gate by gate."""
+    gate_names = ", ".join(f"{g} = {GATE_MEANINGS[g]}" for g in desc.gates)
+    return (f"Rows are stacked gate by gate ({gate_names}); each block has hidden_size = "
+            f"{desc.hidden_size} rows. `weight_ih` multiplies the layer's input, "
+            "`weight_hh` the previous hidden state.")
+
+
+def layer_input_note(desc: ShapeReport, layer: int) -> str | None:
+    """What layer k > 0 reads (the output of layer k-1, both directions); None for layer 0."""
+    if layer == 0:
+        return None
+    r = "proj_size" if desc.proj_size else "hidden_size"
+    D, R = desc.num_directions, desc.real_hidden
+    return (f"Layer {layer} reads the output of layer {layer - 1}, not x: its input has "
+            f"num_directions·{r} = {D}·{R} = {D * R} features"
+            + (" (forward half then backward half, split by the dashed line)."
+               if desc.bidirectional else "."))
+
+
+def layout_notes(desc: ShapeReport) -> str:
+    """The Tensor layout tab's notes: h_n's index order, the direction halves, batch_first."""
+    R, D, L, B = desc.real_hidden, desc.num_directions, desc.num_layers, desc.batch_size
+    notes = [f"`h_n.view({L}, {D}, {B}, {R})[layer, direction]` is `h_n[layer·{D} + "
+             "direction]`: index 0 is layer 0 forward" + (", 1 layer 0 backward." if D == 2 else ".")]
+    if D == 2:
+        notes.append(f"`output[..., :{R}]` is the forward direction and `output[..., {R}:]` the "
+                     f"backward one (`output.view(*output.shape[:2], 2, {R})`). The forward half "
+                     f"at the last time step equals `h_n[{(L - 1) * 2}]`; the backward half at "
+                     f"t=0 equals `h_n[{(L - 1) * 2 + 1}]`.")
+    notes.append("batch_first=True swaps the first two axes of input and output only; "
+                 "h0, h_n, c0, c_n stay (num_layers·num_directions, batch, feature)."
+                 + (" (on now)" if desc.batch_first else ""))
+    return "\n".join(f"- {n}" for n in notes)
+
+
+def clicked_block(event, desc: ShapeReport) -> tuple[str, str] | None:
+    """(parameter name, gate) of the block clicked in `weight_blocks_figure`, from the selection
+    event Streamlit returns; None when nothing (or no block of `desc`) was clicked."""
+    points = (event or {}).get("selection", {}).get("points", []) if event else []
+    clicked = tuple(points[0]["customdata"]) if points and points[0].get("customdata") else None
+    return clicked if clicked and clicked[0] in desc.parameters else None

@@ -58,16 +58,16 @@ def test_describe_matches_real_module(cfg):
     d = describe(**cfg)
     rnn = real_module(cfg)
     real_params = [(n, tuple(p.shape)) for n, p in rnn.named_parameters()]
-    assert list(d["parameters"].items()) == real_params  # same names, same order, same shapes
-    assert d["total"] == sum(p.numel() for p in rnn.parameters())
+    assert list(d.parameters.items()) == real_params  # same names, same order, same shapes
+    assert d.total == sum(p.numel() for p in rnn.parameters())
     x, output, h_n, c_n = real_forward(cfg, rnn)
-    assert d["input"] == tuple(x.shape)
-    assert d["output"] == tuple(output.shape)
-    assert d["h_n"] == tuple(h_n.shape) == d["h0"]
+    assert d.input == tuple(x.shape)
+    assert d.output == tuple(output.shape)
+    assert d.h_n == tuple(h_n.shape) == d.h0
     if cfg["cell"] == "LSTM":
-        assert d["c_n"] == tuple(c_n.shape) == d["c0"]
+        assert d.c_n == tuple(c_n.shape) == d.c0
     else:
-        assert d["c_n"] is None and d["c0"] is None
+        assert d.c_n is None and d.c0 is None
 
 
 def _eval_named(formula: str, cfg: dict) -> tuple[int, ...]:
@@ -80,49 +80,49 @@ def _eval_named(formula: str, cfg: dict) -> tuple[int, ...]:
 @given(configs())
 def test_formulas_give_the_shapes(cfg):
     d = describe(**cfg)
-    for entry in d["details"]:
-        assert _eval_named(entry["formula"], cfg) == entry["shape"], entry["name"]
-        assert entry["numel"] == torch.Size(entry["shape"]).numel()
-    for name, formula in d["tensor_formulas"].items():
-        assert _eval_named(formula, cfg) == d[name], name
-    assert evaluate(d["total_formula"], d["symbols"]) == d["total"]
-    assert evaluate(d["total_numbers"], {}) == d["total"]
+    for entry in d.details:
+        assert _eval_named(entry.formula, cfg) == entry.shape, entry.name
+        assert entry.numel == torch.Size(entry.shape).numel()
+    for name, formula in d.tensor_formulas.items():
+        assert _eval_named(formula, cfg) == d.tensor(name), name
+    assert evaluate(d.total_formula, d.symbols) == d.total
+    assert evaluate(d.total_numbers, {}) == d.total
 
 
 @settings(max_examples=60, deadline=None)
 @given(configs())
 def test_row_and_column_blocks_tile_each_parameter(cfg):
     d = describe(**cfg)
-    for e in d["details"]:
-        edges = [(start, stop) for _, start, stop in e["row_blocks"]]
-        assert edges[0][0] == 0 and edges[-1][1] == e["shape"][0]
+    for e in d.details:
+        edges = [(start, stop) for _, start, stop in e.row_blocks]
+        assert edges[0][0] == 0 and edges[-1][1] == e.shape[0]
         assert all(a[1] == b[0] for a, b in zip(edges, edges[1:]))
-        if e["kind"] != "weight_hr":
-            assert [g for g, _, _ in e["row_blocks"]] == d["gates"]
-        if e["col_blocks"]:
-            cols = [(start, stop) for _, start, stop in e["col_blocks"]]
-            assert cols[0][0] == 0 and cols[-1][1] == e["shape"][1]
+        if e.kind != "weight_hr":
+            assert [g for g, _, _ in e.row_blocks] == d.gates
+        if e.col_blocks:
+            cols = [(start, stop) for _, start, stop in e.col_blocks]
+            assert cols[0][0] == 0 and cols[-1][1] == e.shape[1]
             assert all(a[1] == b[0] for a, b in zip(cols, cols[1:]))
 
 
 def test_seed_presets():
     d = describe("LSTM", 10, 20, 2, seq_len=5, batch_size=3)
-    assert d["input"] == (5, 3, 10)
-    assert d["output"] == (5, 3, 20)
-    assert d["h_n"] == d["c_n"] == (2, 3, 20)
-    assert d["parameters"]["weight_ih_l0"] == (80, 10)
+    assert d.input == (5, 3, 10)
+    assert d.output == (5, 3, 20)
+    assert d.h_n == d.c_n == (2, 3, 20)
+    assert d.parameters["weight_ih_l0"] == (80, 10)
     r = describe("RNN", 10, 20, 2)
-    assert r["parameters"]["weight_ih_l1"] == (20, 20)
-    assert r["parameters"]["weight_ih_l0"] == (20, 10)
-    assert r["parameters"]["bias_ih_l1"] == (20,)
+    assert r.parameters["weight_ih_l1"] == (20, 20)
+    assert r.parameters["weight_ih_l0"] == (20, 10)
+    assert r.parameters["bias_ih_l1"] == (20,)
 
 
 def test_lstm_projection_shapes():
     d = describe("LSTM", 10, 20, 2, bidirectional=True, proj_size=5)
-    assert d["parameters"]["weight_hh_l0"] == (80, 5)
-    assert d["parameters"]["weight_hr_l1_reverse"] == (5, 20)
-    assert d["parameters"]["weight_ih_l1"] == (80, 10)  # 2 directions · proj_size 5
-    assert d["output"][-1] == 10 and d["h_n"] == (4, 3, 5) and d["c_n"] == (4, 3, 20)
+    assert d.parameters["weight_hh_l0"] == (80, 5)
+    assert d.parameters["weight_hr_l1_reverse"] == (5, 20)
+    assert d.parameters["weight_ih_l1"] == (80, 10)  # 2 directions · proj_size 5
+    assert d.output[-1] == 10 and d.h_n == (4, 3, 5) and d.c_n == (4, 3, 20)
 
 
 @pytest.mark.parametrize("kwargs, pattern", [
@@ -145,8 +145,8 @@ def test_torch_agrees_proj_size_must_be_smaller():
 
 
 def test_trained_model_cell_names_map_to_rnn():
-    assert describe("RNN_TANH", 4, 3)["parameters"] == describe("RNN", 4, 3)["parameters"]
-    assert describe("RNN_RELU", 4, 3)["gates"] == ["h"]
+    assert describe("RNN_TANH", 4, 3).parameters == describe("RNN", 4, 3).parameters
+    assert describe("RNN_RELU", 4, 3).gates == ["h"]
 
 
 def _step_by_hand(cell, rnn, d, x, h, c):
@@ -158,7 +158,7 @@ def _step_by_hand(cell, rnn, d, x, h, c):
         return w[kind][start:stop]
 
     def pre(gate, x_part=True, h_part=True):  # (B, H)
-        out = torch.zeros(x.shape[0], d["hidden_size"])
+        out = torch.zeros(x.shape[0], d.hidden_size)
         if x_part:
             out = out + x @ block("weight_ih", gate).T + block("bias_ih", gate)
         if h_part:
@@ -201,7 +201,7 @@ def test_direction_layout_matches_real_output(cell, batch_first, proj_size):
     for seg in output_segments(d):
         got = time_major[last_of[seg["direction"]], :, seg["start"]:seg["stop"]]  # (B, R)
         assert torch.allclose(got, h_n[seg["h_n_index"]])
-    view = h_n.view(d["num_layers"], d["num_directions"], d["batch_size"], d["real_hidden"])
+    view = h_n.view(d.num_layers, d.num_directions, d.batch_size, d.real_hidden)
     for s in state_slices(d):
         assert torch.equal(h_n[s["index"]], view[s["layer"], ("forward", "backward").index(s["direction"])])
 
@@ -210,15 +210,15 @@ def test_run_real_and_pytorch_code_agree_with_describe():
     d = describe("LSTM", 6, 5, 2, batch_first=True, bidirectional=True, proj_size=3,
                  seq_len=4, batch_size=2)
     actual = run_real(d)
-    assert actual["parameters"] == d["parameters"]
-    assert all(actual[k] == d[k] for k in ("input", "h0", "c0", "output", "h_n", "c_n"))
+    assert actual.parameters == d.parameters
+    assert all(actual.tensor(k) == d.tensor(k) for k in ("input", "h0", "c0", "output", "h_n", "c_n"))
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         exec(pytorch_code(d), {})  # the code shown on the page runs as printed
     lines = dict(line.split(" ", 1) for line in printed.getvalue().strip().splitlines())
-    assert lines["output"] == str(d["output"]) and lines["c_n"] == str(d["c_n"])
-    assert lines["weight_hr_l1_reverse"] == str(d["parameters"]["weight_hr_l1_reverse"])
+    assert lines["output"] == str(d.output) and lines["c_n"] == str(d.c_n)
+    assert lines["weight_hr_l1_reverse"] == str(d.parameters["weight_hr_l1_reverse"])
 
 
 def test_quiz_marks_answers():
@@ -231,7 +231,7 @@ def test_quiz_marks_answers():
     assert not ok and "(5, 3, 20)" in msg
     assert not quiz.check(q, "five")[0]
     q = quiz.question(d, "weight_ih_l0")
-    assert q["answer"] == (80, 10) and quiz.check(q, "80, 10")[0]
+    assert q.answer == (80, 10) and quiz.check(q, "80, 10")[0]
     assert set(quiz.targets(d)) >= {"c_n", "weight_hh_l1"}
     assert quiz.random_question(d, 3) == quiz.random_question(d, 3)
 
@@ -244,7 +244,7 @@ def test_figures_build_for_any_settings_and_blocks_name_real_rows(cfg):
     d = describe(**cfg)
     rnn = real_module(cfg)
     for layer in range(cfg["num_layers"]):
-        for direction in ("forward", "backward")[:d["num_directions"]]:
+        for direction in ("forward", "backward")[:d.num_directions]:
             fig = shapes_view.weight_blocks_figure(d, layer, direction)
             clickable = [tuple(c) for c in fig.data[-1].customdata]
             names = {n for n, _ in clickable}
@@ -256,3 +256,40 @@ def test_figures_build_for_any_settings_and_blocks_name_real_rows(cfg):
     tensors = shapes_view.tensors_figure(d)
     hovers = " ".join(h for t in tensors.data if t.hovertext for h in t.hovertext)
     assert "h_n[0]" in hovers and ("c_n[0]" in hovers) == (cfg["cell"] == "LSTM")
+
+
+def test_report_is_a_frozen_dataclass_and_typos_fail_loudly():
+    import dataclasses
+
+    d = describe("GRU", 4, 3)
+    with pytest.raises(AttributeError):
+        d.hiden_size  # noqa: B018  a misspelt name is an error, not a silent None
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        d.hidden_size = 5
+    with pytest.raises(ValueError, match="not one of the tensors"):
+        d.tensor("hn")
+    with pytest.raises(ValueError, match="not a parameter"):
+        d.entry("weight_hr_l0")
+    assert d.entry("weight_hh_l0").numel == 9 * 3
+
+
+def test_page_texts_and_click_reading():
+    from playground import shapes_view
+
+    d = describe("LSTM", 10, 20, 2, bidirectional=True, proj_size=5)
+    rnn = real_module(dict(cell="LSTM", input_size=10, hidden_size=20, num_layers=2, bias=True,
+                           batch_first=False, bidirectional=True, proj_size=5))
+    note = shapes_view.layer_input_note(d, 1)
+    assert f"= {rnn.weight_ih_l1.shape[1]} features" in note and "dashed line" in note
+    assert shapes_view.layer_input_note(d, 0) is None
+    rows = {r["name"]: r for r in shapes_view.parameter_rows(d)}
+    assert rows["weight_ih_l0"]["elements"] == rnn.weight_ih_l0.numel()
+    assert rows["weight_ih_l0"]["row blocks (gate: rows)"].startswith("i: 0–19  f: 20–39")
+    assert f"**Total parameters: {sum(p.numel() for p in rnn.parameters()):,}**" in \
+        shapes_view.total_markdown(d)
+    assert "`h_n[2]`" in shapes_view.layout_notes(d)  # forward half of the last layer
+    event = {"selection": {"points": [{"customdata": ["weight_hh_l1", "g"]}]}}
+    assert shapes_view.clicked_block(event, d) == ("weight_hh_l1", "g")
+    assert shapes_view.clicked_block({"selection": {"points": []}}, d) is None
+    off = {"selection": {"points": [{"customdata": ["", ""]}]}}  # a click beside the blocks
+    assert shapes_view.clicked_block(off, d) is None and shapes_view.clicked_block(None, d) is None

@@ -31,6 +31,19 @@ def fixed(key: str) -> bool:
     return key in _listed(LOCK) | _listed(HIDE)
 
 
+def bound(widget: Callable, key: str, label: str, *args, disabled: bool = False,
+          persist: bool = True, **kwargs):
+    """A settings widget bound to the URL parameter `key` (also its widget key): a link fills
+    it, an instructor's link can fix it, and (persist) it survives a visit to another page.
+
+        hidden_size = bound(st.number_input, "hidden_size", "hidden_size", 1, 1024, 128)
+    """
+    if persist:
+        kwargs["persist_state"] = "session"
+    return widget(label, *args, key=key, disabled=disabled or fixed(key), bind="query-params",
+                  **kwargs)
+
+
 def instructor_banner(keys: list[str]) -> None:
     """Hide the controls a link asked to hide (CSS on Streamlit's `st-key-*` classes) and say
     what is fixed."""
