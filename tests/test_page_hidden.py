@@ -91,3 +91,21 @@ def test_own_text_is_probed(trained_run):
     at.text_area(key="hid_own_text").input("").run()
     assert not at.exception
     assert any("empty" in w.value for w in at.warning)
+
+
+def test_view_holds_the_chosen_arrays_and_the_probe_is_cached(trained_run):
+    from playground.ui import hidden as hidden_ui
+
+    text = trained_run.val_text(200)
+    result = hidden_ui._probe(trained_run, trained_run.run_id, trained_run.steps_done, text)
+    assert hidden_ui._probe(trained_run, trained_run.run_id, trained_run.steps_done, text) is result
+    other = hidden_ui._probe(trained_run, trained_run.run_id, trained_run.steps_done, text[:50])
+    assert len(other.tokens) == 50 != len(result.tokens)   # another text is probed, not reused
+    view = hidden_ui.make_view(result, 1, 0, "c", "correlation", "is a vowel")
+    c = view.values
+    assert c.shape == (len(result.tokens), 16) and view.r.shape == (16,)
+    assert np.array_equal(c, result.states[(1, 0)]["c"])
+    assert abs(view.r[view.order[0]]) == np.nanmax(np.abs(view.r))  # strongest |r| first
+    assert view.title == "cell state c, layer 1 forward: time × units (sorted by correlation)"
+    with pytest.raises(AttributeError):
+        view.valus  # noqa: B018  a typo fails loudly

@@ -1,15 +1,20 @@
-"""Streamlit helpers for the Hidden states page: text picker, view controls, the cached probe,
-the nesting-depth hint and the unit picker.
+"""Streamlit helpers for the Hidden states page: text picker, the cached probe, view controls,
+the nesting-depth hint, and one function per section (heatmap, coloured text, surprise strip,
+gate saturation, parity with PyTorch).
 
 Session-state keys (all prefixed "hid_"): hid_source, hid_n_chars, hid_own_text, hid_layer,
-hid_direction, hid_quantity, hid_sort, hid_signal, hid_unit, hid_heatmap, hid_hint, hid_cache.
+hid_direction, hid_quantity, hid_sort, hid_signal, hid_unit, hid_heatmap, hid_hint,
+hid_strip_start.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import streamlit as st
 import torch
 
+from playground import hidden_view as hv
 from playground import probe as pr
 from playground.hidden_view import GATE_TITLES
 from playground.runner import Run
@@ -17,6 +22,36 @@ from playground.runner import Run
 SOURCES = ("Validation snippet", "My own text")
 SORTS = ("unit index", "activity", "correlation")
 DIRECTIONS = ("forward", "reverse")
+REFRESH_SECONDS = 2.0   # how often the views redraw while the run trains
+
+
+@dataclass(frozen=True)
+class UnitView:
+    """What the view controls picked, and the arrays the heatmap and the text show."""
+    layer: int
+    direction: int               # 0 forward, 1 reverse
+    quantity: str                # "h", "c" or a gate name
+    sort: str                    # one of SORTS
+    signal: str                  # one of probe.SIGNALS
+    values: np.ndarray           # (T, H) the quantity over time
+    signal_values: np.ndarray    # (T,) the character class over time
+    order: np.ndarray            # (H,) unit ids in the heatmap's row order
+    r: np.ndarray                # (H,) each unit's correlation with the signal
+
+    @property
+    def title(self) -> str:
+        return (f"{GATE_TITLES[self.quantity]}, layer {self.layer} {DIRECTIONS[self.direction]}: "
+                f"time × units (sorted by {self.sort})")
+
+
+def make_view(result: pr.ProbeResult, layer: int, direction: int, quantity: str, sort: str,
+              signal: str) -> UnitView:
+    """The arrays for one choice of the view controls (pure: no streamlit)."""
+    values = result.states[(layer, direction)][quantity]  # (T, H)
+    signal_values = pr.char_signal(result.tokens, signal)  # (T,)
+    return UnitView(layer, direction, quantity, sort, signal, values, signal_values,
+                    order=pr.sort_units(values, sort, signal_values),
+                    r=pr.unit_correlation(values, signal_values))
 
 
 def text_picker(run: Run) -> str:
@@ -31,22 +66,29 @@ def text_picker(run: Run) -> str:
                         key="hid_own_text", height=90)
 
 
-def probe_run(run: Run, text: str) -> pr.ProbeResult | None:
-    """Probe a fresh copy of the run's weights; cached while the weights and text stay the same."""
-    step = run.steps_done
-    key = (run.run_id, step, text)
-    cached = st.session_state.get("hid_cache")
-    if cached and cached[0] == key:
-        return cached[1]
+@st.cache_resource(show_spinner=False, max_entries=32, ttl=600)
+def _probe(_run: Run, run_id: str, step: int, text: str) -> pr.ProbeResult:
+    """probe() on a fresh copy of the run's weights, once per (run, step, text) for everyone
+    looking; the result is shared, never changed. ValueError (e.g. empty text) is not cached."""
     torch.set_num_threads(1)  # per thread here: leave the other core to training
-    model, vocab, _ = run.copy_model()
+    model, vocab, _ = _run.copy_model()
+    return pr.probe(model, vocab, text, _run.train_config.tokenizer)
+
+
+def probe_run(run: Run, text: str) -> pr.ProbeResult | None:
+    """Probe the run's weights at its current step (cached); a warning instead for bad text."""
     try:
-        result = pr.probe(model, vocab, text, run.train_config.tokenizer)
+        return _probe(run, run.run_id, run.steps_done, text)
     except ValueError as err:
         st.warning(str(err))
         return None
-    st.session_state["hid_cache"] = (key, result)
-    return result
+
+
+def status_caption(run: Run, result: pr.ProbeResult) -> None:
+    live = f"training, refreshed every {REFRESH_SECONDS:g} s" if run.is_active else run.status
+    st.caption(f"Run {run.run_id[:8]} · step {run.steps_done} · {live} · "
+               f"{result.cell}, {result.num_layers} layer(s) × hidden_size {result.hidden_size} · "
+               f"{len(result.tokens)} tokens, mean loss {result.mean_loss:.3f} nats")
 
 
 def _clamp(key: str, options: list) -> None:
@@ -55,29 +97,25 @@ def _clamp(key: str, options: list) -> None:
         del st.session_state[key]
 
 
-def view_controls(result: pr.ProbeResult) -> dict:
-    """Layer, direction, quantity, unit sorting. Returns the chosen view as a dict."""
+def view_controls(result: pr.ProbeResult) -> UnitView:
+    """Layer, direction, quantity, unit sorting, character class; returns the chosen view."""
     layers, dirs = list(range(result.num_layers)), list(range(result.num_directions))
     for key, options in (("hid_layer", layers), ("hid_direction", dirs), ("hid_quantity", result.quantities),
                          ("hid_signal", list(pr.SIGNALS))):
         _clamp(key, options)
     c = st.columns(5)
-    view = {
-        "layer": c[0].selectbox("Layer", layers, key="hid_layer"),
-        "direction": c[1].selectbox("Direction", dirs, format_func=DIRECTIONS.__getitem__,
-                                    key="hid_direction", disabled=len(dirs) == 1),
-        "quantity": c[2].selectbox("Quantity", result.quantities, key="hid_quantity",
-                                   format_func=lambda q: GATE_TITLES.get(q, q)),
-        "sort": c[3].selectbox("Sort units by", SORTS, key="hid_sort",
-                               help="activity = standard deviation over time; correlation = |Pearson r| "
-                                    "with the character class on the right"),
-        "signal": c[4].selectbox("Character class", pr.SIGNALS, key="hid_signal"),
-    }
-    view["values"] = result.states[(view["layer"], view["direction"])][view["quantity"]]  # (T, H)
-    view["signal_values"] = pr.char_signal(result.tokens, view["signal"])  # (T,)
-    view["order"] = pr.sort_units(view["values"], view["sort"], view["signal_values"])
-    view["r"] = pr.unit_correlation(view["values"], view["signal_values"])  # (H,)
-    return view
+    return make_view(
+        result,
+        layer=c[0].selectbox("Layer", layers, key="hid_layer"),
+        direction=c[1].selectbox("Direction", dirs, format_func=DIRECTIONS.__getitem__,
+                                 key="hid_direction", disabled=len(dirs) == 1),
+        quantity=c[2].selectbox("Quantity", result.quantities, key="hid_quantity",
+                                format_func=lambda q: GATE_TITLES.get(q, q)),
+        sort=c[3].selectbox("Sort units by", SORTS, key="hid_sort",
+                            help="activity = standard deviation over time; correlation = |Pearson r| "
+                                 "with the character class on the right"),
+        signal=c[4].selectbox("Character class", pr.SIGNALS, key="hid_signal"),
+    )
 
 
 def _select_depth_unit(result: pr.ProbeResult) -> None:
@@ -115,19 +153,62 @@ def _on_heatmap_click() -> None:
             return
 
 
-def heatmap_chart(fig) -> None:
+def heatmap(run: Run, result: pr.ProbeResult, view: UnitView) -> None:
+    """Time × units; a click on a unit's dot picks it for the coloured text."""
+    fig = hv.heatmap_figure(
+        view.values, result.tokens, view.order, view.quantity,
+        selected_unit=st.session_state.get("hid_unit"), title=view.title,
+        uirevision=f"{run.run_id}-{view.layer}-{view.direction}-{view.quantity}-{view.sort}")
     st.plotly_chart(fig, key="hid_heatmap", on_select=_on_heatmap_click, selection_mode="points",
                     config={"displaylogo": False})
 
 
-def unit_picker(view: dict) -> int:
+def unit_picker(view: UnitView) -> int:
     """The unit shown in the coloured text, listed in the heatmap's order with its r."""
-    order = [int(u) for u in view["order"]]
+    order = [int(u) for u in view.order]
     _clamp("hid_unit", order)
-    r = view["r"]
     return st.selectbox("Unit (or click its dot left of the heatmap)", order, key="hid_unit",
-                        format_func=lambda u: f"unit {u}  (r = {r[u]:+.2f} with '{view['signal']}')")
+                        format_func=lambda u: f"unit {u}  (r = {view.r[u]:+.2f} with '{view.signal}')")
 
 
-def unit_activation(view: dict, unit: int) -> np.ndarray:
-    return view["values"][:, unit]  # (T,)
+def unit_text(result: pr.ProbeResult, view: UnitView) -> None:
+    """The probed text, each character coloured by one unit's value."""
+    st.subheader("The text, coloured by one unit")
+    unit = unit_picker(view)
+    values = view.values[:, unit]  # (T,)
+    st.html(hv.unit_text_html(
+        result.tokens, values,
+        f"unit {unit}: red = positive, blue = negative (max |{view.quantity}| = "
+        f"{float(np.abs(values).max()):.3f}); hover a character for its value"))
+
+
+def surprise_strip(result: pr.ProbeResult) -> None:
+    st.subheader("Surprise strip: what the model expected at each step")
+    T = len(result.tokens)
+    start = st.slider("From token", 1, max(1, T - 1), 1, key="hid_strip_start") if T > 2 else 1
+    st.html(hv.surprise_strip_html(result.tokens, result.top_tokens, result.top_probs, result.loss,
+                                   start=start, length=60))
+    st.caption("Under each character: its loss −log p (nats) and the model's top-5 guesses made "
+               "one step before; the right one is green. Mean loss = log(perplexity).")
+
+
+def gate_saturation(result: pr.ProbeResult) -> None:
+    st.subheader("Gate saturation")
+    if not result.saturation:
+        st.info("A plain RNN has no gates: train an LSTM or GRU to see them.")
+        return
+    low, high = pr.SATURATION_LOW, pr.SATURATION_HIGH
+    st.plotly_chart(hv.saturation_figure(result.saturation, low, high), key="hid_saturation")
+    st.caption(f"One dot per unit and gate: the share of time the gate is nearly closed "
+               f"(< {low}, x) or nearly open (> {high}, y), as in Karpathy "
+               "et al. 2015. Top-left: gates that stay open; bottom-right: gates that stay shut.")
+
+
+def parity(result: pr.ProbeResult) -> None:
+    st.subheader("Parity with PyTorch")
+    left, right = st.columns([1, 3])
+    left.metric("max |from-scratch − nn|", f"{result.parity_max:.2e}",
+                help="Over all layers and time steps: each layer's from-scratch h against an nn module "
+                     "with the same weights.")
+    with right:
+        st.plotly_chart(hv.parity_figure(result.parity), key="hid_parity")
