@@ -212,3 +212,20 @@ def test_d2l_rnn_perplexity_below_vocab():
     at = open_lab("d2l_rnn")
     V = int(metric(at, "|V|"))
     assert 1 < float(metric(at, "held-out perplexity")) < V / 2
+
+
+def test_every_lab_has_its_renderer_and_every_renderer_its_lab():
+    """One registry of labs: LABS. The Labs page draws lab <key> with ui.labs.render_<key>;
+    a lab without one, or a renderer left behind by a removed lab, fails here."""
+    import dataclasses
+
+    from playground.ui import labs as ui_labs
+
+    for lab in LABS:
+        assert ui_labs.renderer(lab) is getattr(ui_labs, f"render_{lab.key}")
+    renderers = {name[len("render_"):] for name, fn in vars(ui_labs).items()
+                 if name.startswith("render_") and callable(fn)}
+    assert renderers == {lab.key for lab in LABS}
+    missing = dataclasses.replace(LABS[0], key="no_such_lab")
+    with pytest.raises(LookupError, match="define render_no_such_lab"):
+        ui_labs.renderer(missing)

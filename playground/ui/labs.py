@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import math
 import time
+from typing import Callable
 
 import pandas as pd
 import streamlit as st
@@ -170,7 +171,7 @@ def render_fastai(lab: Lab) -> None:
                "and CharSeqRnn's averages over all 8 positions of its windows (the first read "
                "only one character), so it is not the same quantity as the others'. The run "
                "below scores every model on the same held-out characters.")
-    render_fastai_scale(lab)
+    _fastai_scale_section(lab)
 
 
 @st.cache_resource(show_spinner=False)
@@ -191,7 +192,7 @@ def _progress_callback(bar):
     return update
 
 
-def render_fastai_scale(lab: Lab) -> None:
+def _fastai_scale_section(lab: Lab) -> None:
     st.subheader("At the seed's scale: real English, n_fac 42, hidden 256, batch 512")
     st.markdown(
         "The five models again, each with default and identity weight_hh, at fast.ai's sizes: "
@@ -584,7 +585,15 @@ def render_d2l_rnn(lab: Lab) -> None:
                "still learns, so it can sit above the held-out one.")
 
 
-RENDERERS = {"hello": render_hello, "fastai": render_fastai, "lstm_cell": render_lstm_cell,
-             "step": render_step, "vocab": render_vocab, "samplers": render_samplers,
-             "clipping": render_clipping, "perplexity": render_perplexity, "warmup": render_warmup,
-             "ngram": render_ngram, "d2l_rnn": render_d2l_rnn}
+def renderer(lab: Lab) -> Callable[[Lab], None]:
+    """The function that draws `lab`: `render_<lab.key>` in this module. This naming rule keeps
+    `playground.labs.registry.LABS` the one list of labs (tests check each has its renderer)."""
+    fn = globals().get(f"render_{lab.key}")
+    if not callable(fn):
+        raise LookupError(f"lab {lab.key!r} has no renderer: define render_{lab.key}(lab) in "
+                          "playground/ui/labs.py")
+    return fn
+
+
+def render(lab: Lab) -> None:
+    renderer(lab)(lab)
