@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -184,6 +185,29 @@ def wait_idle(pg, timeout: float = 60_000) -> None:
     pg.wait_for_selector("[data-testid='stMain'] [data-testid='stElementContainer']", timeout=timeout)
     pg.wait_for_timeout(300)
     pg.wait_for_selector(APP_IDLE, timeout=timeout)
+
+
+def wait_until(predicate, timeout: float = 60.0, every: float = 0.25) -> bool:
+    """Poll `predicate` until it is true (True) or `timeout` seconds pass (False)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(every)
+    return False
+
+
+def step_count(pg) -> int:
+    """The Train page's "step" metric (0 while it is not shown)."""
+    metric = pg.locator("[data-testid='stMetric']").filter(has_text=re.compile(r"^step")).first
+    if metric.count() == 0:
+        return 0
+    return int(metric.locator("[data-testid='stMetricValue']").inner_text().replace(",", ""))
+
+
+def train_until(pg, steps: int, timeout: float = 120.0) -> None:
+    """Wait until the run on the Train page has trained at least `steps` steps."""
+    assert wait_until(lambda: step_count(pg) >= steps, timeout), f"fewer than {steps} steps in {timeout:g} s"
 
 
 def screenshot(pg, name: str) -> Path:

@@ -1,16 +1,15 @@
 """Browser: train briefly on the Train page, then generate on the Generate page and hover
 a character to see the model's candidates at that step."""
 import re
-import time
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
-from conftest import screenshot, wait_idle
+from conftest import train_until, screenshot, wait_idle
 
 pytestmark = pytest.mark.browser
-TRAIN_SECONDS = 10
+TRAIN_STEPS = 1000  # arithmetic lines: enough for confident digits
 
 
 def test_generate_after_training_shows_candidates_on_hover(app_server, page):
@@ -21,7 +20,7 @@ def test_generate_after_training_shows_candidates_on_hover(app_server, page):
     expect(corpus).to_have_value("Arithmetic lines", timeout=15_000)
     page.get_by_role("button", name="Start", exact=True).click()
     page.wait_for_selector("[data-testid='stPlotlyChart'] .main-svg", timeout=60_000)
-    time.sleep(TRAIN_SECONDS)
+    train_until(page, TRAIN_STEPS)
 
     sidebar = page.locator("[data-testid='stSidebar']")
     sidebar.get_by_role("link", name=re.compile("Generate")).click()

@@ -1,13 +1,12 @@
 """Browser: train on nested brackets from the Train page, then look inside on Hidden states."""
 import re
-import time
 
 import pytest
 
-from conftest import screenshot, wait_idle
+from conftest import screenshot, train_until, wait_idle, wait_until
 
 pytestmark = pytest.mark.browser
-TRAIN_SECONDS = 20
+TRAIN_STEPS = 1500  # enough for a unit to track nesting depth
 
 
 def test_hidden_states_live_after_training(app_server, page):
@@ -18,7 +17,7 @@ def test_hidden_states_live_after_training(app_server, page):
     assert sidebar.get_by_label("Corpus").input_value() == "Nested brackets"
     page.get_by_role("button", name="Start").click()
     page.wait_for_selector("[data-testid='stPlotlyChart'] .main-svg", timeout=60_000)
-    time.sleep(TRAIN_SECONDS)
+    train_until(page, TRAIN_STEPS)
 
     sidebar.get_by_role("link", name=re.compile("Hidden states")).click()
     page.wait_for_url(re.compile(r"/Hidden_states"))
@@ -35,11 +34,12 @@ def test_hidden_states_live_after_training(app_server, page):
     hint = page.locator("[data-testid='stAlertContentSuccess']")
     hint.wait_for(timeout=30_000)
     r = float(re.search(r"r = ([+-]\d\.\d\d)", hint.inner_text()).group(1))
-    assert abs(r) > 0.3, hint.inner_text()  # after ~20 s of training some unit tracks depth
-    time.sleep(3)  # one live refresh with the hint in place
+    assert abs(r) > 0.3, hint.inner_text()  # after 1,500 steps some unit tracks depth
+    wait_idle(page)
     page.wait_for_selector("[data-testid='stPlotlyChart'] .hm image", timeout=30_000)
-    assert page.locator("[data-testid='stPlotlyChart']").count() == 3  # heatmap, saturation, parity
+    charts = page.locator("[data-testid='stPlotlyChart']")
+    assert wait_until(lambda: charts.count() == 3, timeout=30)  # heatmap, saturation, parity
     page.mouse.move(5, 5)  # no tooltip over the controls
     page.set_viewport_size({"width": 1400, "height": 3400})  # the app scrolls inside: show it all
-    time.sleep(2.5)
+    wait_idle(page)
     screenshot(page, "hidden_states")

@@ -50,7 +50,7 @@ def test_shapes_page_direct_url_and_controls(app_server, page):
 
     page.get_by_role("tab", name="Weight blocks").click()
     page.locator("[data-testid='stPlotlyChart']").first.wait_for(timeout=30_000)
-    page.wait_for_timeout(800)  # let plotly draw
+    plotly_drawn(page)
     assert page.locator("[data-testid='stException']").count() == 0
     click_first_gate_block(page)  # plotly selection event -> rerun -> the page names the block
     page.get_by_text("Selected block:").wait_for(timeout=30_000)
@@ -61,8 +61,17 @@ def test_shapes_page_direct_url_and_controls(app_server, page):
     page.get_by_role("tab", name="Tensor layout").click()
     chart = page.locator("[data-testid='stPlotlyChart']").last
     chart.scroll_into_view_if_needed()
-    page.wait_for_timeout(800)
+    plotly_drawn(page, last=True)
     chart.screenshot(path=str(ARTIFACTS / "shapes_tensors.png"))  # the colour-coded layouts
+
+
+def plotly_drawn(page, last: bool = False) -> None:
+    """Wait until plotly has drawn the first (or last) chart's traces."""
+    page.wait_for_function("""(last) => {
+        const plots = document.querySelectorAll("[data-testid='stPlotlyChart'] .js-plotly-plot");
+        const el = last ? plots[plots.length - 1] : plots[0];
+        return !!(el && el._fullData && el._fullData.length > 0 && el._fullLayout);
+    }""", arg=last, timeout=30_000)
 
 
 def click_gate_block(page, index: int) -> list:
@@ -95,7 +104,7 @@ def test_clicking_a_block_shows_the_trained_values(app_server, page):
     assert page.get_by_role("button", name="Set the inspector to the trained model's settings").count() == 0
 
     page.get_by_role("tab", name="Weight blocks").click()
-    page.wait_for_timeout(800)  # let plotly draw
+    plotly_drawn(page)
     name, gate = click_gate_block(page, 6)  # LSTM: weight_ih_l0 i f g o, then weight_hh_l0 i f ...
     assert (name, gate) == ("weight_hh_l0", "g")
     title = page.get_by_text("trained weight_hh_l0[32:48] — gate g, shape (16, 16)")

@@ -5,23 +5,9 @@ import time
 import pytest
 from playwright.sync_api import expect
 
-from conftest import screenshot, wait_idle
+from conftest import screenshot, step_count, wait_idle, wait_until
 
 pytestmark = pytest.mark.browser
-
-
-def step_count(pg) -> int:
-    metric = pg.locator("[data-testid='stMetric']").filter(has_text=re.compile(r"^step")).first
-    return int(metric.locator("[data-testid='stMetricValue']").inner_text().replace(",", ""))
-
-
-def wait_until(predicate, timeout=60.0, every=0.25):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(every)
-    return False
 
 
 def test_train_page_live(app_server, page):
@@ -46,17 +32,17 @@ def test_train_page_live(app_server, page):
     sidebar.get_by_role("link", name=re.compile("Home")).click()
     page.wait_for_url(re.compile(r"/$|/\?"))
     wait_idle(page)
-    time.sleep(2)
     sidebar.get_by_role("link", name=re.compile("Train")).click()
     wait_idle(page)
     page.wait_for_selector("[data-testid='stMetric']", timeout=30_000)
-    assert step_count(page) > before + 10
+    assert wait_until(lambda: step_count(page) > before + 10, timeout=30)
     expect(page.get_by_label("hidden_size")).to_have_value("64", timeout=15_000)  # survived the visit
 
     page.get_by_role("button", name="Pause").click()
     page.get_by_role("button", name="Resume").wait_for(timeout=15_000)
+    time.sleep(1.5)  # the step in flight when Pause was pressed may still land and be shown
     paused_at = step_count(page)
-    time.sleep(2)
+    time.sleep(2)  # a negative can only be checked by waiting: two live refreshes, no new step
     assert step_count(page) == paused_at                                     # paused means paused
     page.get_by_role("button", name="Stop").click()
     page.get_by_text("Stopped by you").wait_for(timeout=15_000)
