@@ -186,3 +186,22 @@ def test_shapes_page_summarises_the_trained_model_with_its_true_parameter_count(
         table = next(df.value for df in at.dataframe if "layer" in df.value.columns)
         assert list(table["layer"]) == ["embedding", "embedding_dropout", "rnn", "output_dropout", "head"]
         assert "tied" in table["note"].iloc[-1]
+
+
+def test_every_setting_starts_at_the_config_default_and_the_default_link_is_bare():
+    """The sidebar's defaults are ModelConfig()'s and TrainConfig()'s (one place for settings):
+    each widget shows its config field's default, and a link of untouched settings says nothing."""
+    from playground.ui import train as train_ui
+
+    at = train_page()
+    configs = {**ModelConfig().to_dict(), **TrainConfig().to_dict()}
+    shown = {w.key: w.value for kind in ("selectbox", "number_input", "slider", "select_slider",
+                                         "radio", "checkbox", "toggle")
+             for w in at.get(kind) if w.key in train_ui.SETTINGS}
+    assert set(shown) == set(train_ui.SETTINGS)
+    for key in set(train_ui.SETTINGS) & set(configs):
+        assert shown[key] == configs[key], key
+    assert (shown["corpus"], shown["steps"], shown["one_hot"]) == \
+        ("brackets", train_ui.DEFAULT_STEPS, ModelConfig().embedding_dim == 0)
+    link = next(c.value for c in at.code if "/Train" in c.value)
+    assert link.endswith("/Train"), link  # no parameter: every value is the default

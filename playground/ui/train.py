@@ -1,7 +1,8 @@
 """Train page widgets: corpus, model and training settings, run controls, checkpoints.
 
-Settings widgets are bound to the URL (`bind="query-params"`), so a link reproduces them,
-and persist for the session, so they survive a visit to another page.
+Settings widgets are bound to the URL (`share.bound`: the URL parameter is the widget key), so
+a link reproduces them, and persist for the session, so they survive a visit to another page.
+Their defaults are ModelConfig()'s and TrainConfig()'s (DEFAULTS), never copied by hand.
 """
 from __future__ import annotations
 
@@ -10,25 +11,28 @@ import streamlit as st
 
 from playground import corpora
 from playground.checkpoint import CheckpointError, read_checkpoint
-from playground.config import ModelConfig, TrainConfig
+from playground.config import INITS, OPTIMIZERS, SAMPLERS, TOKENIZERS, ModelConfig, TrainConfig
 from playground.models import CharModel, count_parameters
 from playground.limits import check as check_limits
 from playground.runner import Run
 from playground.train import BIDIRECTIONAL_MESSAGE, available_devices
 from playground.vocab import Vocab, tokenize
-from playground.ui.share import fixed, share_link
+from playground.ui.share import bound, share_link
 from playground.ui import create_run, registry
 
 CELL_LABELS = {"RNN_TANH": "RNN (tanh)", "RNN_RELU": "RNN (relu)", "LSTM": "LSTM", "GRU": "GRU"}
 OWN_TEXT = "own"
 LR_CHOICES = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0, 10.0, 20.0, 30.0, 100.0]
 CLIP_CHOICES = [0.0, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0]
-BOUND = dict(bind="query-params", persist_state="session")
 DEFAULT_STEPS = 1000
+DEFAULT_CORPUS = "brackets"
 SETTINGS = ["corpus", "cell", "one_hot", "embedding_dim", "hidden_size", "num_layers", "dropout",
             "bidirectional", "sampler", "optimizer", "lr", "clip", "seq_len", "batch_size", "steps",
             "tokenizer", "seed", "device", "embedding_dropout", "output_dropout", "tie_weights", "init",
-            "forget_bias", "anneal_factor"]
+            "forget_bias", "anneal_factor"]  # the URL parameters, which are also the widget keys
+_CONFIGS = {**ModelConfig().to_dict(), **TrainConfig().to_dict()}
+DEFAULTS = {"corpus": DEFAULT_CORPUS, "one_hot": ModelConfig().embedding_dim == 0, "steps": DEFAULT_STEPS,
+            **{k: v for k, v in _CONFIGS.items() if k in SETTINGS}}  # each setting's widget default
 TOKENIZER_HELP = (
     "char: one token per character. word: words, punctuation runs and every whitespace run are "
     "tokens, so joining them gives the text back. word_ws: pytorch/examples word_language_model's "
@@ -55,7 +59,7 @@ def corpus_picker() -> tuple[str, str | None]:
     """(corpus key, text or None when the user's own text is missing or unreadable)."""
     keys = [*corpora.CORPORA, OWN_TEXT]
     names = {**{k: c.name for k, c in corpora.CORPORA.items()}, OWN_TEXT: "Your own text"}
-    key = st.selectbox("Corpus", keys, index=1, format_func=names.get, key="corpus", disabled=fixed("corpus"), **BOUND)
+    key = bound(st.selectbox, "corpus", "Corpus", keys, index=keys.index(DEFAULTS["corpus"]), format_func=names.get)
     if key != OWN_TEXT:
         text = corpus_text(key)
         st.caption(corpora.CORPORA[key].description)
@@ -84,17 +88,27 @@ def _own_text() -> str | None:
     return None
 
 
+def _choice(widget, key: str, label: str, options: list, **kwargs):
+    """A URL-bound select/radio starting at the setting's default."""
+    return bound(widget, key, label, options, index=options.index(DEFAULTS[key]), **kwargs)
+
+
+def _number(widget, key: str, label: str, low, high, *args, **kwargs):
+    """A URL-bound number input/slider starting at the setting's default."""
+    return bound(widget, key, label, low, high, DEFAULTS[key], *args, **kwargs)
+
+
 def model_settings() -> ModelConfig | None:
-    cell = st.selectbox("Cell", list(CELL_LABELS), index=2, format_func=CELL_LABELS.get, key="cell", disabled=fixed("cell"), **BOUND)
-    one_hot = st.toggle("One-hot input (no embedding)", key="one_hot", disabled=fixed("one_hot"), **BOUND,
-                        help="Off: an nn.Embedding of size embedding_dim feeds the RNN. "
-                             "On: each token is a one-hot vector of size |V|.")
-    embedding_dim = 0 if one_hot else st.number_input("embedding_dim", 1, 1024, 32, key="embedding_dim", disabled=fixed("embedding_dim"), **BOUND)
-    hidden_size = st.number_input("hidden_size", 1, 1024, 128, key="hidden_size", disabled=fixed("hidden_size"), **BOUND)
-    num_layers = st.number_input("num_layers", 1, 8, 1, key="num_layers", disabled=fixed("num_layers"), **BOUND)
-    dropout = st.slider("dropout (between layers)", 0.0, 0.9, 0.0, 0.05, key="dropout", **BOUND,
-                        disabled=num_layers == 1 or fixed("dropout"), help="Applied between stacked layers: needs num_layers > 1.")
-    bidirectional = st.checkbox("bidirectional", key="bidirectional", disabled=fixed("bidirectional"), **BOUND)
+    cell = _choice(st.selectbox, "cell", "Cell", list(CELL_LABELS), format_func=CELL_LABELS.get)
+    one_hot = bound(st.toggle, "one_hot", "One-hot input (no embedding)", value=DEFAULTS["one_hot"],
+                    help="Off: an nn.Embedding of size embedding_dim feeds the RNN. "
+                         "On: each token is a one-hot vector of size |V|.")
+    embedding_dim = 0 if one_hot else _number(st.number_input, "embedding_dim", "embedding_dim", 1, 1024)
+    hidden_size = _number(st.number_input, "hidden_size", "hidden_size", 1, 1024)
+    num_layers = _number(st.number_input, "num_layers", "num_layers", 1, 8)
+    dropout = _number(st.slider, "dropout", "dropout (between layers)", 0.0, 0.9, 0.05,
+                      disabled=num_layers == 1, help="Applied between stacked layers: needs num_layers > 1.")
+    bidirectional = bound(st.checkbox, "bidirectional", "bidirectional", value=DEFAULTS["bidirectional"])
     with st.expander("Dropout, tied weights, initialisation"):
         knobs = _model_knobs(cell, one_hot)
     if bidirectional:
@@ -106,35 +120,33 @@ def model_settings() -> ModelConfig | None:
 
 def _model_knobs(cell: str, one_hot: bool) -> dict:
     """The word_language_model knobs: two more dropouts, tied weights, init, forget-gate bias."""
-    embedding_dropout = st.slider(
-        "embedding_dropout (on the embedding output)", 0.0, 0.9, 0.0, 0.05, key="embedding_dropout",
-        disabled=one_hot or fixed("embedding_dropout"), **BOUND,
+    embedding_dropout = _number(
+        st.slider, "embedding_dropout", "embedding_dropout (on the embedding output)", 0.0, 0.9, 0.05,
+        disabled=one_hot,
         help="While training, zeroes each embedding feature with this probability (the rest are scaled "
              "by 1/(1-p)), so the RNN cannot lean on single input features. Helps when validation loss "
              "rises while training loss still falls (overfitting), e.g. word tokens on a small text; "
              "word_language_model uses 0.2. Needs an embedding (off for one-hot input).")
-    output_dropout = st.slider(
-        "output_dropout (on the RNN output, before the decoder)", 0.0, 0.9, 0.0, 0.05, key="output_dropout",
-        disabled=fixed("output_dropout"), **BOUND,
+    output_dropout = _number(
+        st.slider, "output_dropout", "output_dropout (on the RNN output, before the decoder)", 0.0, 0.9, 0.05,
         help="While training, zeroes each feature of the RNN's output with this probability before the "
              "decoder (the nn.Linear to |V| logits) reads it. Regularises the decoder, the biggest layer "
              "of a word model; word_language_model uses the same p as between layers.")
-    tie_weights = st.toggle(
-        "tie_weights (decoder weight = embedding weight)", key="tie_weights",
-        disabled=one_hot or fixed("tie_weights"), **BOUND,
+    tie_weights = bound(
+        st.toggle, "tie_weights", "tie_weights (decoder weight = embedding weight)",
+        value=DEFAULTS["tie_weights"], disabled=one_hot,
         help="The decoder reuses the embedding matrix: one (|V|, embedding_dim) tensor for both, "
              "|V| × embedding_dim fewer parameters. Helps word models with a big vocabulary reach a "
              "lower perplexity with fewer parameters (Press & Wolf 2017; Inan et al. 2017). Needs "
              "embedding_dim == hidden_size.")
-    init = st.radio(
-        "init (weight initialisation)", ["pytorch", "uniform"], horizontal=True, key="init",
-        disabled=fixed("init"), **BOUND,
+    init = _choice(
+        st.radio, "init", "init (weight initialisation)", list(INITS), horizontal=True,
         help="pytorch: each module's default initialisation. uniform: word_language_model's "
              "init_weights: embedding and decoder weights ~ U(-0.1, 0.1), decoder bias 0, so the first "
              "predictions are nearly uniform. Use it to reproduce that example.")
-    forget_bias = st.number_input(
-        "forget_bias (LSTM forget gate)", -5.0, 5.0, 0.0, 0.5, key="forget_bias",
-        disabled=cell != "LSTM" or fixed("forget_bias"), **BOUND,
+    forget_bias = _number(
+        st.number_input, "forget_bias", "forget_bias (LSTM forget gate)", -5.0, 5.0, 0.5,
+        disabled=cell != "LSTM",
         help="Added at initialisation to the forget gate's bias (rows hidden_size…2·hidden_size of every "
              "bias_ih): the gate starts near σ(b), 0.73 for b = 1, so cells keep their memory early in "
              "training. Helps on long-range tasks (e.g. the long-range copy corpus); Jozefowicz et al. "
@@ -148,34 +160,32 @@ def training_settings(text: str | None = None) -> tuple[TrainConfig | None, int]
     """(TrainConfig or None if invalid, number of steps to train). `text` (default: the chosen
     corpus) is only used to say how many tokens each tokenizer makes of it."""
     text = text if text is not None else _page_text()
-    sampler = st.radio("Sampler", ["consecutive", "random"], horizontal=True, key="sampler", disabled=fixed("sampler"), **BOUND,
-                       help="consecutive: rows continue across batches, hidden state carried (detached). "
+    sampler = _choice(st.radio, "sampler", "Sampler", list(SAMPLERS), horizontal=True,
+                      help="consecutive: rows continue across batches, hidden state carried (detached). "
                             "random: windows in random order, hidden state reset every batch.")
-    optimizer = st.radio("Optimizer", ["adam", "sgd", "adamw"], horizontal=True, key="optimizer", disabled=fixed("optimizer"), **BOUND,
-                         help="adam: per-weight adaptive steps, lr about 1e-3…1e-2. sgd: plain gradient steps, "
+    optimizer = _choice(st.radio, "optimizer", "Optimizer", list(OPTIMIZERS), horizontal=True,
+                        help="adam: per-weight adaptive steps, lr about 1e-3…1e-2. sgd: plain gradient steps, "
                               "large lr (word_language_model: sgd, lr 20, clip 0.25). adamw: Adam with decoupled "
                               "weight decay (PyTorch's default 0.01), which often generalises better on bigger models.")
-    lr = st.select_slider("lr (learning rate)", LR_CHOICES, value=3e-3, key="lr", disabled=fixed("lr"), **BOUND,
-                          help="Can be changed while a run trains. sgd needs large values (1…30), adam and adamw "
+    lr = bound(st.select_slider, "lr", "lr (learning rate)", LR_CHOICES, value=DEFAULTS["lr"],
+               help="Can be changed while a run trains. sgd needs large values (1…30), adam and adamw "
                                "small ones. Too large and the loss blows up: the run then stops, keeps the last "
                                "good weights and says so.")
-    clip = st.select_slider("clip (max gradient norm, 0 = off)", CLIP_CHOICES, value=1.0, key="clip", disabled=fixed("clip"), **BOUND)
-    seq_len = st.number_input("seq_len (time steps per window)", 1, 512, 64, key="seq_len", disabled=fixed("seq_len"), **BOUND)
-    batch_size = st.number_input("batch_size", 1, 512, 32, key="batch_size", disabled=fixed("batch_size"), **BOUND)
-    steps = st.number_input("Steps to train", 1, 50_000, DEFAULT_STEPS, step=100, key="steps", disabled=fixed("steps"), **BOUND)
-    anneal_factor = st.number_input(
-        "anneal_factor (divide lr when validation stalls; 0 = off)", 0.0, 100.0, 0.0, 1.0, key="anneal_factor",
-        disabled=fixed("anneal_factor"), **BOUND,
+    clip = bound(st.select_slider, "clip", "clip (max gradient norm, 0 = off)", CLIP_CHOICES, value=DEFAULTS["clip"])
+    seq_len = _number(st.number_input, "seq_len", "seq_len (time steps per window)", 1, 512)
+    batch_size = _number(st.number_input, "batch_size", "batch_size", 1, 512)
+    steps = _number(st.number_input, "steps", "Steps to train", 1, 50_000, step=100)
+    anneal_factor = _number(
+        st.number_input, "anneal_factor", "anneal_factor (divide lr when validation stalls; 0 = off)", 0.0, 100.0, 1.0,
         help="At each validation (the orange points), if the validation loss is not below its best so far, "
              "lr is divided by this factor from the next step on (word_language_model: 4), marked ▼ on the "
              "loss curve; the lr metric follows. Helps sgd settle once progress stalls. 0 or 1 = off.")
     with st.expander("More"):
-        tokenizer = st.radio("Tokens", ["char", "word", "word_ws"], horizontal=True, key="tokenizer",
-                             disabled=fixed("tokenizer"), help=TOKENIZER_HELP, **BOUND)
+        tokenizer = _choice(st.radio, "tokenizer", "Tokens", list(TOKENIZERS), horizontal=True, help=TOKENIZER_HELP)
         if text:
             st.caption(token_counts_caption(text))
-        seed = st.number_input("seed", 0, 2**31 - 1, 0, key="seed", disabled=fixed("seed"), **BOUND)
-        device = st.selectbox("device", available_devices(), key="device", disabled=fixed("device"), **BOUND)
+        seed = _number(st.number_input, "seed", "seed", 0, 2**31 - 1)
+        device = bound(st.selectbox, "device", "device", available_devices())
     cfg = _build(TrainConfig, sampler=sampler, optimizer=optimizer, lr=lr, clip=clip, seq_len=int(seq_len),
                  batch_size=int(batch_size), tokenizer=tokenizer, seed=int(seed), device=device,
                  anneal_factor=float(anneal_factor))
@@ -376,18 +386,19 @@ def url_labels() -> dict:
     return {"cell": CELL_LABELS.get, "corpus": names.get}
 
 
+def _url_values(settings: dict) -> dict:
+    """Settings as a link writes them: select widgets by their shown label, booleans lower-case."""
+    labels = url_labels()
+    shown = {k: labels[k](v) if k in labels else v for k, v in settings.items()}
+    return {k: str(v).lower() if isinstance(v, bool) else v for k, v in shown.items()}
+
+
 def share_section() -> None:
     """A link with the current settings; instructors can lock or hide controls in it."""
-    labels = url_labels()
-    values = {k: labels[k](st.session_state.get(k)) if k in labels else st.session_state.get(k)
-              for k in SETTINGS if k in st.session_state}
-    values = {k: str(v).lower() if isinstance(v, bool) else v for k, v in values.items()}
+    values = _url_values({k: st.session_state.get(k) for k in SETTINGS if k in st.session_state})
     c = st.columns(2)
     lock = c[0].multiselect("Lock (shown, cannot be changed)", SETTINGS, key="share_lock")
     hide = c[1].multiselect("Hide (fixed and not shown)", SETTINGS, key="share_hide")
-    defaults = {**ModelConfig().to_dict(), **TrainConfig().to_dict(), "corpus": "Nested brackets",
-                "cell": "LSTM", "one_hot": "false", "bidirectional": "false", "tie_weights": "false",
-                "steps": DEFAULT_STEPS}
-    st.code(share_link("Train", values, defaults, lock, hide), language=None, wrap_lines=True)
+    st.code(share_link("Train", values, _url_values(DEFAULTS), lock, hide), language=None, wrap_lines=True)
     st.caption("Anyone opening this link gets these settings. Locked and hidden controls make it a "
                "workshop exercise (instructor mode).")
