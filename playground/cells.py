@@ -1,4 +1,7 @@
-"""From-scratch recurrent layers that compute exactly what nn.RNN / nn.LSTM / nn.GRU compute.
+"""Cell types, their equations, and from-scratch layers that compute exactly what nn.RNN /
+nn.LSTM / nn.GRU compute. The one home of what a cell type is: its names and label, its gates
+(in weight row order) and which of them are sigmoids, the torch module it maps to, how its
+weights are named and fetched, and its step equations. Adding a cell type touches this module.
 
 `nn.LSTM` returns only the top layer's outputs and the last state of each layer. To look
 inside every layer and gate over time, `ScratchRNN` writes the cells out from their
@@ -12,12 +15,59 @@ Gate rows are stacked in PyTorch's weight row order: LSTM (i, f, g, o), GRU (r, 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-CELL_GATES = {"RNN": ("h",), "LSTM": ("i", "f", "g", "o"), "GRU": ("r", "z", "n")}
 NONLINEARITIES = ("tanh", "relu")
+DIRECTIONS = ("forward", "reverse")   # PyTorch names the second direction's weights "*_reverse"
+
+
+@dataclass(frozen=True)
+class CellType:
+    name: str                  # the config's name: "RNN_TANH" | "RNN_RELU" | "LSTM" | "GRU"
+    label: str                 # shown in menus and captions
+    family: str                # the torch module: "RNN" | "LSTM" | "GRU"
+    gates: tuple[str, ...]     # blocks of weight_ih/weight_hh rows, in PyTorch's order
+    sigmoid_gates: tuple[str, ...] = ()   # gates valued in [0, 1] (the others are tanh-valued)
+    nonlinearity: str = "tanh"            # the plain RNN's activation
+
+    def module(self, input_size: int, hidden_size: int, **kwargs) -> nn.RNNBase:
+        """The torch module of this cell type (kwargs: num_layers, dropout, bidirectional, ...)."""
+        if self.family == "RNN":
+            return nn.RNN(input_size, hidden_size, nonlinearity=self.nonlinearity, **kwargs)
+        return getattr(nn, self.family)(input_size, hidden_size, **kwargs)
+
+
+CELL_TYPES = {c.name: c for c in (
+    CellType("RNN_TANH", "RNN (tanh)", "RNN", ("h",), nonlinearity="tanh"),
+    CellType("RNN_RELU", "RNN (relu)", "RNN", ("h",), nonlinearity="relu"),
+    CellType("LSTM", "LSTM", "LSTM", ("i", "f", "g", "o"), sigmoid_gates=("i", "f", "o")),
+    CellType("GRU", "GRU", "GRU", ("r", "z", "n"), sigmoid_gates=("r", "z")),
+)}
+CELL_GATES = {c.family: c.gates for c in CELL_TYPES.values()}   # by torch family: "RNN" | "LSTM" | "GRU"
+SIGMOID_GATES = tuple(sorted({g for c in CELL_TYPES.values() for g in c.sigmoid_gates}))
+LABELS = {c.name: c.label for c in CELL_TYPES.values()}
+
+
+def cell_type(cell: str, nonlinearity: str = "tanh") -> CellType:
+    """The CellType for a config name ("RNN_TANH"), nn's mode ("RNN_TANH", "LSTM"), or a family
+    name ("RNN" with `nonlinearity`, "LSTM", "GRU")."""
+    family, nonlinearity = normalize_cell(cell, nonlinearity)
+    return CELL_TYPES[f"RNN_{nonlinearity.upper()}" if family == "RNN" else family]
+
+
+def suffix(layer: int, direction: int) -> str:
+    """PyTorch's parameter-name suffix: "_l1", "_l0_reverse"."""
+    return f"_l{layer}" + ("_reverse" if direction == 1 else "")
+
+
+def layer_weights(module: nn.Module, layer: int, direction: int = 0):
+    """(weight_ih, weight_hh, bias_ih, bias_hh) of one layer and direction of an nn.RNN/LSTM/GRU
+    or a ScratchRNN; the biases are None for bias=False."""
+    sfx = suffix(layer, direction)
+    return tuple(getattr(module, name + sfx, None) for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
 
 
 def rnn_step(x_proj, h, w_hh, b_hh, nonlinearity="tanh"):
@@ -127,9 +177,7 @@ class ScratchRNN(nn.Module):
                     self.register_parameter("bias_hh" + sfx, nn.Parameter(torch.empty(rows)))
         self.reset_parameters()
 
-    @staticmethod
-    def _suffix(layer: int, direction: int) -> str:
-        return f"_l{layer}" + ("_reverse" if direction == 1 else "")
+    _suffix = staticmethod(suffix)
 
     def reset_parameters(self) -> None:
         """PyTorch's initialisation: every weight and bias ~ U(-1/sqrt(H), 1/sqrt(H))."""
@@ -149,9 +197,7 @@ class ScratchRNN(nn.Module):
         return scratch.to(next(module.parameters()).device)
 
     def _weights(self, layer, direction):
-        sfx = self._suffix(layer, direction)
-        get = lambda name: getattr(self, name + sfx) if (self.bias or "weight" in name) else None  # noqa: E731
-        return get("weight_ih"), get("weight_hh"), get("bias_ih"), get("bias_hh")
+        return layer_weights(self, layer, direction)
 
     def _initial_state(self, x, hx):
         """Split hx into per-(layer, direction) (h0, c0) pairs, each (B, H)."""

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 
-CELLS = ("RNN_TANH", "RNN_RELU", "LSTM", "GRU")
+from .cells import CELL_TYPES
+
+CELLS = tuple(CELL_TYPES)          # "RNN_TANH" | "RNN_RELU" | "LSTM" | "GRU" (playground/cells.py)
 OPTIMIZERS = ("adam", "sgd", "adamw")
 SAMPLERS = ("consecutive", "random")
 DEVICES = ("cpu", "cuda", "mps")

@@ -15,9 +15,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, fields
 
+from .cells import CELL_TYPES
 from .config import ModelConfig, TrainConfig
 
-GATE_BLOCKS = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 # Sustained fp32 FLOP/s of one core in torch's CPU kernels, per cell, measured here
 # (benchmarks: LSTM 100-170e9, GRU 55e9, tanh RNN 25e9 at hidden_size 128-512); rounded down.
 CELL_FLOPS = {"RNN_TANH": 25e9, "RNN_RELU": 25e9, "LSTM": 80e9, "GRU": 50e9}
@@ -92,7 +92,7 @@ class Cost:
 
 def estimate(mc: ModelConfig, tc: TrainConfig, vocab_size: int) -> Cost:
     """A run's parameters, FLOPs per step and memory from its config (formulas above)."""
-    g, h, v, d = GATE_BLOCKS[mc.cell], mc.hidden_size, vocab_size, mc.num_directions
+    g, h, v, d = len(CELL_TYPES[mc.cell].gates), mc.hidden_size, vocab_size, mc.num_directions
     inputs = [mc.embedding_dim or v] + [d * h] * (mc.num_layers - 1)       # I_l
     rnn_params = sum(d * g * h * (i + h + 2) for i in inputs)
     params = rnn_params + (v * mc.embedding_dim) + (d * h * v + v)
@@ -100,7 +100,7 @@ def estimate(mc: ModelConfig, tc: TrainConfig, vocab_size: int) -> Cost:
     tokens = tc.batch_size * tc.seq_len
     activations = tokens * (sum(i + d * (g + 2) * h for i in inputs) + 3 * v)
     return Cost(parameters=params, flops_per_step=6.0 * tokens * macs,
-                memory_bytes=4.0 * (4 * params + activations), flops_per_second=CELL_FLOPS[mc.cell])
+                memory_bytes=4.0 * (4 * params + activations), flops_per_second=CELL_FLOPS.get(mc.cell, min(CELL_FLOPS.values())))
 
 
 def check(mc: ModelConfig, tc: TrainConfig, vocab_size: int, steps: int, limits: Limits) -> list[str]:

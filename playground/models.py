@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .cells import CELL_TYPES
 from .config import ModelConfig
 
 State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
@@ -28,14 +29,9 @@ State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
 
 def make_rnn(cfg: ModelConfig) -> nn.RNNBase:
     """The recurrent layer for a config, batch_first=True."""
-    kwargs = dict(input_size=cfg.input_size, hidden_size=cfg.hidden_size, num_layers=cfg.num_layers,
-                  dropout=cfg.dropout if cfg.num_layers > 1 else 0.0,
-                  bidirectional=cfg.bidirectional, batch_first=True)
-    if cfg.cell == "LSTM":
-        return nn.LSTM(**kwargs)
-    if cfg.cell == "GRU":
-        return nn.GRU(**kwargs)
-    return nn.RNN(nonlinearity="relu" if cfg.cell == "RNN_RELU" else "tanh", **kwargs)
+    return CELL_TYPES[cfg.cell].module(cfg.input_size, cfg.hidden_size, num_layers=cfg.num_layers,
+                                       dropout=cfg.dropout if cfg.num_layers > 1 else 0.0,
+                                       bidirectional=cfg.bidirectional, batch_first=True)
 
 
 class CharModel(nn.Module):

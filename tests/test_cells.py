@@ -192,3 +192,20 @@ def test_wrong_state_shape_raises_valueerror():
         scratch(torch.randn(4, 1, 2), torch.zeros(1, 1, 3))
     with pytest.raises(ValueError, match="input_size=2"):
         scratch(torch.randn(4, 1, 5))
+
+
+def test_cell_types_are_the_one_home_of_names_gates_and_modules():
+    from playground.cells import CELL_TYPES, cell_type, layer_weights
+    from playground.config import CELLS
+
+    assert tuple(CELL_TYPES) == CELLS
+    for name, ct in CELL_TYPES.items():
+        rnn = ct.module(5, 7, num_layers=2, bidirectional=True)
+        assert rnn.mode == name if ct.family != "RNN" else rnn.mode == name
+        assert rnn.weight_ih_l0.shape[0] == len(ct.gates) * 7          # gates are the row blocks
+        assert set(ct.sigmoid_gates) <= set(ct.gates)
+        w_ih, w_hh, b_ih, b_hh = layer_weights(rnn, 1, 1)
+        assert w_ih is rnn.weight_ih_l1_reverse and b_hh is rnn.bias_hh_l1_reverse
+        assert cell_type(rnn.mode) is ct
+    assert cell_type("RNN", "relu").name == "RNN_RELU" and cell_type("gru").label == "GRU"
+    assert layer_weights(torch.nn.GRU(3, 4, bias=False), 0)[2] is None

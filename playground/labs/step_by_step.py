@@ -7,9 +7,10 @@
 from __future__ import annotations
 
 import torch
-from torch import nn
 
-CELLS = {"RNN": nn.RNN, "LSTM": nn.LSTM, "GRU": nn.GRU}
+from playground.cells import cell_type
+
+CELLS = ("RNN", "LSTM", "GRU")   # torch families (playground/cells.py)
 
 
 def _state_tensors(state) -> list[torch.Tensor]:
@@ -22,7 +23,7 @@ def step_by_step(cell: str = "LSTM", seq_len: int = 5, batch_size: int = 1, inpu
     if cell not in CELLS:
         raise ValueError(f"cell must be one of {list(CELLS)}, got {cell!r}")
     torch.manual_seed(seed)
-    rnn = CELLS[cell](input_size, hidden_size, num_layers)
+    rnn = cell_type(cell).module(input_size, hidden_size, num_layers=num_layers)
     x = torch.randn(seq_len, batch_size, input_size)          # (T, B, I)
     h0 = torch.randn(num_layers, batch_size, hidden_size)     # (L, B, H)
     state0 = (h0, torch.randn_like(h0)) if cell == "LSTM" else h0
