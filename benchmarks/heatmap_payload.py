@@ -16,7 +16,7 @@ import plotly.graph_objects as go
 import plotly.io as pio
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anywhere
-from playground.hidden_view import heatmap_figure  # noqa: E402
+from playground.figures.hidden import heatmap_figure  # noqa: E402
 
 T, H, REPEATS = 1000, 256, 7
 

@@ -3,6 +3,7 @@ from playground import warmup; warmup.wait()  # noqa: E702  torch & co.: importe
 import streamlit as st
 
 from playground import compare, ui
+from playground.figures import compare as compare_figures
 from playground.ui.memory import render_memory_horizon
 
 ui.setup_page("Compare runs", "📊")
@@ -52,7 +53,7 @@ def comparison() -> None:
     metric = o[0].radio("Curve", ["loss", "perplexity"], horizontal=True, key="cmp_metric")
     log_y = o[1].toggle("log scale", key="cmp_log")
     smoothing = o[2].slider("smoothing", 0.0, 0.99, 0.6, 0.01, key="cmp_smoothing")
-    st.plotly_chart(compare.overlay_figure([snaps[i] for i in chosen], metric, smoothing, log_y),
+    st.plotly_chart(compare_figures.overlay_figure([snaps[i] for i in chosen], metric, smoothing, log_y),
                     key="compare_chart")
     st.download_button("Download this table (.csv)", table.to_csv(index=False), "runs.csv", "text/csv")
     if event.selection.rows and st.button(f"Delete the {len(event.selection.rows)} selected run(s)"):

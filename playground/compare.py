@@ -3,17 +3,13 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import torch
 import pandas as pd
-import plotly.graph_objects as go
 
-from .charts import smooth, thin
 from .config import ModelConfig, TrainConfig
 from .runner import Snapshot
 
 CELLS_FOR_COMPARISON = ("RNN_TANH", "GRU", "LSTM")
-COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
 
 
 def summary_row(snap: Snapshot) -> dict:
@@ -33,33 +29,6 @@ def summary_row(snap: Snapshot) -> dict:
 
 def summary_table(snapshots: list[Snapshot]) -> pd.DataFrame:
     return pd.DataFrame([summary_row(s) for s in snapshots])
-
-
-def overlay_figure(snapshots: list[Snapshot], metric: str = "val", smoothing: float = 0.6,
-                   log_y: bool = False) -> go.Figure:
-    """Each run's training curve (smoothed loss; metric="perplexity" for exp) and its validation
-    points, one colour per run."""
-    traces = []
-    for i, snap in enumerate(snapshots):
-        color, h = COLORS[i % len(COLORS)], snap.history
-        if h.empty:
-            continue
-        ppl = metric == "perplexity"
-        shown = thin(h.assign(smoothed=smooth(h["loss"], smoothing)))
-        y = np.exp(shown["smoothed"]) if ppl else shown["smoothed"]
-        traces.append(dict(type="scatter", x=shown["step"].to_numpy(np.float32), y=np.asarray(y, np.float32),
-                           mode="lines", name=f"{snap.label} train", line=dict(color=color, width=2),
-                           legendgroup=snap.run_id))
-        val = h.dropna(subset=["val_loss"])
-        vy = val["val_perplexity"] if ppl else val["val_loss"]
-        traces.append(dict(type="scatter", x=val["step"].to_numpy(np.float32), y=vy.to_numpy(np.float32),
-                           mode="markers", name=f"{snap.label} val", marker=dict(color=color, size=6,
-                           symbol="circle-open"), legendgroup=snap.run_id))
-    layout = dict(height=420, margin=dict(l=10, r=10, t=40, b=10), uirevision="compare",
-                  title="Perplexity" if metric == "perplexity" else "Loss (nats per token)",
-                  xaxis=dict(title="step"), yaxis=dict(type="log" if log_y else "linear", tickformat=".2~g"),
-                  legend=dict(orientation="h", yanchor="top", y=-0.15))
-    return go.Figure(data=traces, layout=layout)
 
 
 def comparison_configs(hidden_size: int) -> list[ModelConfig]:

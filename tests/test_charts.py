@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from playground import charts
+from playground.figures import curves as charts
 
 
 def history(n=50, clip_every=5):

@@ -9,6 +9,7 @@ import torch
 
 from conftest import open_page
 from playground import compare, corpora
+from playground.figures import compare as compare_figures
 from playground.vocab import Vocab
 from playground.config import ModelConfig, TrainConfig
 from playground import runner
@@ -38,7 +39,7 @@ def test_summary_row_numbers_come_from_the_history():
     assert row["train perplexity (last 20)"] == pytest.approx(math.exp(snap.history["loss"].tail(20).mean()))
     assert row["val perplexity"] == pytest.approx(math.exp(snap.history["val_loss"].dropna().iloc[-1]))
     assert row["tokens/s"] == pytest.approx(25 * 32 / snap.running_seconds)
-    fig = compare.overlay_figure([snap, snap], "perplexity")
+    fig = compare_figures.overlay_figure([snap, snap], "perplexity")
     assert len(fig.data) == 4 and fig.data[0].y[-1] > 1
 
 

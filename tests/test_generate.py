@@ -11,7 +11,7 @@ from playground.cells import ScratchRNN
 from playground.config import ModelConfig, TrainConfig
 from playground.generate import (Clamp, Watch, _choose, generate, generate_trace, next_token_distribution,
                                  unit_quantities)
-from playground.generate_view import candidates_frame, text_html
+from playground.figures.generate import candidates_frame, text_html
 from playground.models import CharModel
 from playground.train import Trainer
 from playground.vocab import Vocab

@@ -7,7 +7,7 @@ import numpy as np
 import plotly.io as pio
 import pytest
 
-from playground import hidden_view as hv
+from playground.figures import hidden as hv
 
 
 def _values(T=40, H=8, seed=0):

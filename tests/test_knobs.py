@@ -7,7 +7,8 @@ import math
 import pytest
 import torch
 
-from playground import charts, corpora, shapes
+from playground import corpora, shapes
+from playground.figures import curves as charts
 from playground.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
 from playground.config import ModelConfig, TrainConfig
 from playground.models import CharModel, count_parameters

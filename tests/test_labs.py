@@ -7,6 +7,7 @@ from torch import nn
 
 from playground.labs import (clipping, d2l_rnn, fastai_chars, hello, lstm_vs_cell, ngram,
                              perplexity, sampler_view, step_by_step, vocab_lab, warmup)
+from playground.figures import sampler as sampler_figures
 from playground.labs.registry import BY_KEY, LABS, get
 
 torch.set_num_threads(1)
@@ -132,7 +133,7 @@ def test_sampler_layout_matches_seed_example():
     consecutive = sampler_view.batch_layout(30, 2, 6, "consecutive")
     assert consecutive[0].tolist() == [[0, 1, 2, 3, 4, 5], [15, 16, 17, 18, 19, 20]]
     assert consecutive[1].tolist() == [[6, 7, 8, 9, 10, 11], [21, 22, 23, 24, 25, 26]]
-    fig = sampler_view.sampler_figure(30, 2, 6, "consecutive", current=0)
+    fig = sampler_figures.sampler_figure(30, 2, 6, "consecutive", current=0)
     assert len(fig.data) == 1 + 2          # the strip and batch 1's two rows
 
 
@@ -353,7 +354,7 @@ def test_verdicts_mark_differences_within_noise():
 
 
 def test_threshold_label_sits_on_its_line_on_log_axes():
-    from playground.labs.plots import curves_figure
+    from playground.figures.labs import curves_figure
     fig = curves_figure({"a": [1.0, 100.0]}, "step", "norm", log_y=True, hline=(5.0, "θ = 5"))
     assert fig.layout.shapes[0].y0 == 5.0
     assert fig.layout.annotations[0].y == pytest.approx(math.log10(5.0))   # plotly's log units

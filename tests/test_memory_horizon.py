@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from playground.experiments import memory_horizon as mh
-from playground.experiments import plots
+from playground.figures import memory as plots
 
 torch.set_num_threads(1)
 TINY = replace(mh.DEFAULT_RECIPE, hidden_size=16, embedding_dim=8, max_steps=60, eval_every=20,

@@ -14,7 +14,7 @@ from conftest import trained_run as make_trained_run
 from playground.config import ModelConfig, TrainConfig
 from playground.corpora import arithmetic_text
 from playground.generate import Clamp, generate, generate_trace
-from playground.hidden_view import show_token
+from playground.figures.hidden import show_token
 
 torch.set_num_threads(1)
 ROOT = Path(__file__).resolve().parent.parent

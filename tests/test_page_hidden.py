@@ -12,7 +12,7 @@ from conftest import open_page
 from conftest import trained_run as make_trained_run
 from playground.config import ModelConfig, TrainConfig
 from playground.corpora import brackets_text
-from playground.hidden_view import GATE_TITLES
+from playground.figures.hidden import GATE_TITLES
 from playground.probe import best_unit, nesting_depth, probe
 
 torch.set_num_threads(1)

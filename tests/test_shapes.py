@@ -239,7 +239,7 @@ def test_quiz_marks_answers():
 @settings(max_examples=25, deadline=None)
 @given(configs())
 def test_figures_build_for_any_settings_and_blocks_name_real_rows(cfg):
-    from playground import shapes_view
+    from playground.figures import shapes as shapes_view
 
     d = describe(**cfg)
     rnn = real_module(cfg)
@@ -274,7 +274,7 @@ def test_report_is_a_frozen_dataclass_and_typos_fail_loudly():
 
 
 def test_page_texts_and_click_reading():
-    from playground import shapes_view
+    from playground.figures import shapes as shapes_view
 
     d = describe("LSTM", 10, 20, 2, bidirectional=True, proj_size=5)
     rnn = real_module(dict(cell="LSTM", input_size=10, hidden_size=20, num_layers=2, bias=True,

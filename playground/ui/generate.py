@@ -12,9 +12,9 @@ from dataclasses import dataclass
 import streamlit as st
 import torch
 
-from playground import generate_view as gv
+from playground.figures import generate as gv
 from playground.generate import Clamp, GenerationTrace, unit_quantities
-from playground.hidden_view import GATE_TITLES
+from playground.figures.hidden import GATE_TITLES
 from playground.runner import Run
 
 SIGMOID_GATES = ("i", "f", "o", "r", "z")

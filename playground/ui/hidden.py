@@ -14,9 +14,9 @@ import numpy as np
 import streamlit as st
 import torch
 
-from playground import hidden_view as hv
+from playground.figures import hidden as hv
 from playground import probe as pr
-from playground.hidden_view import GATE_TITLES
+from playground.figures.hidden import GATE_TITLES
 from playground.runner import Run
 
 SOURCES = ("Validation snippet", "My own text")

@@ -13,7 +13,8 @@ import torch
 
 from playground.labs import (d2l_rnn, fastai_chars, hello, lstm_vs_cell, ngram, perplexity,
                              sampler_view, vocab_lab, warmup)
-from playground.labs.plots import bar_figure, curves_figure, grouped_bar_figure, xy_figure
+from playground.figures import sampler as sampler_figures
+from playground.figures.labs import bar_figure, curves_figure, grouped_bar_figure, xy_figure
 from playground.labs.registry import Lab, get
 
 
@@ -386,9 +387,9 @@ def render_samplers(lab: Lab) -> None:
                 seed=int(seed))
     if st.button("▶ Animate", key=_k(lab, "play")):
         for k in range(n_batches):
-            slot.plotly_chart(sampler_view.sampler_figure(current=k, **args), key=_k(lab, f"f{k}"))
+            slot.plotly_chart(sampler_figures.sampler_figure(current=k, **args), key=_k(lab, f"f{k}"))
             time.sleep(0.7)
-    slot.plotly_chart(sampler_view.sampler_figure(current=current, **args), key=_k(lab, "fig"))
+    slot.plotly_chart(sampler_figures.sampler_figure(current=current, **args), key=_k(lab, "fig"))
     st.caption("Numbers are token positions. " + (
         "Consecutive: the corpus is cut into batch_size rows (batchify); arrows mark the hidden "
         "state carried from row i of one batch to row i of the next, detached at the boundary."

@@ -12,7 +12,7 @@ import time
 
 import streamlit as st
 
-from playground import charts
+from playground.figures import curves as curve_figures
 from playground.refresh import RefreshBudget
 from playground.runner import Run, Snapshot
 
@@ -153,10 +153,10 @@ def curves(snap: Snapshot) -> None:
     smoothing = o[2].slider("smoothing", 0.0, 0.99, 0.6, 0.01, key="curve_smoothing")
     left, right = st.columns(2)
     rev = snap.run_id
-    left.plotly_chart(charts.curve_figure(snap.history, metric, snap.uniform_perplexity,
+    left.plotly_chart(curve_figures.curve_figure(snap.history, metric, snap.uniform_perplexity,
                                           snap.unigram_perplexity, log_y, smoothing, rev),
                       width="stretch", key="curve_chart")
-    right.plotly_chart(charts.grad_norm_figure(snap.history, snap.train_config.clip, rev),
+    right.plotly_chart(curve_figures.grad_norm_figure(snap.history, snap.train_config.clip, rev),
                        width="stretch", key="grad_chart")
 
 

@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from playground.experiments import memory_horizon as mh
-from playground.experiments import plots
+from playground.figures import memory as memory_figures
 from playground.scheduler import SCHEDULER
 
 JOB_KEY = "memory_horizon_job"
@@ -120,8 +120,8 @@ def live_view(job: mh.MemoryHorizonJob, running: bool) -> None:
 def figures(job: mh.MemoryHorizonJob, results: pd.DataFrame, reach: pd.DataFrame) -> None:
     gap = int(reach["gap"].max())
     left, right = st.columns(2)
-    left.plotly_chart(plots.recall_figure(results), key="mh_recall_chart")
-    right.plotly_chart(plots.reach_figure(reach, gap), key="mh_reach_chart")
+    left.plotly_chart(memory_figures.recall_figure(results), key="mh_recall_chart")
+    right.plotly_chart(memory_figures.reach_figure(reach, gap), key="mh_reach_chart")
     st.markdown(findings(results, mh.reach_summary(reach), gap, job.recipe))
     st.markdown(WHY)
     st.dataframe(results, hide_index=True, key="mh_table",
@@ -135,11 +135,11 @@ def figures(job: mh.MemoryHorizonJob, results: pd.DataFrame, reach: pd.DataFrame
 def findings(results: pd.DataFrame, summary: pd.DataFrame, gap: int, recipe: mh.Recipe) -> str:
     """What this run measured, in words: recall at the longest gap so far and the gradient reach."""
     at_gap = results[results["gap"] == gap].groupby("cell", sort=False)
-    parts = [f"{plots.CELL_NAMES[c]} **{r['recall'].mean():.2f}** (after ≤ {r['steps'].max():,} steps)"
+    parts = [f"{memory_figures.CELL_NAMES[c]} **{r['recall'].mean():.2f}** (after ≤ {r['steps'].max():,} steps)"
              for c, r in at_gap]
     reach = summary[summary["gap"] == gap].pivot(index="cell", columns="when", values="key_over_equals")
     reach = reach.reindex([c for c in mh.CELLS if c in reach.index])
-    ratios = [f"{plots.CELL_NAMES[c]} {row['at init']:.1e} at initialisation, {row['trained']:.1e} trained"
+    ratios = [f"{memory_figures.CELL_NAMES[c]} {row['at init']:.1e} at initialisation, {row['trained']:.1e} trained"
               for c, row in reach.iterrows()]
     return (f"**What this run shows.** At gap {gap}, held-out recall: {'; '.join(parts)} (chance 0.125). "
             f"The gradient reaching the key, as a share of the gradient at '=' (seed mean): "

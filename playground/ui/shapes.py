@@ -7,7 +7,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from playground import quiz, shapes, shapes_view
+from playground import quiz, shapes
+from playground.figures import shapes as shape_figures
 from playground.ui.share import bound
 
 DEFAULTS = dict(cell="LSTM", input_size=10, hidden_size=20, num_layers=2, bias=True,
@@ -88,8 +89,8 @@ def headline(desc: shapes.ShapeReport) -> None:
 
 
 def parameters_tab(desc: shapes.ShapeReport) -> None:
-    st.dataframe(pd.DataFrame(shapes_view.parameter_rows(desc)), hide_index=True, width="stretch")
-    st.markdown(shapes_view.total_markdown(desc))
+    st.dataframe(pd.DataFrame(shape_figures.parameter_rows(desc)), hide_index=True, width="stretch")
+    st.markdown(shape_figures.total_markdown(desc))
 
 
 def weight_blocks_tab(desc: shapes.ShapeReport) -> None:
@@ -99,12 +100,12 @@ def weight_blocks_tab(desc: shapes.ShapeReport) -> None:
     layer = c1.selectbox("layer", range(desc.num_layers), key="shp_block_layer")
     direction = c2.radio("direction", list(shapes.DIRECTIONS[:desc.num_directions]),
                          key="shp_block_direction", horizontal=True)
-    st.markdown(shapes_view.gate_rows_markdown(desc))
-    if (note := shapes_view.layer_input_note(desc, layer)):
+    st.markdown(shape_figures.gate_rows_markdown(desc))
+    if (note := shape_figures.layer_input_note(desc, layer)):
         st.info(note)
-    event = st.plotly_chart(shapes_view.weight_blocks_figure(desc, layer, direction),
+    event = st.plotly_chart(shape_figures.weight_blocks_figure(desc, layer, direction),
                             key="shp_blocks", on_select="rerun", selection_mode="points")
-    clicked = shapes_view.clicked_block(event, desc)
+    clicked = shape_figures.clicked_block(event, desc)
     if clicked:
         start, stop = shapes.weight_block(desc, *clicked)
         st.caption(f"Selected block: `{clicked[0]}[{start}:{stop}]` (gate {clicked[1]}); "
@@ -114,8 +115,8 @@ def weight_blocks_tab(desc: shapes.ShapeReport) -> None:
 
 
 def tensor_layout_tab(desc: shapes.ShapeReport) -> None:
-    st.markdown(shapes_view.layout_notes(desc))
-    st.plotly_chart(shapes_view.tensors_figure(desc), key="shp_tensors")
+    st.markdown(shape_figures.layout_notes(desc))
+    st.plotly_chart(shape_figures.tensors_figure(desc), key="shp_tensors")
 
 
 def code_tab(desc: shapes.ShapeReport, settings: dict) -> None:
@@ -239,4 +240,4 @@ def trained_weights(desc: shapes.ShapeReport, clicked: tuple[str, str] | None) -
     start, stop = shapes.weight_block(trained, name, gate)
     values = getattr(rnn, name).detach()[start:stop].float().numpy()  # (H, in) or (H,)
     title = f"trained {name}[{start}:{stop}] — gate {gate}, shape {tuple(values.shape)}"
-    st.plotly_chart(shapes_view.weight_heatmap(values, title, start), key="shp_heatmap")
+    st.plotly_chart(shape_figures.weight_heatmap(values, title, start), key="shp_heatmap")

@@ -11,7 +11,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .vocab import UNK
+from ..vocab import UNK
 
 SHOWN = {"\n": "↵", " ": "␣", "\t": "⇥", "\r": "␍"}
 GATE_TITLES = {"h": "hidden state h", "c": "cell state c", "i": "input gate i", "f": "forget gate f",

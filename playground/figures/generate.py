@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from .generate import GenerationTrace
-from .hidden_view import GATE_TITLES, show_token
+from ..generate import GenerationTrace
+from .hidden import GATE_TITLES, show_token
 
 STYLE = """<style>
 .gen-text{font-family:monospace;white-space:pre-wrap;word-break:break-all;line-height:1.9;
