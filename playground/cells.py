@@ -46,6 +46,11 @@ CELL_TYPES = {c.name: c for c in (
     CellType("LSTM", "LSTM", "LSTM", ("i", "f", "g", "o"), sigmoid_gates=("i", "f", "o")),
     CellType("GRU", "GRU", "GRU", ("r", "z", "n"), sigmoid_gates=("r", "z")),
 )}
+GATE_MEANINGS = {   # what each gate block computes (Shapes page)
+    "h": "candidate hidden state (tanh or relu)",
+    "i": "input gate", "f": "forget gate", "g": "cell candidate (tanh)", "o": "output gate",
+    "r": "reset gate", "z": "update gate", "n": "new candidate (tanh)",
+}
 CELL_GATES = {c.family: c.gates for c in CELL_TYPES.values()}   # by torch family: "RNN" | "LSTM" | "GRU"
 SIGMOID_GATES = tuple(sorted({g for c in CELL_TYPES.values() for g in c.sigmoid_gates}))
 LABELS = {c.name: c.label for c in CELL_TYPES.values()}

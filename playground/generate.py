@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .cells import CELL_GATES, gru_step, lstm_step, normalize_cell, rnn_step
+from .cells import CELL_GATES, gru_step, layer_weights, lstm_step, normalize_cell, rnn_step
 from .vocab import Vocab, tokenize
 
 TOP = 5  # candidates recorded per step
@@ -161,10 +161,10 @@ class _NumpyStepper:
         """(fused weight (H, G*H + N), its bias (G*H + N,), h and z as torch (1, n) tensors,
         then numpy views: h, c, z's own-gates part (G*H,), its output part (N,), scratch)."""
         H, GH = rnn.hidden_size, len(order)
-        w_hh = getattr(rnn, f"weight_hh_l{layer}")[order]                          # (G*H, H)
+        w_hh = layer_weights(rnn, layer)[1][order]                                 # (G*H, H)
         b_h = _biases(rnn, layer, order)[1]
         if layer + 1 < rnn.num_layers:
-            w_out = getattr(rnn, f"weight_ih_l{layer + 1}")[order]                 # (G*H, H)
+            w_out = layer_weights(rnn, layer + 1)[0][order]                        # (G*H, H)
             b_out = _biases(rnn, layer + 1, order)[0]
         else:
             w_out, b_out = head.weight, head.bias                                  # (V, H), (V,)
@@ -203,7 +203,8 @@ class _NumpyStepper:
 def _biases(rnn, layer: int, order: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(b_x, b_h) added to W_ih x and to W_hh h, gate rows in `order`. LSTM and RNN add both
     biases on the input side (b_h None); GRU keeps b_hn inside r * (W_hn h + b_hn)."""
-    b_ih, b_hh = getattr(rnn, f"bias_ih_l{layer}")[order], getattr(rnn, f"bias_hh_l{layer}")[order]
+    _, _, b_ih, b_hh = layer_weights(rnn, layer)
+    b_ih, b_hh = b_ih[order], b_hh[order]
     return (b_ih, b_hh) if rnn.mode == "GRU" else (b_ih + b_hh, None)
 
 
@@ -281,8 +282,7 @@ class _CellStepper:
                        for w_ih, _, b_ih, _ in self.weights[0]]                  # layer 0's W_ih e + b_ih
 
     def _weights(self, layer: int, direction: int):
-        sfx = f"_l{layer}" + ("_reverse" if direction else "")
-        return [getattr(self.rnn, name + sfx, None) for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+        return list(layer_weights(self.rnn, layer, direction))
 
     def _token(self, token_id: int) -> tuple[torch.Tensor, float]:
         seen, layer_in = float("nan"), None

@@ -22,12 +22,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .cells import gru_step, lstm_step, normalize_cell, rnn_step
+from .cells import SIGMOID_GATES, gru_step, layer_weights, lstm_step, normalize_cell, rnn_step
 from .vocab import tokenize
 
 TOP_K = 5
 SATURATION_LOW, SATURATION_HIGH = 0.1, 0.9  # Karpathy et al. 2015, "Visualizing and Understanding RNNs"
-SIGMOID_GATES = ("i", "f", "o", "r", "z")   # gates in [0, 1]; g and n are tanh-valued
 OPEN_BRACKETS, CLOSE_BRACKETS = "([{", ")]}"
 SIGNALS = ("nesting depth (inside brackets)", "after a space", "is a vowel", "is uppercase",
            "is a digit", "is a newline")
@@ -125,8 +124,7 @@ def trace_layers(rnn: nn.RNNBase, x: torch.Tensor) -> tuple[dict, np.ndarray, to
         sub = one_layer(rnn, layer)
         out, _ = sub(layer_in)  # (T, D*H)
         for d in range(D):
-            sfx = "_l0" + ("_reverse" if d else "")
-            weights = [getattr(sub, n + sfx, None) for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+            weights = list(layer_weights(sub, 0, d))
             flip = (lambda v: v.flip(0)) if d else (lambda v: v)  # the reverse direction reads t = T-1 .. 0
             states, diff = layer_states(cell, nonlinearity, flip(layer_in), flip(out[:, d * H:(d + 1) * H]), weights)
             traces[(layer, d)] = {name: flip(v) for name, v in states.items()}  # each (T, H), time order

@@ -26,21 +26,14 @@ import math
 import warnings
 from dataclasses import dataclass, replace
 
-GATES = {"RNN": ["h"], "LSTM": ["i", "f", "g", "o"], "GRU": ["r", "z", "n"]}
-GATE_MEANINGS = {
-    "h": "candidate hidden state (tanh or relu)",
-    "i": "input gate", "f": "forget gate", "g": "cell candidate (tanh)", "o": "output gate",
-    "r": "reset gate", "z": "update gate", "n": "new candidate (tanh)",
-}
-TORCH_CELLS = {"RNN_TANH": "RNN", "RNN_RELU": "RNN", "RNN": "RNN", "LSTM": "LSTM", "GRU": "GRU"}
-DIRECTIONS = ("forward", "backward")
+from .cells import CELL_GATES, DIRECTIONS, GATE_MEANINGS, cell_type
+
+GATES = {family: list(gates) for family, gates in CELL_GATES.items()}   # playground/cells.py
 
 
 def cell_family(cell: str) -> str:
-    """Map a trained model's cell ("RNN_TANH", "RNN_RELU", ...) to "RNN" | "LSTM" | "GRU"."""
-    if cell not in TORCH_CELLS:
-        raise ValueError(f"cell must be one of RNN, LSTM, GRU, got {cell!r}")
-    return TORCH_CELLS[cell]
+    """The torch module family ("RNN" | "LSTM" | "GRU") of a cell name ("RNN_TANH", "GRU", ...)."""
+    return cell_type(cell).family
 
 
 def _positive(name: str, value) -> None:
@@ -74,7 +67,7 @@ class ParamEntry:
     name: str                     # "weight_ih_l0_reverse"
     kind: str                     # "weight_ih" | "weight_hh" | "bias_ih" | "bias_hh" | "weight_hr"
     layer: int
-    direction: str                # "forward" | "backward"
+    direction: str                # "forward" | "reverse"
     shape: tuple[int, ...]
     formula: str                  # "(4·hidden_size, input_size)"
     row_blocks: list[Block]       # gate by gate, in PyTorch's row order
@@ -271,7 +264,7 @@ def state_slices(desc: ShapeReport) -> list[dict]:
 
 
 def output_segments(desc: ShapeReport) -> list[dict]:
-    """Where each direction sits on output's last axis: forward [..., :R], backward [..., R:]."""
+    """Where each direction sits on output's last axis: forward [..., :R], reverse [..., R:]."""
     R = desc.real_hidden
     return [{"direction": DIRECTIONS[d], "start": d * R, "stop": (d + 1) * R,
              "h_n_index": (desc.num_layers - 1) * desc.num_directions + d}
@@ -318,7 +311,7 @@ def pytorch_code(desc: ShapeReport) -> str:
     if desc.bidirectional:
         lines += ["", "# split the directions:",
                   f"out_dirs = output.view(*output.shape[:2], 2, {desc.real_hidden})"
-                  "  # [..., 0, :] forward, [..., 1, :] backward",
+                  "  # [..., 0, :] forward, [..., 1, :] reverse",
                   f"h_layers = h_n.view({desc.num_layers}, 2, {desc.batch_size}, "
                   f"{desc.real_hidden})  # [layer, direction]"]
     return "\n".join(lines).replace("·", "*")

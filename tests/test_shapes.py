@@ -197,13 +197,13 @@ def test_direction_layout_matches_real_output(cell, batch_first, proj_size):
     d = describe(**cfg)
     _, output, h_n, _ = real_forward(cfg, real_module(cfg))
     time_major = output.transpose(0, 1) if batch_first else output  # (T, B, D·R)
-    last_of = {"forward": -1, "backward": 0}  # where each direction finishes reading
+    last_of = {"forward": -1, "reverse": 0}  # where each direction finishes reading
     for seg in output_segments(d):
         got = time_major[last_of[seg["direction"]], :, seg["start"]:seg["stop"]]  # (B, R)
         assert torch.allclose(got, h_n[seg["h_n_index"]])
     view = h_n.view(d.num_layers, d.num_directions, d.batch_size, d.real_hidden)
     for s in state_slices(d):
-        assert torch.equal(h_n[s["index"]], view[s["layer"], ("forward", "backward").index(s["direction"])])
+        assert torch.equal(h_n[s["index"]], view[s["layer"], ("forward", "reverse").index(s["direction"])])
 
 
 def test_run_real_and_pytorch_code_agree_with_describe():
@@ -244,11 +244,11 @@ def test_figures_build_for_any_settings_and_blocks_name_real_rows(cfg):
     d = describe(**cfg)
     rnn = real_module(cfg)
     for layer in range(cfg["num_layers"]):
-        for direction in ("forward", "backward")[:d.num_directions]:
+        for direction in ("forward", "reverse")[:d.num_directions]:
             fig = shapes_view.weight_blocks_figure(d, layer, direction)
             clickable = [tuple(c) for c in fig.data[-1].customdata]
             names = {n for n, _ in clickable}
-            suffix = "_reverse" if direction == "backward" else ""
+            suffix = "_reverse" if direction == "reverse" else ""
             assert f"weight_ih_l{layer}{suffix}" in names
             for name, gate in clickable:  # every block is a real row range of a real parameter
                 start, stop = weight_block(d, name, gate)

@@ -11,6 +11,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from ..cells import SIGMOID_GATES
 from ..vocab import UNK
 
 SHOWN = {"\n": "↵", " ": "␣", "\t": "⇥", "\r": "␍"}
@@ -30,7 +31,7 @@ def show_token(tok: str) -> str:
 
 def value_range(values: np.ndarray, quantity: str) -> tuple[float, float]:
     """Colour scale limits: [0, 1] for sigmoid gates, symmetric around 0 otherwise."""
-    if quantity in ("i", "f", "o", "r", "z"):
+    if quantity in SIGMOID_GATES:
         return 0.0, 1.0
     m = float(np.abs(values).max()) if values.size else 1.0
     m = max(m, 1e-6)

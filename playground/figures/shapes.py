@@ -17,9 +17,9 @@ from playground.shapes import GATE_MEANINGS, ShapeReport, output_segments, state
 
 GATE_COLOURS = {"h": "#7f9cc9", "i": "#4c78a8", "f": "#f58518", "g": "#54a24b", "o": "#e45756",
                 "r": "#b279a2", "z": "#9d755d", "n": "#ff9da6", "projection": "#72b7b2"}
-DIRECTION_COLOURS = {"forward": "#4c78a8", "backward": "#f58518"}
+DIRECTION_COLOURS = {"forward": "#4c78a8", "reverse": "#f58518"}
 LAYER_SHADES = {"forward": ["#4c78a8", "#7fa6d3", "#aac8ea", "#cfe0f4"],  # last layer first
-                "backward": ["#f58518", "#f9a95c", "#fcc890", "#fde0c0"]}
+                "reverse": ["#f58518", "#f9a95c", "#fcc890", "#fde0c0"]}
 INPUT_COLOUR = "#a0a0a0"
 FONT = dict(size=12)
 
@@ -260,7 +260,7 @@ def layer_input_note(desc: ShapeReport, layer: int) -> str | None:
     D, R = desc.num_directions, desc.real_hidden
     return (f"Layer {layer} reads the output of layer {layer - 1}, not x: its input has "
             f"num_directions·{r} = {D}·{R} = {D * R} features"
-            + (" (forward half then backward half, split by the dashed line)."
+            + (" (forward half then reverse half, split by the dashed line)."
                if desc.bidirectional else "."))
 
 
@@ -268,11 +268,11 @@ def layout_notes(desc: ShapeReport) -> str:
     """The Tensor layout tab's notes: h_n's index order, the direction halves, batch_first."""
     R, D, L, B = desc.real_hidden, desc.num_directions, desc.num_layers, desc.batch_size
     notes = [f"`h_n.view({L}, {D}, {B}, {R})[layer, direction]` is `h_n[layer·{D} + "
-             "direction]`: index 0 is layer 0 forward" + (", 1 layer 0 backward." if D == 2 else ".")]
+             "direction]`: index 0 is layer 0 forward" + (", 1 layer 0 reverse." if D == 2 else ".")]
     if D == 2:
         notes.append(f"`output[..., :{R}]` is the forward direction and `output[..., {R}:]` the "
-                     f"backward one (`output.view(*output.shape[:2], 2, {R})`). The forward half "
-                     f"at the last time step equals `h_n[{(L - 1) * 2}]`; the backward half at "
+                     f"reverse one (`output.view(*output.shape[:2], 2, {R})`). The forward half "
+                     f"at the last time step equals `h_n[{(L - 1) * 2}]`; the reverse half at "
                      f"t=0 equals `h_n[{(L - 1) * 2 + 1}]`.")
     notes.append("batch_first=True swaps the first two axes of input and output only; "
                  "h0, h_n, c0, c_n stay (num_layers·num_directions, batch, feature)."

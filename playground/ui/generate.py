@@ -12,12 +12,12 @@ from dataclasses import dataclass
 import streamlit as st
 import torch
 
+from playground.cells import SIGMOID_GATES
 from playground.figures import generate as gv
 from playground.generate import Clamp, GenerationTrace, unit_quantities
 from playground.figures.hidden import GATE_TITLES
 from playground.runner import Run
 
-SIGMOID_GATES = ("i", "f", "o", "r", "z")
 CLAMP_MODES = ("zero it", "set it to a value")
 DECODINGS = ("sampled", "greedy")
 

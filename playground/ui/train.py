@@ -10,6 +10,7 @@ import torch
 import streamlit as st
 
 from playground import corpora
+from playground.cells import LABELS
 from playground.checkpoint import CheckpointError, read_checkpoint
 from playground.config import INITS, OPTIMIZERS, SAMPLERS, TOKENIZERS, ModelConfig, TrainConfig
 from playground.models import CharModel, count_parameters
@@ -20,7 +21,7 @@ from playground.vocab import Vocab, tokenize
 from playground.ui.share import bound, share_link
 from playground.ui import create_run, registry
 
-CELL_LABELS = {"RNN_TANH": "RNN (tanh)", "RNN_RELU": "RNN (relu)", "LSTM": "LSTM", "GRU": "GRU"}
+CELL_LABELS = LABELS   # "RNN (tanh)", ... from playground/cells.py
 OWN_TEXT = "own"
 LR_CHOICES = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0, 10.0, 20.0, 30.0, 100.0]
 CLIP_CHOICES = [0.0, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0]
