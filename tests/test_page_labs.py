@@ -52,7 +52,10 @@ def test_unknown_key_opens_first_lab_and_picker_updates_url():
 def test_hello_reaches_ohlol():
     at = open_lab("hello")
     assert "RNNCell loop, nn.RNN, Embedding + RNN + Linear" in at.success[0].value
-    assert all(f"**{c}**" in " ".join(m.value for m in at.markdown) for c in hello.TARGET)
+    shown = [m.value for m in at.markdown if m.value.startswith("input `hello` →")]
+    assert len(shown) == 3                                 # one prediction per version
+    green = " ".join(f":green[**{c}**]" for c in hello.TARGET)
+    assert all(s.endswith(green) for s in shown)           # every letter right, and green
     ce = frame(at, "target given as")
     assert ce["loss"][0] == ce["loss"][1] == ce["loss"][2]
     assert ce["loss"][3].startswith("error")
