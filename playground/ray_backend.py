@@ -262,9 +262,8 @@ class RayRun:
 
     def start(self, steps: int) -> None:
         """Train `steps` more steps (a lost run first restarts from its last checkpoint)."""
-        if self._lost:
-            self.restart()
-        self._send("start", int(steps))
+        if self._restarted_if_lost():
+            self._send("start", int(steps))
 
     def pause(self) -> None:
         self._send("pause")
@@ -273,9 +272,19 @@ class RayRun:
         self._send("resume")
 
     def step(self, n: int = 1) -> None:
-        if self._lost:
+        if self._restarted_if_lost():
+            self._send("step", int(n))
+
+    def _restarted_if_lost(self) -> bool:
+        """False if the run is lost and a restart failed (the message then says why)."""
+        if not self._lost:
+            return True
+        try:
             self.restart()
-        self._send("step", int(n))
+            return True
+        except ValueError as e:
+            self._state = {**self._state, "message": f"{LOST_MESSAGE} (A restart failed: {e})"}
+            return False
 
     step_once = step
 
@@ -497,7 +506,8 @@ class RayBackend:
 
     def actor_options(self, train_config: TrainConfig) -> dict:
         """Ray options of a run's actor: a share of a CPU, spread over the nodes, one GPU for cuda."""
-        options = {"num_cpus": self.cpus_per_run, "scheduling_strategy": "SPREAD", "max_restarts": 0}
+        options = {"num_cpus": self.cpus_per_run, "scheduling_strategy": "SPREAD", "max_restarts": 0,
+                   "runtime_env": {"env_vars": {"PLAYGROUND_BACKEND": "local"}}}   # inside, the run is local
         if train_config.device == "cuda":
             options["num_gpus"] = 1
         return options

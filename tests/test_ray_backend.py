@@ -41,10 +41,11 @@ def closed_port() -> int:
 def test_backend_is_chosen_by_environment():
     sched = Scheduler(max_workers=1)
     assert isinstance(backend_from_env(sched, LIMITS, {}), LocalBackend)
-    ray_backend = backend_from_env(sched, LIMITS, {"PLAYGROUND_BACKEND": "Ray", "RAY_ADDRESS": "10.0.0.5:6379",
+    address = f"127.0.0.1:{closed_port()}"
+    ray_backend = backend_from_env(sched, LIMITS, {"PLAYGROUND_BACKEND": "Ray", "RAY_ADDRESS": address,
                                                    "PLAYGROUND_RAY_CPUS_PER_RUN": "0.5"})
     assert isinstance(ray_backend, RayBackend)
-    assert ray_backend.address == "10.0.0.5:6379" and ray_backend.cpus_per_run == 0.5
+    assert ray_backend.address == address and ray_backend.cpus_per_run == 0.5
     typo = backend_from_env(sched, LIMITS, {"PLAYGROUND_BACKEND": "rya"})
     assert isinstance(typo, UnavailableBackend)
     with pytest.raises(ValueError, match="'rya' is not a backend"):
@@ -61,6 +62,7 @@ def test_actor_options_ask_for_a_gpu_only_for_cuda():
     backend = RayBackend(LIMITS, env={"PLAYGROUND_RAY_CPUS_PER_RUN": "0.2"})
     cpu = backend.actor_options(TRAIN)
     assert cpu["num_cpus"] == 0.2 and "num_gpus" not in cpu and cpu["scheduling_strategy"] == "SPREAD"
+    assert cpu["runtime_env"]["env_vars"]["PLAYGROUND_BACKEND"] == "local"     # no Ray inside an actor
     cuda = backend.actor_options(replace(TRAIN, device="cuda"))
     assert cuda["num_gpus"] == 1 and cuda["num_cpus"] == 0.2
 
