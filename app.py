@@ -35,5 +35,5 @@ st.markdown(
 
 # torch, pandas and plotly load once, in a background thread, after Home is drawn: Home never
 # waits for them, and every other page calls warmup.wait() before importing the engine, so no
-# two sessions run a first import of torch at the same time (DESIGN.md).
+# two sessions run a first import of torch at the same time (docs/architecture.md).
 warmup.start()

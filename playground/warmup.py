@@ -1,7 +1,7 @@
 """One warm-up import of the heavy libraries per server process, in a background thread.
 
 Importing torch takes 2-6 s on a busy 2-core server, and two sessions importing it for the
-first time at once raced (DESIGN.md). So nothing imports it at the top of app.py: the home
+first time at once raced (docs/architecture.md). So nothing imports it at the top of app.py: the home
 page starts this warm-up once it is drawn and never waits for it, and every other page calls
 `wait()` first, before importing anything that imports torch. Only the warm-up thread ever
 runs the first import; everyone else finds the modules loaded.
