@@ -8,9 +8,10 @@ from playground.ui import hidden as hidden_ui
 ui.setup_page("Hidden states", "🔬")
 
 st.title("🔬 Inside the network: hidden states and gates")
-st.caption("nn.LSTM only returns the top layer. Here the model is rebuilt from its own weights "
-           "as a from-scratch network (playground/cells.py) that shows every layer, state and "
-           "gate at every time step — and checked against PyTorch at the bottom of the page.")
+st.caption("nn.LSTM only returns the top layer. Here each layer is run as its own nn module with the "
+           "model's weights, and every gate is computed from the cell equations (playground/cells.py) "
+           "using PyTorch's own h — every layer, state and gate at every time step, checked against "
+           "PyTorch at the bottom of the page.")
 
 run = ui.require_run("the Hidden states page")
 

@@ -47,7 +47,7 @@ def test_page_shows_heatmap_text_strip_and_parity(trained_run):
     assert len(charts) == 3  # heatmap, gate saturation, parity
     assert at.selectbox(key="hid_quantity").options == [GATE_TITLES[q] for q in "hcifgo"]
     assert at.selectbox(key="hid_layer").options == ["0", "1"]
-    parity = next(m for m in at.metric if m.label.startswith("max |from-scratch"))
+    parity = next(m for m in at.metric if m.label.startswith("max |equations"))
     assert float(parity.value) <= 1e-5
     html = [h.proto.body for h in at.get("html")]
     snippet = trained_run.val_text(300)

@@ -207,8 +207,8 @@ def gate_saturation(result: pr.ProbeResult) -> None:
 def parity(result: pr.ProbeResult) -> None:
     st.subheader("Parity with PyTorch")
     left, right = st.columns([1, 3])
-    left.metric("max |from-scratch − nn|", f"{result.parity_max:.2e}",
-                help="Over all layers and time steps: each layer's from-scratch h against an nn module "
-                     "with the same weights.")
+    left.metric("max |equations − nn|", f"{result.parity_max:.2e}",
+                help="Over all layers and time steps: h recomputed from the cell equations (with the "
+                     "gates shown above) against the h of an nn module with the same weights.")
     with right:
         st.plotly_chart(hv.parity_figure(result.parity), key="hid_parity")
