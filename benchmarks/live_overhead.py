@@ -1,6 +1,6 @@
 """Training throughput headless vs with the Train page open live in Chromium.
 
-    python -m benchmarks.live_overhead [--steps 600] [--repeats 2]
+    python -m benchmarks.live_overhead [--steps 600] [--repeats 2] [--pin] [--page Hidden_states]
 
 Headless: a Run from playground.runner trains in this process (same thread code as the app).
 Live: a fresh `streamlit run app.py`, the Train page opened in headless Chromium with the same
@@ -41,11 +41,22 @@ def headless(steps: int) -> float:
     return float(OVERALL.search(run.message).group(1).replace(",", ""))
 
 
-def live(url: str, browser, steps: int) -> float:
+IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
+
+
+def live(url: str, browser, steps: int, page_name: str = "Train") -> float:
+    """Start on the Train page; watch the run on `page_name` (Train, or Hidden_states: the same
+    link's workspace, so that page shows and probes the live run) until it finishes."""
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.goto(f"{url}/Train?steps={steps}")
-    page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']", timeout=60_000)
+    page.wait_for_selector(IDLE, timeout=60_000)
     page.get_by_role("button", name="Start").click()
+    page.get_by_text(re.compile(r"step [\d,]+ of")).first.wait_for(timeout=60_000)
+    if page_name != "Train":
+        token = re.search(r"[?&]w=([\w-]+)", page.url).group(1)
+        page.goto(f"{url}/{page_name}?w={token}")
+        page.get_by_text(re.compile(r"· (finished|stopped) ·")).first.wait_for(timeout=600_000)
+        page.goto(f"{url}/Train?w={token}")
     message = page.get_by_text(re.compile("tokens/s overall"))
     message.wait_for(timeout=600_000)
     value = float(OVERALL.search(message.inner_text()).group(1).replace(",", ""))
@@ -59,6 +70,8 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--port", type=int, default=8766)
     ap.add_argument("--pin", action="store_true", help="server on CPU 0, browser and headless run on CPU 1")
+    ap.add_argument("--page", default="Train", choices=["Train", "Hidden_states"],
+                    help="the page watched while the run trains (target: Train < 5 %%, Hidden_states < 10 %%)")
     args = ap.parse_args()
     prefix = ["taskset", "-c", "0"] if args.pin else []
     if args.pin:
@@ -81,7 +94,7 @@ def main() -> None:
             quiet, shown = [], []
             for _ in range(args.repeats):
                 quiet.append(headless(args.steps))
-                shown.append(live(url, browser, args.steps))
+                shown.append(live(url, browser, args.steps, args.page))
             browser.close()
     finally:
         server.terminate()
@@ -90,8 +103,9 @@ def main() -> None:
     where = "server on CPU 0, browser on CPU 1" if args.pin else "server and browser sharing 2 cores"
     print(f"default Train config (LSTM hidden_size=128, brackets), {args.steps} steps x {args.repeats}, {where}")
     print(f"headless run        : {q:10,.0f} tokens/s overall")
-    print(f"Train page open live: {s:10,.0f} tokens/s overall")
-    print(f"cost of the live page: {1 - s / q:.1%} (target < 10%)")
+    target = "5%" if args.page == "Train" else "10%"
+    print(f"{args.page} page open live: {s:10,.0f} tokens/s overall")
+    print(f"cost of the live page: {1 - s / q:.1%} (target < {target})")
 
 
 if __name__ == "__main__":

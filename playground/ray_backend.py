@@ -117,7 +117,7 @@ class RunActor:
     def state(self) -> dict:
         run = self.run
         return {"status": run.status, "message": run.message, "steps_done": run.steps_done,
-                "lr": self.lr, "base_lr": run.base_lr, "target_step": run.target_step, "running_seconds": run.running_seconds}
+                "lr": self.lr, "base_lr": (self._lr_wanted[-1:] or [run.base_lr])[0], "target_step": run.target_step, "running_seconds": run.running_seconds}
 
     def snapshot_since(self, n_rows: int, n_samples: int) -> dict:
         """The state and only what the proxy lacks: history rows from its last one on (re-read:
@@ -179,7 +179,7 @@ class RayRun:
                        "lr": self.train_config.lr, "base_lr": self.train_config.lr, "target_step": 0, "running_seconds": 0.0}
         self._state_at = 0.0
         self._rows: list[dict] = []
-        self._samples: list[dict] = []
+        self._samples: list = []
         self._steps_per_minute = 0.0
         self._val_text: dict[int, str] = {}
         self._checkpoint: bytes | None = None
@@ -242,6 +242,9 @@ class RayRun:
             return None
         except RayActorError:
             self._mark_lost()
+            return None
+        except ray.exceptions.RayError:       # e.g. an answer this process cannot unpickle
+            log.exception("run %s: reading from its actor failed", self.run_id[:6])
             return None
 
     def _mark_lost(self) -> None:
@@ -379,7 +382,7 @@ class RayRun:
         """A new actor from the last checkpoint kept (from the start without one): status ready."""
         with self._lock:
             self._backend.kill(self._actor)
-            samples = [s for s in self._samples if s["step"] <= max(self._checkpoint_step, 0)]
+            samples = [s for s in self._samples if s.step <= max(self._checkpoint_step, 0)]
             self._actor, self._info = self._backend.spawn(self._spec, self._checkpoint, samples)
             self._lost = False
             self._rows, self._samples, self._state_at = [], [], 0.0

@@ -49,6 +49,16 @@ class RunSettings:
     temperature: float = 0.8    # for the sampled (non-greedy) continuation
 
 
+@dataclass(frozen=True)
+class Sample:
+    """Text the run generated while training, from `prefix` after `step` steps."""
+    step: int
+    prefix: str
+    greedy: str                 # always the most likely next token
+    sampled: str                # drawn at `temperature`
+    temperature: float
+
+
 @dataclass
 class Snapshot:
     run_id: str
@@ -59,7 +69,7 @@ class Snapshot:
     target_step: int
     lr: float
     history: pd.DataFrame       # Trainer.history
-    samples: list[dict]         # {"step", "prefix", "greedy", "sampled", "temperature"}
+    samples: list[Sample]       # generated every `sample_every` steps
     parameters: int
     vocab_size: int
     uniform_perplexity: float
@@ -105,7 +115,7 @@ class Run:
         self.settings = RunSettings()
         self.status, self.message = "ready", ""
         self.target_step = 0
-        self.samples: list[dict] = []
+        self.samples: list[Sample] = []
         self.created = time.time()
         self.running_seconds = 0.0
         self.cancelled = False                 # read by the scheduler
@@ -279,13 +289,13 @@ class Run:
         if m.step % s.sample_every == 0 or last:
             self.samples.append(self._sample(m.step))
 
-    def _sample(self, step: int) -> dict:
+    def _sample(self, step: int) -> Sample:
         s, t = self.settings, self.trainer
         prefix = s.prefix or t.val_text(1)
         common = dict(model=t.model, vocab=t.vocab, prefix=prefix, length=s.sample_length)
-        return {"step": step, "prefix": prefix, "temperature": s.temperature,
-                "greedy": generate(**common, greedy=True),
-                "sampled": generate(**common, temperature=s.temperature, seed=t.train_config.seed + step)}
+        return Sample(step=step, prefix=prefix, temperature=s.temperature,
+                      greedy=generate(**common, greedy=True),
+                      sampled=generate(**common, temperature=s.temperature, seed=t.train_config.seed + step))
 
     # ---- reading --------------------------------------------------------------------------
     def steps_per_minute(self) -> float:

@@ -109,7 +109,7 @@ def test_start_runs_in_background_and_history_appears():
     run.start(20)
     run.join(30)
     at.run()
-    assert [(x["step"], x["prefix"]) for x in run.samples if x["step"] > 12] == [(20, "(("), (32, "((")]
+    assert [(x.step, x.prefix) for x in run.samples if x.step > 12] == [(20, "(("), (32, "((")]
     assert any(c.value.startswith("((") for c in at.code)
 
 

@@ -64,8 +64,8 @@ def test_run_trains_to_its_target_and_publishes_snapshots(registry):
     snap = run.snapshot()
     assert snap.status == "finished" and snap.step == 30 == len(snap.history)
     assert snap.history["val_loss"].notna().sum() >= 2          # step 1 and the last step
-    assert [s["step"] for s in snap.samples] == [10, 20, 30]
-    assert len(snap.samples[-1]["greedy"]) == run.settings.sample_length
+    assert [s.step for s in snap.samples] == [10, 20, 30]
+    assert len(snap.samples[-1].greedy) == run.settings.sample_length
     assert snap.tokens_per_s > 0 and snap.parameters > 0
     run.start(5)                                                # Start again continues
     run.join(30)

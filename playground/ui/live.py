@@ -178,14 +178,14 @@ def samples(snap: Snapshot) -> None:
     if not snap.samples:
         return
     s = snap.samples[-1]
-    st.markdown(f"**Generated after step {s['step']:,}** from the prefix `{s['prefix']!r}`")
+    st.markdown(f"**Generated after step {s.step:,}** from the prefix `{s.prefix!r}`")
     left, right = st.columns(2)
     left.caption("Greedy: always the most likely next token")
-    left.code(s["prefix"] + s["greedy"], language=None, wrap_lines=True)
-    right.caption(f"Sampled at temperature {s['temperature']:g}")
-    right.code(s["prefix"] + s["sampled"], language=None, wrap_lines=True)
+    left.code(s.prefix + s.greedy, language=None, wrap_lines=True)
+    right.caption(f"Sampled at temperature {s.temperature:g}")
+    right.code(s.prefix + s.sampled, language=None, wrap_lines=True)
     if len(snap.samples) > 1:
         with st.expander(f"Earlier samples ({len(snap.samples) - 1})"):
             for old in reversed(snap.samples[:-1]):
-                st.caption(f"step {old['step']:,} · greedy | sampled")
-                st.text(f"{old['greedy'][:120]!r}\n{old['sampled'][:120]!r}")
+                st.caption(f"step {old.step:,} · greedy | sampled")
+                st.text(f"{old.greedy[:120]!r}\n{old.sampled[:120]!r}")
