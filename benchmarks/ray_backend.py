@@ -11,7 +11,9 @@
    tokens/s over --seconds once every run has stepped, and, meanwhile, a page's calls: snapshot
    round trips (p50/p95; the Ray proxy fetches only new rows), control latency (set_lr, then the
    page's next read shows it; pause, then status shows it), where each actor runs, and the time
-   from create to a run's first step;
+   from create to a run's first step. On a machine shared with other work, 6 actor processes win
+   more of it from the OS than 2 trainer threads do: tokens per CPU-second of the trainers'
+   processes (this one, and the actors) compares the two without that;
 3. --workshop N: benchmarks/workshop.py with N learners against a Streamlit server using the
    cluster (PLAYGROUND_BACKEND=ray RAY_ADDRESS=...), while the actors alive per node are counted.
 
@@ -92,6 +94,16 @@ def ray_pids(temp: str) -> list[int]:
     return pids
 
 
+def cpu_seconds(pids: set[int]) -> float:
+    """User + system CPU seconds of these processes so far (all their threads)."""
+    total = 0.0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
 def pct(values: list[float], q: float) -> float:
     values = sorted(values)
     return values[min(len(values) - 1, int(q * len(values)))] if values else float("nan")
@@ -116,6 +128,8 @@ def measure(registry: RunRegistry, runs: int, seconds: float, text: str) -> dict
         first_step = [time.monotonic() - t0 for r in made if r.steps_done > 0]
         time.sleep(0.05)
     snapshot_s, set_lr_s, pause_s = [], [], []
+    pids = {os.getpid()} | {r._info["pid"] for r in made if hasattr(r, "_info")}   # trainers' processes
+    cpu0 = cpu_seconds(pids)
     start_steps = [r.steps_done for r in made]
     start = time.monotonic()
     rng = random.Random(0)
@@ -140,10 +154,12 @@ def measure(registry: RunRegistry, runs: int, seconds: float, text: str) -> dict
         time.sleep(0.05)
     elapsed = time.monotonic() - start
     steps = sum(r.steps_done - s for r, s in zip(made, start_steps))
+    cpu = cpu_seconds(pids) - cpu0
     nodes = Counter(getattr(r, "node_id", "local")[:8] for r in made)
     for run in made:
         registry.remove(run.run_id)
     return {"tokens_per_s": round(steps * tokens_per_step / elapsed), "steps": steps, "seconds": round(elapsed, 1),
+            "cpu_cores_used": round(cpu / elapsed, 2), "tokens_per_cpu_s": round(steps * tokens_per_step / cpu),
             "create_all_s": round(created, 2), "first_step_s": {"max": round(max(first_step), 2)},
             "snapshot_ms": ms(snapshot_s), "set_lr_ms": ms(set_lr_s), "pause_ms": ms(pause_s),
             "runs_per_node": dict(nodes)}
@@ -218,8 +234,11 @@ def main() -> None:
                 print(f"{name}:", out[f"{name}_{k + 1}"], flush=True)
         tps = {name: statistics.mean(out[f"{name}_{k + 1}"]["tokens_per_s"] for k in range(args.repeats))
                for name in ("local", "ray")}
+        per_cpu = {name: statistics.mean(out[f"{name}_{k + 1}"]["tokens_per_cpu_s"] for k in range(args.repeats))
+                   for name in ("local", "ray")}
         out["tokens_per_s"] = {name: round(v) for name, v in tps.items()}
         out["ray_vs_local_tokens_per_s"] = round(tps["ray"] / tps["local"], 3)
+        out["ray_vs_local_tokens_per_cpu_s"] = round(per_cpu["ray"] / per_cpu["local"], 3)
         ray.shutdown()
         if args.workshop:
             out["workshop"] = workshop(address, args.workshop, args.workshop_seconds)

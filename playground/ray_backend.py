@@ -114,10 +114,16 @@ class RunActor:
         wanted = self._lr_wanted[-1:]
         return wanted[0] if wanted else self.run.lr
 
+    @property
+    def base_lr(self) -> float:
+        """The lr asked for, before annealing: the last one sent, until it is applied."""
+        wanted = self._lr_wanted[-1:]
+        return wanted[0] if wanted else self.run.base_lr
+
     def state(self) -> dict:
         run = self.run
         return {"status": run.status, "message": run.message, "steps_done": run.steps_done,
-                "lr": self.lr, "base_lr": (self._lr_wanted[-1:] or [run.base_lr])[0], "target_step": run.target_step, "running_seconds": run.running_seconds}
+                "lr": self.lr, "base_lr": self.base_lr, "target_step": run.target_step, "running_seconds": run.running_seconds}
 
     def snapshot_since(self, n_rows: int, n_samples: int) -> dict:
         """The state and only what the proxy lacks: history rows from its last one on (re-read:
