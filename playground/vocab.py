@@ -1,4 +1,6 @@
-"""Token vocabulary (seed 004, d2l): tokens <-> integer ids.
+"""Token vocabulary (after seed 004 / d2l): tokens <-> integer ids. The layout differs from the
+seed's (which puts <pad>, <bos>, <eos>, <unk> at 0-3, then tokens in first-appearance order):
+<unk> first, then tokens by frequency. The Labs page's Vocab lab shows both side by side.
 
 Id 0 is always the unknown token "<unk>"; reserved tokens (e.g. "<pad>", "<bos>",
 "<eos>") follow; then every token seen at least `min_freq` times, most frequent first
