@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import shutil
 import statistics
 import subprocess
@@ -30,29 +29,11 @@ from playwright.sync_api import sync_playwright
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from tests.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402  one copy of the browser flags
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS, free_port, wait_healthy  # noqa: E402  one copy
 
 TARGET_S = 3.0
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"streamlit exited early with code {proc.returncode}")
-        try:
-            with urllib.request.urlopen(url + "/_stcore/health", timeout=1) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("streamlit did not become healthy in time")
 
 
 def floor_app(folder: Path) -> Path:
@@ -72,7 +53,7 @@ def time_one(browser, page_path: str, root: Path = ROOT) -> tuple[float, float]:
          "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
         cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ))
     try:
-        wait_healthy(url, proc)
+        wait_healthy(url, proc, every=0.05)
         healthy = time.perf_counter() - t0
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
         page = context.new_page()

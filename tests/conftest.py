@@ -28,13 +28,15 @@ CHROMIUM_ARGS = [
 APP_IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A free localhost TCP port (for a fresh server; also used by benchmarks/)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 90.0) -> None:
+def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 90.0, every: float = 0.3) -> None:
+    """Wait until the streamlit server at `url` answers /_stcore/health (raises if it exits)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -44,15 +46,15 @@ def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 90.0) -> No
                 if r.status == 200:
                     return
         except OSError:
-            time.sleep(0.3)
-    raise RuntimeError("streamlit server did not become healthy in time")
+            time.sleep(every)
+    raise RuntimeError(f"the streamlit server was not healthy within {timeout:g} s")
 
 
 @contextlib.contextmanager
 def serve_app(env: dict | None = None):
     """A freshly started `streamlit run app.py` on a free localhost port; yields its base URL.
     Its output goes to tests/artifacts/streamlit-PORT.log."""
-    port = _free_port()
+    port = free_port()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     log = open(ARTIFACTS / f"streamlit-{port}.log", "w")  # kept: the server's output, for debugging
     proc = subprocess.Popen(
@@ -63,7 +65,7 @@ def serve_app(env: dict | None = None):
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_healthy(url, proc)
+        wait_healthy(url, proc)
         yield url
     finally:
         proc.terminate()

@@ -5,11 +5,12 @@ import socket
 import subprocess
 import sys
 import time
+from functools import partial
 from dataclasses import replace
 
 import pytest
 
-from conftest import ROOT, open_page
+from conftest import ROOT, open_page, wait_until
 from playground import corpora
 from playground.config import ModelConfig, TrainConfig
 from playground.limits import LIMITS, Limits
@@ -17,18 +18,11 @@ from playground.ray_backend import LOST_MESSAGE, RayBackend, unreachable
 from playground.runner import LocalBackend, RunRegistry, UnavailableBackend, backend_from_env
 from playground.scheduler import Scheduler
 
+wait_for = partial(wait_until, timeout=30.0, every=0.02)
 TEXT = corpora.load("brackets", 20_000)
 MODEL = ModelConfig(cell="GRU", hidden_size=16, embedding_dim=4)
 TRAIN = TrainConfig(seq_len=8, batch_size=4)
 
-
-def wait_for(predicate, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def closed_port() -> int:

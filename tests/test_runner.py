@@ -5,26 +5,21 @@ the Ray backend (a local Ray with 2 CPUs, marker `ray`): the same front, the sam
 """
 import time
 from dataclasses import replace
+from functools import partial
 
 import pytest
 
+from conftest import wait_until
 from playground import corpora
 from playground.config import ModelConfig, TrainConfig
 from playground.limits import LIMITS, Limits
 from playground.runner import RunRegistry
 
+wait_for = partial(wait_until, timeout=30.0, every=0.02)
 TEXT = corpora.load("brackets", 20_000)
 MODEL = ModelConfig(cell="GRU", hidden_size=16, embedding_dim=4)
 TRAIN = TrainConfig(seq_len=8, batch_size=4)
 
-
-def wait_for(predicate, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 @pytest.fixture(params=["local", pytest.param("ray", marks=pytest.mark.ray)])
