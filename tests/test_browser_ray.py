@@ -34,6 +34,7 @@ def test_train_page_trains_on_ray(ray_app_server, page):
 
     page.get_by_role("button", name="Pause").click()
     page.get_by_role("button", name="Resume").wait_for(timeout=15_000)
+    time.sleep(1.5)                  # a step in flight at Pause still completes; the page polls each 1 s
     paused_at = step_count(page)
     time.sleep(2)
     assert step_count(page) == paused_at                                         # paused means paused
