@@ -29,7 +29,7 @@ from dataclasses import dataclass, field, replace
 import pandas as pd
 import torch
 
-from .config import ModelConfig, TrainConfig
+from .config import ModelConfig, TrainConfig, check_lr
 from .generate import generate
 from .limits import LIMITS, Limits
 from .models import CharModel, count_parameters
@@ -126,6 +126,7 @@ class Run:
         self._idle = threading.Event()
         self._idle.set()
         self._pending_steps = 0                # Step clicks not yet carried out
+        self._pending_lr: float | None = None  # set_lr while a step was computing
         self._stop_requested = False
         self._wall_used = 0.0                  # training seconds since the last Start
         self._first_step = self._seconds_before = 0
@@ -146,12 +147,14 @@ class Run:
     @property
     def lr(self) -> float:
         """The lr the next step uses (annealing may have divided it)."""
-        return self.trainer.lr
+        pending = self._pending_lr
+        return self.trainer.lr if pending is None else pending
 
     @property
     def base_lr(self) -> float:
         """The lr asked for (config or set_lr), before annealing: what the sidebar's lr is compared with."""
-        return self.trainer.base_lr
+        pending = self._pending_lr
+        return self.trainer.base_lr if pending is None else pending
 
     def start(self, steps: int) -> None:
         """Train `steps` more steps in turns with the other runs (no-op if already active)."""
@@ -206,7 +209,19 @@ class Run:
         return self._idle.wait(timeout)
 
     def set_lr(self, lr: float) -> None:
-        with self._lock:
+        """The next step uses `lr` (checked now; applied between steps, so the page never waits
+        for a step in flight)."""
+        self._pending_lr = check_lr(lr)
+        if self._lock.acquire(blocking=False):      # idle between steps: apply at once
+            try:
+                self._apply_lr()
+            finally:
+                self._lock.release()
+
+    def _apply_lr(self) -> None:
+        """Under _lock: hand a pending lr to the trainer."""
+        lr, self._pending_lr = self._pending_lr, None
+        if lr is not None:
             self.trainer.set_lr(lr)
 
     def update_settings(self, **changes) -> None:
@@ -235,6 +250,7 @@ class Run:
         t0 = time.perf_counter()
         try:
             with self._lock:
+                self._apply_lr()
                 m = self.trainer.step()
                 self._after_step(m)
         except TrainingDiverged as e:

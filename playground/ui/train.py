@@ -266,6 +266,7 @@ def _run_for(run: Run | None, setup: tuple) -> Run | None:
 
 def _act(run: Run | None, action: str, setup: tuple) -> None:
     """Carry out a button's action with this rerun's settings."""
+    st.session_state.pop(NOTICE_KEY, None)
     if action in ("start", "step") and (run := _run_for(run, setup)) is not None:
         run.start(setup[-1]) if action == "start" else run.step(1)
     elif action == "pause":
@@ -314,7 +315,7 @@ def controls(run: Run | None, cfg: ModelConfig | None, tc: TrainConfig | None, c
                  + ". (The limits are listed in the sidebar.)")
     if (error := st.session_state.pop(ERROR_KEY, None)):
         st.error(error)
-    if (notice := st.session_state.pop(NOTICE_KEY, None)):
+    if (notice := st.session_state.get(NOTICE_KEY)):   # kept until the next button: the page may rerun
         st.info(notice)
     if run is not None and tc is not None and active and run.base_lr != tc.lr:
         run.set_lr(tc.lr)
