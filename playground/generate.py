@@ -28,14 +28,26 @@ import numpy as np
 import torch
 
 from .cells import CELL_GATES, gru_step, layer_weights, lstm_step, normalize_cell, rnn_step
-from .vocab import Vocab, tokenize
+from .vocab import EOS, Vocab, detokenize, tokenize
 
 TOP = 5  # candidates recorded per step
 
 
 def _level(vocab: Vocab) -> str:
-    """Word-level vocabs hold multi-character tokens."""
-    return "word" if any(len(t) > 1 for t in vocab.idx_to_token[1 + len(vocab.reserved_tokens):]) else "char"
+    """Word-level vocabs hold multi-character tokens; whitespace-split ones (word_ws) hold <eos>."""
+    words = vocab.idx_to_token[1 + len(vocab.reserved_tokens):]
+    if EOS in words:
+        return "word_ws"
+    return "word" if any(len(t) > 1 for t in words) else "char"
+
+
+def _prefix_tokens(prefix: str, level: str) -> list[str]:
+    """The prefix as tokens; a word_ws prefix ends where its text ends (no <eos> after an
+    unfinished last line)."""
+    tokens = tokenize(prefix, level)
+    if level == "word_ws" and not prefix.endswith("\n") and tokens and tokens[-1] == EOS:
+        tokens = tokens[:-1]
+    return tokens
 
 
 def next_token_distribution(logits: torch.Tensor, temperature: float = 1.0,
@@ -437,7 +449,9 @@ def generate(model, vocab: Vocab, prefix: str, length: int, temperature: float =
     """The continuation of `prefix` (without the prefix), `length` tokens long: the text of
     `generate_trace` with the same arguments, without recording the candidates."""
     out, _, _ = _run(model, vocab, prefix, length, temperature, top_k, greedy, seed, None, None)
-    return "".join(vocab.to_tokens(out))
+    level = _level(vocab)
+    text = detokenize(vocab.to_tokens(out), level)
+    return " " + text if level == "word_ws" and text and not text.startswith("\n") else text
 
 
 def _run(model, vocab, prefix, length, temperature, top_k, greedy, seed, clamp, watch):
@@ -462,7 +476,7 @@ def _sample_loop(model, vocab, prefix, length, temperature, top_k, greedy, seed,
     """Token ids (length,), the logits of each step (length, V), the watched unit (length,)."""
     u = _uniforms(length, greedy, seed)
     step = _stepper(model, clamp, watch)
-    ids = vocab[tokenize(prefix, _level(vocab))] or [vocab.unk]
+    ids = vocab[_prefix_tokens(prefix, _level(vocab))] or [vocab.unk]
     all_logits = torch.empty(max(length, 1), model.head.out_features)  # (n, V)
     rows, watched = all_logits.numpy(), np.full(max(length, 1), np.nan, np.float32)
     rows[0], watched[0] = step(ids)

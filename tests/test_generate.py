@@ -236,3 +236,22 @@ def test_view_html_and_candidates_table(lstm):
     assert table["chosen"].sum() == (tr.tokens[3] in tr.top_tokens[3])
     with pytest.raises(ValueError, match=r"step must be in 0\.\.11"):
         candidates_frame(tr, 12)
+
+
+def test_word_ws_text_is_spaced_and_the_prefix_gets_no_eos():
+    """word_ws tokens lost their whitespace: generated words are joined by spaces (one after the
+    prefix too), <eos> becomes a line end, and an unfinished prefix line does not end in <eos>."""
+    from playground.generate import _level, _prefix_tokens
+
+    text = "the cat sat on the mat\nthe dog sat on the log\n" * 200
+    t = Trainer(ModelConfig(hidden_size=16, embedding_dim=8), TrainConfig(tokenizer="word_ws", seq_len=8,
+                batch_size=4), text)
+    t.train_steps(5)
+    assert _level(t.vocab) == "word_ws"
+    assert _prefix_tokens("the cat", "word_ws") == ["the", "cat"]
+    assert _prefix_tokens("the cat\n", "word_ws") == ["the", "cat", "<eos>"]
+    out = generate(t.model, t.vocab, "the cat", 30, seed=0)
+    words = [w for line in out.split("\n") for w in line.split(" ") if w]
+    assert out.startswith((" ", "\n")) and "<eos>" not in out
+    assert set(words) <= {"the", "cat", "sat", "on", "mat", "dog", "log", "<unk>"}
+    assert len(words) + out.count("\n") == 30      # 30 tokens: words and line ends

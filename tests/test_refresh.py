@@ -24,3 +24,10 @@ def test_viewers_that_left_are_forgotten_and_the_interval_is_capped():
         b.record(f"v{i}", 0.1, now=0.0)
     assert b.interval(now=1.0) == 15                                   # capped
     assert b.interval(now=31.0) == 1.0                                 # all gone after the window
+
+
+def test_streamlits_own_rerun_cost_counts_against_the_budget():
+    b = RefreshBudget(budget_cores=0.1, max_interval=60, overhead_seconds=0.02)
+    for i in range(30):
+        b.record(f"viewer{i}", 0.002, now=0.0)
+    assert b.interval(now=1.0) == pytest.approx(30 * (0.002 + 0.02) / 0.1)   # 6.6 s, not 0.6 s

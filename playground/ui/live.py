@@ -18,8 +18,10 @@ from playground.runner import Run, Snapshot
 
 POLL_SECONDS = 1.0
 IDLE_POLL_SECONDS = 5.0
-CHARTS = RefreshBudget(budget_cores=0.15)                    # curve redraws of all live pages
-PROGRESS = RefreshBudget(budget_cores=0.05, max_interval=5.0)  # progress polls of all live pages
+# All live pages' redraws together: at most ~0.15 of a core (of 2 here), so that a room's pages
+# do not slow its training. Each rerun also costs Streamlit ~20 ms outside the timed code.
+CHARTS = RefreshBudget(budget_cores=0.1, max_interval=20.0, overhead_seconds=0.02)    # curves, samples
+PROGRESS = RefreshBudget(budget_cores=0.06, max_interval=10.0, overhead_seconds=0.02)  # progress, metrics
 
 
 def _buttons(status: str) -> tuple[bool, bool]:
