@@ -109,7 +109,9 @@ def sharing(snap: Snapshot) -> str:
     if snap.backend == "ray":
         return (f"{runs} train{'s' if n == 1 else ''} on the Ray cluster's {w} core{'s' if w != 1 else ''}, "
                 f"each in its own worker: this run gets {share}{rate}.")
-    return (f"{runs} train{'s' if n == 1 else ''} on this server, taking turns on {w} trainer thread"
+    if n == 1:
+        return f"This run is the only one training on this server: it gets {share}{rate}."
+    return (f"{runs} train on this server, taking turns on {w} trainer thread"
             f"{'s' if w != 1 else ''}: this run gets {share}{rate}.")
 
 
