@@ -29,7 +29,7 @@ from playwright.sync_api import sync_playwright
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from tests.conftest import CHROMIUM, CHROMIUM_ARGS, free_port, wait_healthy  # noqa: E402  one copy
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS, free_port, stop_process, wait_healthy  # noqa: E402
 
 TARGET_S = 3.0
 
@@ -63,11 +63,7 @@ def time_one(browser, page_path: str, root: Path = ROOT) -> tuple[float, float]:
         context.close()
         return healthy, titled
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc)
 
 
 def main() -> None:

@@ -50,6 +50,15 @@ def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 90.0, every:
     raise RuntimeError(f"the streamlit server was not healthy within {timeout:g} s")
 
 
+def stop_process(proc: subprocess.Popen, timeout: float = 10.0) -> None:
+    """Terminate a server this test started; kill it if it does not exit within `timeout`."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 @contextlib.contextmanager
 def serve_app(env: dict | None = None):
     """A freshly started `streamlit run app.py` on a free localhost port; yields its base URL.
@@ -68,11 +77,7 @@ def serve_app(env: dict | None = None):
         wait_healthy(url, proc)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc)
         log.close()
 
 
