@@ -83,3 +83,18 @@ def test_checkpoint_download_and_resume(app_server, page, tmp_path):
     assert wait_until(lambda: page.get_by_text("tokens/s overall").count() > 0, timeout=60)
     assert step_count(page) == 60                    # resumed at 30, trained 30 more
     screenshot(page, "train_resumed")
+
+
+def test_a_rejected_upload_does_not_block_pasted_text(app_server, page, tmp_path):
+    page.goto(f"{app_server}/Train?corpus=Your+own+text&steps=5")
+    wait_idle(page)
+    binary = tmp_path / "binary.txt"
+    binary.write_bytes(bytes(range(256)) * 40)
+    page.locator("[data-testid='stSidebar'] [data-testid='stFileUploader'] input[type='file']").first.set_input_files(str(binary))
+    page.get_by_text("Could not read binary.txt").wait_for(timeout=30_000)
+    wait_idle(page)
+    assert not page.get_by_role("button", name="Start", exact=True).is_enabled()   # nothing to train on yet
+    page.get_by_label("…or paste text (any language)").fill("ab cd ef\n" * 600)
+    page.get_by_label("…or paste text (any language)").press("Control+Enter")
+    page.get_by_text("Training on the pasted text instead").wait_for(timeout=30_000)
+    expect(page.get_by_role("button", name="Start", exact=True)).to_be_enabled(timeout=30_000)
