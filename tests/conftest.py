@@ -212,6 +212,20 @@ def step_count(pg) -> int:
     return int(metric.locator("[data-testid='stMetricValue']").inner_text().replace(",", ""))
 
 
+def settled_step_count(pg, quiet: float = 3.0, timeout: float = 60.0) -> int:
+    """The Train page's step count once it has not changed for `quiet` seconds (after Pause, the
+    step in flight still lands, and the page shows it at its next poll)."""
+    deadline = time.monotonic() + timeout
+    value = step_count(pg)
+    while time.monotonic() < deadline:
+        time.sleep(quiet)
+        now = step_count(pg)
+        if now == value:
+            return value
+        value = now
+    raise AssertionError(f"the step count kept changing for {timeout:g} s")
+
+
 def train_until(pg, steps: int, timeout: float = 120.0) -> None:
     """Wait until the run on the Train page has trained at least `steps` steps."""
     assert wait_until(lambda: step_count(pg) >= steps, timeout), f"fewer than {steps} steps in {timeout:g} s"

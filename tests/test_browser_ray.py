@@ -6,7 +6,7 @@ import time
 import pytest
 from playwright.sync_api import expect
 
-from conftest import screenshot, serve_app, wait_idle
+from conftest import settled_step_count, screenshot, serve_app, wait_idle
 from test_browser_train import step_count, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.ray]
@@ -34,9 +34,8 @@ def test_train_page_trains_on_ray(ray_app_server, page):
 
     page.get_by_role("button", name="Pause").click()
     page.get_by_role("button", name="Resume").wait_for(timeout=15_000)
-    time.sleep(1.5)                  # a step in flight at Pause still completes; the page polls each 1 s
-    paused_at = step_count(page)
-    time.sleep(2)
+    paused_at = settled_step_count(page)  # the step in flight at Pause lands, then nothing more
+    time.sleep(3)  # a negative can only be checked by waiting: no new step
     assert step_count(page) == paused_at                                         # paused means paused
     page.get_by_role("button", name="Resume").click()
     assert wait_until(lambda: step_count(page) > paused_at + 5, timeout=30)

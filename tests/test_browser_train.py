@@ -5,7 +5,7 @@ import time
 import pytest
 from playwright.sync_api import expect
 
-from conftest import screenshot, step_count, wait_idle, wait_until
+from conftest import settled_step_count, screenshot, step_count, wait_idle, wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -40,9 +40,8 @@ def test_train_page_live(app_server, page):
 
     page.get_by_role("button", name="Pause").click()
     page.get_by_role("button", name="Resume").wait_for(timeout=15_000)
-    time.sleep(1.5)  # the step in flight when Pause was pressed may still land and be shown
-    paused_at = step_count(page)
-    time.sleep(2)  # a negative can only be checked by waiting: two live refreshes, no new step
+    paused_at = settled_step_count(page)  # the step in flight at Pause lands, then nothing more
+    time.sleep(3)  # a negative can only be checked by waiting: no new step
     assert step_count(page) == paused_at                                     # paused means paused
     page.get_by_role("button", name="Stop").click()
     page.get_by_text("Stopped by you").wait_for(timeout=15_000)
