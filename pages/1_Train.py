@@ -3,6 +3,7 @@ from playground import warmup; warmup.wait()  # noqa: E702  torch & co.: importe
 import streamlit as st
 
 from playground import ui
+from playground.cells import LABELS
 from playground.ui import live
 from playground.ui import train as train_ui
 from playground.ui.share import LinkCheck, instructor_banner
@@ -25,7 +26,7 @@ link.report(train_ui.SETTINGS, train_ui.url_labels())
 
 if model_config is not None and text:
     params, vocab_size = train_ui.parameter_count(model_config, text, train_config.tokenizer if train_config else "char")
-    st.caption(f"**{train_ui.CELL_LABELS[model_config.cell]}**, {model_config.num_layers} layer(s) × "
+    st.caption(f"**{LABELS[model_config.cell]}**, {model_config.num_layers} layer(s) × "
                f"hidden_size {model_config.hidden_size}, "
                f"{'one-hot' if not model_config.embedding_dim else f'embedding_dim {model_config.embedding_dim}'} "
                f"input · vocabulary |V| = {vocab_size:,} · **{params:,} parameters**")

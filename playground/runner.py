@@ -27,7 +27,6 @@ from collections import deque
 from dataclasses import dataclass, field, replace
 
 import pandas as pd
-import torch
 
 from .config import ModelConfig, TrainConfig, check_lr
 from .generate import generate
@@ -381,11 +380,6 @@ class Run:
         from .checkpoint import save_checkpoint
         with self._lock:
             return save_checkpoint(self.trainer)
-
-    def checkpoint(self, save) -> bytes:
-        """`save(trainer)` between steps (kept for callers that pass their own writer)."""
-        with self._lock:
-            return save(self.trainer)
 
     def val_text(self, n_chars: int = 300) -> str:
         return self.trainer.val_text(n_chars)

@@ -226,6 +226,17 @@ def settled_step_count(pg, quiet: float = 3.0, timeout: float = 60.0) -> int:
     raise AssertionError(f"the step count kept changing for {timeout:g} s")
 
 
+def pause_and_check_it_holds(pg) -> int:
+    """Press Pause on the Train page; once the step in flight has landed, no new step comes.
+    Returns the step count it paused at."""
+    pg.get_by_role("button", name="Pause").click()
+    pg.get_by_role("button", name="Resume").wait_for(timeout=15_000)
+    paused_at = settled_step_count(pg)
+    time.sleep(3)  # a negative can only be checked by waiting: no new step
+    assert step_count(pg) == paused_at, "a paused run went on training"
+    return paused_at
+
+
 def train_until(pg, steps: int, timeout: float = 120.0) -> None:
     """Wait until the run on the Train page has trained at least `steps` steps."""
     assert wait_until(lambda: step_count(pg) >= steps, timeout), f"fewer than {steps} steps in {timeout:g} s"

@@ -1,13 +1,11 @@
 """Browser: the Train page on a server with PLAYGROUND_BACKEND=ray (a local Ray it starts itself):
 the same page, the run trains in a Ray actor."""
 import re
-import time
 
 import pytest
 from playwright.sync_api import expect
 
-from conftest import settled_step_count, screenshot, serve_app, wait_idle
-from test_browser_train import step_count, wait_until
+from conftest import pause_and_check_it_holds, screenshot, serve_app, step_count, wait_idle, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.ray]
 
@@ -32,11 +30,7 @@ def test_train_page_trains_on_ray(ray_app_server, page):
     assert wait_until(lambda: page.locator(".js-plotly-plot").count() == 2)
     screenshot(page, "train_live_ray")
 
-    page.get_by_role("button", name="Pause").click()
-    page.get_by_role("button", name="Resume").wait_for(timeout=15_000)
-    paused_at = settled_step_count(page)  # the step in flight at Pause lands, then nothing more
-    time.sleep(3)  # a negative can only be checked by waiting: no new step
-    assert step_count(page) == paused_at                                         # paused means paused
+    paused_at = pause_and_check_it_holds(page)                    # paused means paused
     page.get_by_role("button", name="Resume").click()
     assert wait_until(lambda: step_count(page) > paused_at + 5, timeout=30)
     page.get_by_role("button", name="Stop").click()

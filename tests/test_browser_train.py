@@ -1,11 +1,10 @@
 """Browser: a fresh `streamlit run app.py`, the Train page opened directly, live training."""
 import re
-import time
 
 import pytest
 from playwright.sync_api import expect
 
-from conftest import settled_step_count, screenshot, step_count, wait_idle, wait_until
+from conftest import pause_and_check_it_holds, screenshot, step_count, wait_idle, wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -38,11 +37,7 @@ def test_train_page_live(app_server, page):
     assert wait_until(lambda: step_count(page) > before + 10, timeout=30)
     expect(page.get_by_label("hidden_size")).to_have_value("64", timeout=15_000)  # survived the visit
 
-    page.get_by_role("button", name="Pause").click()
-    page.get_by_role("button", name="Resume").wait_for(timeout=15_000)
-    paused_at = settled_step_count(page)  # the step in flight at Pause lands, then nothing more
-    time.sleep(3)  # a negative can only be checked by waiting: no new step
-    assert step_count(page) == paused_at                                     # paused means paused
+    pause_and_check_it_holds(page)                                # paused means paused
     page.get_by_role("button", name="Stop").click()
     page.get_by_text("Stopped by you").wait_for(timeout=15_000)
     assert page.get_by_role("button", name="Start", exact=True).is_enabled()

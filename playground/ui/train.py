@@ -21,7 +21,6 @@ from playground.vocab import Vocab, tokenize
 from playground.ui.share import bound, share_link
 from playground.ui import create_run, registry
 
-CELL_LABELS = LABELS   # "RNN (tanh)", ... from playground/cells.py
 OWN_TEXT = "own"
 LR_CHOICES = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0, 10.0, 20.0, 30.0, 100.0]
 CLIP_CHOICES = [0.0, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0]
@@ -100,7 +99,7 @@ def _number(widget, key: str, label: str, low, high, *args, **kwargs):
 
 
 def model_settings() -> ModelConfig | None:
-    cell = _choice(st.selectbox, "cell", "Cell", list(CELL_LABELS), format_func=CELL_LABELS.get)
+    cell = _choice(st.selectbox, "cell", "Cell", list(LABELS), format_func=LABELS.get)
     one_hot = bound(st.toggle, "one_hot", "One-hot input (no embedding)", value=DEFAULTS["one_hot"],
                     help="Off: an nn.Embedding of size embedding_dim feeds the RNN. "
                          "On: each token is a one-hot vector of size |V|.")
@@ -244,7 +243,7 @@ def new_run(cfg: ModelConfig, tc: TrainConfig, text: str, corpus_key: str, **tra
     """Create and select a run; on bad settings, remember the message for the page to show."""
     name = corpora.CORPORA[corpus_key].name if corpus_key in corpora.CORPORA else "your text"
     try:
-        return create_run(cfg, tc, text, corpus_key, f"{CELL_LABELS[cfg.cell]} h{cfg.hidden_size} · {name}",
+        return create_run(cfg, tc, text, corpus_key, f"{LABELS[cfg.cell]} h{cfg.hidden_size} · {name}",
                           **trainer_kwargs)
     except (ValueError, RuntimeError) as e:
         st.session_state[ERROR_KEY] = f"Could not start: {e}"
@@ -385,7 +384,7 @@ def checkpoint_section(run: Run | None, text: str | None, corpus_key: str) -> No
 def url_labels() -> dict:
     """How select widgets write their value in the URL (their shown label)."""
     names = {**{k: c.name for k, c in corpora.CORPORA.items()}, OWN_TEXT: "Your own text"}
-    return {"cell": CELL_LABELS.get, "corpus": names.get}
+    return {"cell": LABELS.get, "corpus": names.get}
 
 
 def _url_values(settings: dict) -> dict:
