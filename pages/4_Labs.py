@@ -24,5 +24,5 @@ st.caption("Each lab is one example from the tutorial notes the app grew out of.
 
 lab = get(key)
 ui_labs.header(lab)
-ui_labs.render(lab)  # render_<key> in playground/ui/labs.py
+ui_labs.render(lab)  # drawn by its module in playground/ui/labs/ (see RENDERERS)
 ui_labs.show_source(lab)

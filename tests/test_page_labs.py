@@ -218,17 +218,19 @@ def test_d2l_rnn_perplexity_below_vocab():
 
 
 def test_every_lab_has_its_renderer_and_every_renderer_its_lab():
-    """One registry of labs: LABS. The Labs page draws lab <key> with ui.labs.render_<key>;
-    a lab without one, or a renderer left behind by a removed lab, fails here."""
+    """One registry of labs: LABS. The Labs page draws lab <key> with the renderer declared for
+    it in ui.labs.RENDERERS; a lab without one, or a renderer left behind by a removed lab,
+    fails here."""
     import dataclasses
 
     from playground.ui import labs as ui_labs
 
     for lab in LABS:
-        assert ui_labs.renderer(lab) is getattr(ui_labs, f"render_{lab.key}")
-    renderers = {name[len("render_"):] for name, fn in vars(ui_labs).items()
-                 if name.startswith("render_") and callable(fn)}
-    assert renderers == {lab.key for lab in LABS}
+        fn = ui_labs.renderer(lab)
+        assert fn is ui_labs.RENDERERS[lab.key] and callable(fn)
+        assert fn.__module__.startswith("playground.ui.labs.")   # one module per lab
+    assert set(ui_labs.RENDERERS) == {lab.key for lab in LABS}
+    assert len({fn.__module__ for fn in ui_labs.RENDERERS.values()}) == len(LABS)
     missing = dataclasses.replace(LABS[0], key="no_such_lab")
-    with pytest.raises(LookupError, match="define render_no_such_lab"):
+    with pytest.raises(LookupError, match="declare it in RENDERERS"):
         ui_labs.renderer(missing)

@@ -1,7 +1,7 @@
 """The list of labs the Labs page picks from: one entry per example of the source notes.
 
-The one registry of labs: the page draws lab <key> with `playground.ui.labs.render_<key>`
-(tests/test_page_labs.py fails for a lab without one)."""
+The one registry of labs: the page draws lab <key> with the renderer that
+`playground.ui.labs.RENDERERS` declares for it (tests/test_page_labs.py fails for a lab without one)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
