@@ -1,0 +1,272 @@
+"""The instructor's room: every learner's runs, as plain rows the Room page draws.
+
+    runs = room_runs_from_registry(REGISTRY)   # the live runs (later: the run store)
+    flags(run)                 -> ["💥 diverged", ...]   what needs the instructor's eye
+    leaderboard(runs)          -> {group: DataFrame}      best validation figures per corpus
+    summary(runs)              -> {group: "median perplexity by cell: LSTM 3.3, GRU 3.4 (n = 10, 11)"}
+    room_csv(runs)             -> str                     every run's final figures and configs
+
+Anonymity: a learner is "learner 7", numbered in the order the room first saw their workspace
+(stable across refreshes), or the display name they chose. A RoomRun never carries the
+workspace token, only a short hash of it: the token is the key to a learner's runs.
+
+Comparability: perplexity is per token, so runs are grouped by corpus and tokenizer (`group`);
+runs on a learner's own text are never ranked against each other.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import math
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+
+import pandas as pd
+
+from .cells import LABELS
+
+MAX_CURVE_POINTS = 100        # validation points kept per run (300 runs overlay in well under 1 s)
+STUCK_MIN_STEPS = 300         # before this, sitting at the unigram baseline is normal
+STUCK_TOLERANCE = 0.03        # "at the baseline": val perplexity within 3 % of the unigram one
+OWN_TEXT = "own"              # corpus key of a learner's own text (not comparable between learners)
+MAX_NAME = 24                 # characters of a display name
+
+
+@dataclass
+class RoomRun:
+    """One run as the room sees it: who (anonymous), what (config), how far and how good."""
+    workspace: str                # short hash of the workspace token (never the token)
+    learner: str                  # "learner 7" or the display name the learner set
+    run_id: str
+    label: str
+    cell: str                     # config name: "RNN_TANH" | "RNN_RELU" | "LSTM" | "GRU"
+    hidden_size: int
+    num_layers: int
+    embedding_dim: int            # 0 = one-hot input
+    corpus: str                   # corpus key ("own": the learner's own text)
+    status: str                   # ready | queued | running | paused | finished | stopped | diverged | error | lost
+    step: int
+    target_step: int
+    val_perplexity: float         # last measured; NaN before the first measurement
+    val_bits_per_char: float      # last measured; NaN before the first measurement
+    tokens_per_s: float           # training throughput over the last 20 steps
+    uniform_perplexity: float     # |V|: guessing uniformly
+    unigram_perplexity: float     # letter frequencies only
+    curve: list[tuple[int, float]] = field(default_factory=list)   # (step, val_loss), ≤ MAX_CURVE_POINTS
+    last_update: float | None = None   # time.time() when the room last saw its step change
+    tokenizer: str = "char"
+    config: dict = field(default_factory=dict)   # ModelConfig + TrainConfig as dicts (the CSV export)
+
+    @property
+    def group(self) -> str:
+        """What the run is comparable with: its corpus, and its tokenizer unless per character."""
+        return self.corpus if self.tokenizer == "char" else f"{self.corpus} · {self.tokenizer}"
+
+    @property
+    def cell_label(self) -> str:
+        return LABELS.get(self.cell, self.cell)
+
+
+# ---- anonymity ------------------------------------------------------------------------------
+
+def workspace_hash(token: str) -> str:
+    """A short, stable stand-in for a workspace token (the token itself opens the runs)."""
+    return hashlib.sha256(token.encode()).hexdigest()[:12]
+
+
+class LearnerNumbers:
+    """"learner N", numbered by the order workspaces are first seen; stable while the process lives."""
+
+    def __init__(self):
+        self._numbers: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def number(self, workspace: str) -> int:
+        with self._lock:
+            return self._numbers.setdefault(workspace, len(self._numbers) + 1)
+
+    def name(self, workspace: str, display_name: str | None = None) -> str:
+        n = self.number(workspace)
+        shown = clean_display_name(display_name or "")
+        return shown or f"learner {n}"
+
+
+def clean_display_name(text: str) -> str:
+    """A learner's chosen name as the room shows it: printable, one line, at most MAX_NAME characters."""
+    text = " ".join("".join(ch if ch.isprintable() else " " for ch in str(text)).split())
+    return text[:MAX_NAME]
+
+
+# ---- curves ---------------------------------------------------------------------------------
+
+def downsample(points: list[tuple[int, float]], max_points: int = MAX_CURVE_POINTS) -> list[tuple[int, float]]:
+    """At most `max_points` of `points`, evenly spaced, always keeping the first and the last."""
+    n = len(points)
+    if n <= max_points:
+        return list(points)
+    if max_points < 2:
+        return [points[-1]]
+    idx = sorted({round(i * (n - 1) / (max_points - 1)) for i in range(max_points)})
+    return [points[i] for i in idx]
+
+
+def _last(series: pd.Series) -> float:
+    s = series.dropna()
+    return float(s.iloc[-1]) if len(s) else float("nan")
+
+
+# ---- flags ----------------------------------------------------------------------------------
+
+DIVERGED, STUCK, WAITING, NOT_STARTED, WORSE, FAILED = (
+    "💥 diverged", "🐢 stuck at the unigram baseline", "⏳ waiting", "💤 not started",
+    "📉 worse than uniform", "⚠️ failed")
+
+
+def flags(run: RoomRun, min_steps: int = STUCK_MIN_STEPS, tolerance: float = STUCK_TOLERANCE) -> list[str]:
+    """What needs the instructor's eye, as emoji + words (empty: nothing to see)."""
+    out = []
+    ppl = run.val_perplexity
+    if run.status == "diverged" or (run.step > 0 and not math.isnan(ppl) and not math.isfinite(ppl)):
+        out.append(DIVERGED)
+    if run.status in ("error", "lost"):
+        out.append(FAILED)
+    if run.status == "queued":
+        out.append(WAITING)
+    if run.status == "ready" and run.step == 0:
+        out.append(NOT_STARTED)
+    if math.isfinite(ppl) and run.status != "diverged":
+        if ppl > run.uniform_perplexity:
+            out.append(WORSE)
+        elif run.step >= min_steps and ppl >= run.unigram_perplexity * (1 - tolerance):
+            out.append(STUCK)
+    return out
+
+
+# ---- the lesson -----------------------------------------------------------------------------
+
+def ranked(runs: list[RoomRun], min_steps: int = 0) -> list[RoomRun]:
+    """Runs whose figures can be compared: a finite val perplexity, not diverged, on a shared corpus."""
+    return [r for r in runs if r.corpus != OWN_TEXT and r.status != "diverged" and r.step >= min_steps
+            and math.isfinite(r.val_perplexity)]
+
+
+def leaderboard(runs: list[RoomRun], min_steps: int = 0, top: int | None = None) -> dict[str, pd.DataFrame]:
+    """Per group (corpus · tokenizer): the runs ranked by validation perplexity, best first."""
+    boards = {}
+    for group in sorted({r.group for r in ranked(runs, min_steps)}):
+        rows = sorted((r for r in ranked(runs, min_steps) if r.group == group), key=lambda r: r.val_perplexity)
+        df = pd.DataFrame([{"rank": i + 1, "learner": r.learner, "cell": r.cell_label,
+                            "hidden_size": r.hidden_size, "num_layers": r.num_layers, "step": r.step,
+                            "val perplexity": r.val_perplexity, "val bits/char": r.val_bits_per_char}
+                           for i, r in enumerate(rows)])
+        boards[group] = df.head(top) if top else df
+    return boards
+
+
+def medians_by_cell(runs: list[RoomRun]) -> list[tuple[str, float, int]]:
+    """(cell label, median val perplexity, n) for each cell type present, in LABELS order."""
+    out = []
+    for cell, label in LABELS.items():
+        values = [r.val_perplexity for r in runs if r.cell == cell]
+        if values:
+            out.append((label, float(pd.Series(values).median()), len(values)))
+    return out
+
+
+def summary(runs: list[RoomRun], min_steps: int = 0) -> dict[str, str]:
+    """Per group: "median perplexity by cell: RNN (tanh) 6.1, GRU 3.4, LSTM 3.3 (n = 9, 11, 10)"."""
+    out = {}
+    for group in sorted({r.group for r in ranked(runs, min_steps)}):
+        meds = medians_by_cell([r for r in ranked(runs, min_steps) if r.group == group])
+        figures = ", ".join(f"{label} {m:.1f}" for label, m, _ in meds)
+        counts = ", ".join(str(n) for _, _, n in meds)
+        out[group] = f"median perplexity by cell: {figures} (n = {counts})"
+    return out
+
+
+# ---- the table and the export ---------------------------------------------------------------
+
+def glance_table(runs: list[RoomRun], now: float | None = None) -> pd.DataFrame:
+    """One row per run for the room-at-a-glance table (flags as emoji + words)."""
+    now = time.time() if now is None else now
+    return pd.DataFrame([{
+        "learner": r.learner, "run": r.label, "cell": r.cell_label, "hidden_size": r.hidden_size,
+        "num_layers": r.num_layers, "corpus": r.group, "status": r.status, "step": r.step,
+        "target": r.target_step, "val perplexity": r.val_perplexity, "val bits/char": r.val_bits_per_char,
+        "tokens/s": r.tokens_per_s, "flags": " · ".join(flags(r)),
+        "updated (s ago)": None if r.last_update is None else max(0.0, now - r.last_update),
+    } for r in runs], columns=GLANCE_COLUMNS)
+
+
+GLANCE_COLUMNS = ["learner", "run", "cell", "hidden_size", "num_layers", "corpus", "status", "step", "target",
+                  "val perplexity", "val bits/char", "tokens/s", "flags", "updated (s ago)"]
+EXPORT_FIELDS = ["learner", "workspace", "label", "cell", "hidden_size", "num_layers", "embedding_dim",
+                 "corpus", "tokenizer", "status", "step", "target_step", "val_perplexity", "val_bits_per_char",
+                 "tokens_per_s", "uniform_perplexity", "unigram_perplexity"]
+
+
+def room_csv(runs: list[RoomRun]) -> str:
+    """Every run's final figures, flags and full configs (config_* columns), one row per run."""
+    rows = []
+    for r in runs:
+        d = asdict(r)
+        row = {k: d[k] for k in EXPORT_FIELDS}
+        row["flags"] = "; ".join(f.split(" ", 1)[1] for f in flags(r))
+        row.update({f"config_{k}": v for k, v in r.config.items()})
+        rows.append(row)
+    buf = io.StringIO()
+    pd.DataFrame(rows, columns=None if rows else EXPORT_FIELDS + ["flags"]).to_csv(buf, index=False)
+    return buf.getvalue()
+
+
+# ---- the data source (today: the live registry; later: the run store) ------------------------
+
+NUMBERS = LearnerNumbers()
+SEEN: dict[str, tuple[int, float]] = {}     # run_id -> (step, when the room first saw that step)
+
+
+def perplexity(loss: float) -> float:
+    """exp(loss), inf for a loss too large to exponentiate (NaN stays NaN)."""
+    return math.exp(loss) if loss < 700 else float("inf") if loss == loss else loss
+
+
+def room_runs_from_registry(registry, numbers: LearnerNumbers = NUMBERS,
+                            seen: dict[str, tuple[int, float]] = SEEN) -> list[RoomRun]:
+    """Every run of every workspace in the live registry (runner.RunRegistry), as RoomRuns.
+    The one function that knows the registry: re-point it to the run store later."""
+    workspaces = [(t, getattr(ws, "display_name", ""), list(ws.run_ids))   # list(): one atomic copy
+                  for t, ws in list(registry.workspaces.items())]
+    out, now = [], time.time()
+    for token, display, run_ids in workspaces:
+        wid = workspace_hash(token)
+        learner = numbers.name(wid, display)
+        for run in filter(None, map(registry.runs.get, run_ids)):
+            snap = run.snapshot()
+            if seen.get(snap.run_id, (None,))[0] != snap.step:
+                seen[snap.run_id] = (snap.step, now)
+            out.append(room_run(snap, wid, learner, seen[snap.run_id][1]))
+    for gone in set(seen) - {r.run_id for r in out}:
+        seen.pop(gone, None)
+    return out
+
+
+def snapshot_of(registry, run_id: str):
+    """The Snapshot of any run by id, for the instructor's read-only projector view (None if gone)."""
+    run = registry.runs.get(run_id)
+    return run.snapshot() if run is not None else None
+
+
+def room_run(snap, workspace: str, learner: str, last_update: float | None = None) -> RoomRun:
+    """A RoomRun from a run front's Snapshot (runner.Snapshot)."""
+    h, mc, tc = snap.history, snap.model_config, snap.train_config
+    val = h.dropna(subset=["val_loss"])
+    curve = list(zip(val["step"].astype(int).tolist(), val["val_loss"].astype(float).tolist()))
+    return RoomRun(
+        workspace=workspace, learner=learner, run_id=snap.run_id, label=snap.label, cell=mc.cell,
+        hidden_size=mc.hidden_size, num_layers=mc.num_layers, embedding_dim=mc.embedding_dim,
+        corpus=snap.corpus_key, status=snap.status, step=snap.step, target_step=snap.target_step,
+        val_perplexity=perplexity(_last(h["val_loss"])), val_bits_per_char=_last(h["val_bits_per_char"]),
+        tokens_per_s=snap.tokens_per_s if len(h) else 0.0, uniform_perplexity=snap.uniform_perplexity,
+        unigram_perplexity=snap.unigram_perplexity, curve=downsample(curve), last_update=last_update,
+        tokenizer=tc.tokenizer, config={**mc.to_dict(), **tc.to_dict()})
