@@ -7,6 +7,8 @@ A run's cost from its config alone (B = batch_size, T = seq_len, H = hidden_size
 G = gate blocks (LSTM 4, GRU 3, RNN 1), L = num_layers, I_l = input size of layer l, V = |V|):
     MACs per token  = sum_l G·H·(I_l + H) + H·V            # recurrent layers + decoder
     FLOPs per step  = 6 · B·T · MACs per token              # forward 2, backward 4
+    P               = models.parameter_count (tied weights counted once)
+    step seconds    = FLOPs per step / the cell type's flops_per_second (cells.py, measured)
     memory          = 4 bytes · (4·P                        # weights, grads, two Adam moments
                       + B·T·(sum_l (I_l + (G + 2)·H) + 3·V))  # saved activations, logits
 """
@@ -15,12 +17,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, fields
 
-from .cells import CELL_TYPES
+from .cells import cell_type
 from .config import ModelConfig, TrainConfig
-
-# Sustained fp32 FLOP/s of one core in torch's CPU kernels, per cell, measured here
-# (benchmarks: LSTM 100-170e9, GRU 55e9, tanh RNN 25e9 at hidden_size 128-512); rounded down.
-CELL_FLOPS = {"RNN_TANH": 25e9, "RNN_RELU": 25e9, "LSTM": 80e9, "GRU": 50e9}
+from .models import parameter_count
 
 
 @dataclass(frozen=True)
@@ -36,6 +35,9 @@ class Limits:
     max_runs_per_learner: int = 8       # PLAYGROUND_MAX_RUNS_PER_LEARNER: runs alive per link
     max_concurrent: int = 0             # PLAYGROUND_MAX_CONCURRENT: trainer threads (0: CPU cores)
     grace_minutes: float = 10.0         # PLAYGROUND_GRACE_MINUTES: runs kept after the last viewer
+    max_history_rows: int = 100_000     # PLAYGROUND_MAX_HISTORY_ROWS: steps of history a checkpoint may bring
+    max_prefix_chars: int = 2_000       # PLAYGROUND_MAX_PREFIX_CHARS: Generate's prefix
+    max_probe_chars: int = 5_000        # PLAYGROUND_MAX_PROBE_CHARS: Hidden states' own text
 
     def __post_init__(self):
         if self.max_concurrent <= 0:
@@ -70,7 +72,10 @@ class Limits:
                 ("memory per run (estimated)", f"≤ {self.max_run_memory_mb:,} MB"),
                 ("runs kept per link", f"≤ {self.max_runs_per_learner}"),
                 ("trainers at once", f"{self.max_concurrent} (all runs take turns)"),
-                ("runs kept after the last viewer leaves", f"{self.grace_minutes:g} min")]
+                ("runs kept after the last viewer leaves", f"{self.grace_minutes:g} min"),
+                ("history in an uploaded checkpoint", f"≤ {self.max_history_rows:,} steps"),
+                ("Generate's prefix", f"≤ {self.max_prefix_chars:,} characters"),
+                ("Hidden states' own text", f"≤ {self.max_probe_chars:,} characters")]
 
 
 @dataclass(frozen=True)
@@ -92,15 +97,15 @@ class Cost:
 
 def estimate(mc: ModelConfig, tc: TrainConfig, vocab_size: int) -> Cost:
     """A run's parameters, FLOPs per step and memory from its config (formulas above)."""
-    g, h, v, d = len(CELL_TYPES[mc.cell].gates), mc.hidden_size, vocab_size, mc.num_directions
+    ct = cell_type(mc.cell)
+    g, h, v, d = len(ct.gates), mc.hidden_size, vocab_size, mc.num_directions
     inputs = [mc.embedding_dim or v] + [d * h] * (mc.num_layers - 1)       # I_l
-    rnn_params = sum(d * g * h * (i + h + 2) for i in inputs)
-    params = rnn_params + (v * mc.embedding_dim) + (d * h * v + v)
+    params = parameter_count(mc, vocab_size)                               # tied weights once
     macs = sum(d * g * h * (i + h) for i in inputs) + d * h * v
     tokens = tc.batch_size * tc.seq_len
     activations = tokens * (sum(i + d * (g + 2) * h for i in inputs) + 3 * v)
     return Cost(parameters=params, flops_per_step=6.0 * tokens * macs,
-                memory_bytes=4.0 * (4 * params + activations), flops_per_second=CELL_FLOPS.get(mc.cell, min(CELL_FLOPS.values())))
+                memory_bytes=4.0 * (4 * params + activations), flops_per_second=ct.flops_per_second)
 
 
 def check(mc: ModelConfig, tc: TrainConfig, vocab_size: int, steps: int, limits: Limits) -> list[str]:

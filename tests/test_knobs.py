@@ -338,7 +338,7 @@ def test_old_checkpoint_without_the_new_fields_loads_with_defaults():
     obj["model_config"] = {k: v for k, v in obj["model_config"].items() if k not in new_model}
     obj["train_config"] = {k: v for k, v in obj["train_config"].items() if k != "anneal_factor"}
     obj["history"] = [{k: v for k, v in r.items() if k not in ("val_bits_per_char", "annealed")}
-                      for r in obj["history"]]
+                      for r in t.history_rows()]   # older checkpoints: history as row dicts
     buf = io.BytesIO()
     torch.save(obj, buf)
     ckpt = read_checkpoint(buf.getvalue())
