@@ -1,0 +1,252 @@
+"""The Room page's sections: the instructor's key, the room at a glance, the lesson, the
+projector view of one run, and running the class (exercise link + QR code, broadcast, export).
+
+Session-state keys:
+    room_unlocked     fingerprint of the key that unlocked this session (never the key itself)
+    room_session      a random id for the per-session limit on wrong keys
+    room_key_message  what the last key attempt said
+"""
+from __future__ import annotations
+
+import html
+import io
+import secrets
+import time
+
+import streamlit as st
+
+from playground import broadcast, corpora, instructor, room
+from playground.cells import LABELS
+from playground.figures import curves as curve_figures
+from playground.figures import room as room_figures
+from playground.refresh import RefreshBudget
+from playground.ui import notice, registry
+from playground.ui import train as train_ui
+from playground.ui.share import share_link
+
+UNLOCKED, SESSION, MESSAGE, KEY_INPUT = "room_unlocked", "room_session", "room_key_message", "room_key"
+# The Room's live redraws: at most 5 % of a core whatever the room's size (slower for 300 runs).
+ROOM = RefreshBudget(budget_cores=0.05, min_interval=3.0, max_interval=60.0, overhead_seconds=0.02)
+NUMBER = st.column_config.NumberColumn
+COLUMNS = {
+    "learner": st.column_config.TextColumn(help="Anonymous unless the learner chose a display name"),
+    "hidden_size": NUMBER("hidden", format="%d"), "num_layers": NUMBER("layers", format="%d"),
+    "step": NUMBER(format="localized"), "target": NUMBER(format="localized", help="Step the run trains to"),
+    "val perplexity": NUMBER(format="%.3f", help="exp(last validation loss); per token"),
+    "val bits/char": NUMBER(format="%.3f", help="Comparable across char and word tokens"),
+    "tokens/s": NUMBER(format="localized", help="Training throughput over the last 20 steps"),
+    "flags": st.column_config.TextColumn(width="large"),
+    "updated (s ago)": NUMBER(format="%.0f", help="Seconds since the room saw this run's step change"),
+}
+EXERCISE = ["corpus", "cell", "hidden_size", "num_layers", "embedding_dim", "lr", "steps"]
+
+
+# ---- the key --------------------------------------------------------------------------------
+
+def _try_key() -> None:
+    """The key form's callback: check the typed key, then forget it."""
+    typed, st.session_state[KEY_INPUT] = st.session_state.get(KEY_INPUT, ""), ""   # not kept in the session
+    session = st.session_state.setdefault(SESSION, secrets.token_hex(8))
+    attempt = instructor.GATE.check(session, typed)
+    if attempt.ok:
+        st.session_state[UNLOCKED] = instructor.fingerprint(instructor.configured_key())
+    st.session_state[MESSAGE] = "" if attempt.ok else attempt.message
+
+
+def unlocked() -> bool:
+    """True when this session holds the right key; otherwise draws how to enable it or the key form."""
+    key = instructor.configured_key()
+    if not key:
+        st.info(instructor.HOW_TO_ENABLE)
+        return False
+    if st.session_state.get(UNLOCKED) == instructor.fingerprint(key):
+        return True
+    with st.form("room_key_form", clear_on_submit=True):
+        st.text_input("Instructor key", type="password", key=KEY_INPUT, autocomplete="off",
+                      help="The PLAYGROUND_INSTRUCTOR_KEY this server was started with.")
+        st.form_submit_button("Open the Room", type="primary", on_click=_try_key)
+    if message := st.session_state.get(MESSAGE):
+        st.error(message)
+    st.caption("Learners: this page is for the instructor. Your own runs are on the Train and Compare pages.")
+    return False
+
+
+def lock_button() -> None:
+    key = instructor.configured_key()
+    if len(key) < instructor.MIN_LENGTH:
+        st.warning(f"The instructor key is shorter than {instructor.MIN_LENGTH} characters: "
+                   "a learner could guess it. Restart the server with a longer one.")
+    if st.button("Lock the Room", help="Close the Room in this browser (the key is needed again)."):
+        st.session_state.pop(UNLOCKED, None)
+        st.rerun()
+
+
+# ---- live sections --------------------------------------------------------------------------
+
+def live_room() -> None:
+    """The room at a glance, the lesson and the projector, redrawn within the refresh budget."""
+    viewer = st.session_state.setdefault("room_viewer", secrets.token_hex(8))
+
+    @st.fragment(run_every=ROOM.interval())
+    def view() -> None:
+        t0 = time.perf_counter()
+        runs = room.room_runs_from_registry(registry())
+        headline(runs)
+        glance, lesson, projector = st.tabs(["The room at a glance", "The lesson", "Projector: one run"])
+        with glance:
+            glance_table(runs)
+        with lesson:
+            lesson_section(runs)
+        with projector:
+            projector_view(runs)
+        ROOM.record(viewer, time.perf_counter() - t0)
+        st.caption(f"Live: redrawn every {ROOM.interval():.0f} s ({(time.perf_counter() - t0) * 1000:.0f} ms "
+                   f"to build for {len(runs)} runs; the Room stays within 5 % of a core).")
+
+    view()
+
+
+def headline(runs: list[room.RoomRun]) -> None:
+    c = st.columns(5)
+    c[0].metric("learners", len({r.workspace for r in runs}))
+    c[1].metric("runs", len(runs))
+    c[2].metric("training now", sum(r.status == "running" for r in runs))
+    c[3].metric("waiting", sum(r.status == "queued" for r in runs))
+    c[4].metric("flagged", sum(any(f in room.flags(r) for f in (room.DIVERGED, room.STUCK, room.FAILED))
+                               for r in runs), help="Diverged, stuck at the unigram baseline, or failed")
+
+
+def glance_table(runs: list[room.RoomRun]) -> None:
+    if not runs:
+        st.info("No runs yet. Learners' runs appear here as soon as they create one on the Train page "
+                "(build an exercise link below and put it on the projector).")
+        return
+    st.dataframe(room.glance_table(runs), hide_index=True, column_config=COLUMNS, key="room_table")
+    st.caption("Click a column header to sort. Flags: 💥 diverged · 🐢 stuck at the unigram baseline "
+               f"(within {room.STUCK_TOLERANCE:.0%} of it after {room.STUCK_MIN_STEPS} steps) · ⏳ waiting for "
+               "a trainer · 💤 not started · 📉 worse than uniform guessing · ⚠️ failed.")
+
+
+def lesson_section(runs: list[room.RoomRun]) -> None:
+    c = st.columns([1, 2])
+    min_steps = int(c[0].number_input("Count runs with at least this many steps", 0, 1_000_000, 200, 100,
+                                      key="room_min_steps"))
+    ranked = room.ranked(runs, min_steps)
+    groups = sorted({r.group for r in ranked}, key=lambda g: -sum(r.group == g for r in ranked))
+    if not groups:
+        st.info("No run has a validation measurement after that many steps yet (runs on a learner's own "
+                "text are not ranked: their texts differ).")
+        return
+    group = c[1].selectbox("Corpus (perplexity compares runs with the same tokens only)", groups, key="room_group")
+    mine = [r for r in ranked if r.group == group]
+    st.markdown(f"**{html.escape(group)}** · {room.summary(mine)[group]}")
+    board = room.leaderboard(mine)[group]
+    st.dataframe(board, hide_index=True, key="room_board", column_config={
+        "val perplexity": NUMBER(format="%.3f"), "val bits/char": NUMBER(format="%.3f"),
+        "step": NUMBER(format="localized")})
+    left, right = st.columns([3, 2])
+    left.plotly_chart(room_figures.overlay_figure(mine), key="room_overlay")
+    right.plotly_chart(room_figures.by_cell_figure(mine), key="room_by_cell")
+
+
+def projector_view(runs: list[room.RoomRun]) -> None:
+    """One learner's run, read-only and big, for the projector (no control reaches the run)."""
+    if not runs:
+        st.info("No runs yet.")
+        return
+    by_id = {r.run_id: r for r in runs}
+    run_id = st.selectbox("Run to show", list(by_id), key="room_projector",
+                          format_func=lambda i: f"{by_id[i].learner} · {by_id[i].label} · {by_id[i].status}")
+    snap = room.snapshot_of(registry(), run_id)
+    if snap is None:
+        st.info("That run is gone (its learner deleted it or left).")
+        return
+    r = by_id[run_id]
+    st.subheader(f"{r.learner}: {r.label}")
+    c = st.columns(4)
+    c[0].metric("step", f"{r.step:,} of {r.target_step:,}")
+    c[1].metric("val perplexity", f"{r.val_perplexity:.3f}" if r.val_perplexity == r.val_perplexity else "—")
+    c[2].metric("val bits/char", f"{r.val_bits_per_char:.3f}" if r.val_bits_per_char == r.val_bits_per_char else "—")
+    c[3].metric("tokens/s", f"{r.tokens_per_s:,.0f}")
+    if len(snap.history):
+        st.plotly_chart(curve_figures.curve_figure(snap.history, "loss", snap.uniform_perplexity,
+                                                   snap.unigram_perplexity, False, 0.6, snap.run_id),
+                        key="room_projector_curve")
+    if snap.samples:
+        s = snap.samples[-1]
+        st.caption(f"Generated after step {s.step:,} (sampled at temperature {s.temperature:g})")
+        st.code(s.prefix + s.sampled, language=None, wrap_lines=True)
+
+
+# ---- running the class ----------------------------------------------------------------------
+
+def exercise_link() -> None:
+    """Train settings with controls locked or hidden, as a link shown large with a QR code."""
+    labels, d = train_ui.url_labels(), train_ui.DEFAULTS
+    c = st.columns(4)
+    values = {
+        "corpus": c[0].selectbox("Corpus", list(corpora.CORPORA), format_func=lambda k: corpora.CORPORA[k].name,
+                                 index=list(corpora.CORPORA).index(d["corpus"]), key="ex_corpus"),
+        "cell": c[1].selectbox("Cell", list(LABELS), format_func=LABELS.get, index=list(LABELS).index(d["cell"]),
+                               key="ex_cell"),
+        "hidden_size": c[2].number_input("hidden_size", 1, 1024, d["hidden_size"], key="ex_hidden_size"),
+        "num_layers": c[3].number_input("num_layers", 1, 8, d["num_layers"], key="ex_num_layers"),
+        "embedding_dim": c[0].number_input("embedding_dim", 0, 1024, d["embedding_dim"], key="ex_embedding_dim"),
+        "lr": c[1].select_slider("lr", train_ui.LR_CHOICES, d["lr"], key="ex_lr"),
+        "steps": c[2].number_input("steps", 1, 1_000_000, d["steps"], 100, key="ex_steps"),
+    }
+    c = st.columns(2)
+    lock = c[0].multiselect("Lock (shown, cannot be changed)", train_ui.SETTINGS, key="ex_lock")
+    hide = c[1].multiselect("Hide (fixed and not shown)", train_ui.SETTINGS, key="ex_hide")
+    shown = {k: labels[k](v) if k in labels else v for k, v in values.items()}
+    fixed = set(lock) | set(hide)   # a fixed control's value is always in the link, even the default
+    defaults = {k: labels[k](v) if k in labels else v for k, v in d.items() if k not in fixed}
+    link = share_link("Train", shown, defaults, lock, hide)
+    show_link(link)
+
+
+def show_link(link: str) -> None:
+    """The link big enough to read from the back of the room, and its QR code."""
+    left, right = st.columns([3, 1])
+    left.html(f"<div style='font-size:2rem;line-height:1.3;word-break:break-all;font-family:monospace'>"
+              f"{html.escape(link)}</div>")
+    left.code(link, language=None, wrap_lines=True)
+    left.caption("Each learner who opens it gets their own workspace with these settings; locked and "
+                 "hidden controls make it an exercise. The link carries no one's workspace.")
+    right.image(qr_png(link), caption="Scan to open the exercise", width=260)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def qr_png(text: str) -> bytes:
+    """A QR code of `text` as PNG bytes, made in-process (segno; nothing is downloaded)."""
+    import segno
+    buf = io.BytesIO()
+    segno.make(text, error="m").save(buf, kind="png", scale=10, border=2)
+    return buf.getvalue()
+
+
+def _post() -> None:
+    broadcast.post(st.session_state.get("room_broadcast", ""))
+    st.session_state["room_broadcast"] = ""
+
+
+def broadcast_box() -> None:
+    with st.form("room_broadcast_form", clear_on_submit=True):
+        st.text_input("Message to every learner's page", max_chars=broadcast.MAX_CHARS, key="room_broadcast",
+                      placeholder="e.g. Switch the cell to GRU and press Start again")
+        c = st.columns([1, 1, 3])
+        c[0].form_submit_button("Send to everyone", type="primary", on_click=_post)
+        c[1].form_submit_button("Clear the message", on_click=broadcast.clear)
+    current = broadcast.latest()
+    if current is None:
+        st.caption("No message is shown to learners now.")
+    else:
+        st.caption(f"Shown on every page now (sent {time.strftime('%H:%M', time.localtime(current.posted_at))}; "
+                   f"learners see it within {notice.NOTICES.interval():.0f} s):")
+        notice.show(current)
+
+
+def export_button() -> None:
+    st.download_button("Download the room (.csv)", data=lambda: room.room_csv(room.room_runs_from_registry(registry())),
+                       file_name="room.csv", mime="text/csv", on_click="ignore",
+                       help="Every run's final figures, flags and full settings, one row per run.")
