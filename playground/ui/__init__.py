@@ -49,6 +49,7 @@ PAGES = [
      "Greedy and sampled text, the candidates at every step, and what clamping one neuron does."),
     ("pages/6_Compare.py", "Compare runs", "📊",
      "Overlay your runs' curves and compare perplexity, speed and size; RNN vs GRU vs LSTM in one click."),
+    ("pages/7_Room.py", "Room (instructor)", "🧑‍🏫", "The instructor's view of the whole class (needs the key)."),
 ]
 
 
@@ -72,6 +73,7 @@ def setup_page(title: str, icon: str = "🔁", runs: bool = True) -> None:
         except StreamlitPageNotFoundError:
             pass  # a page script run on its own (AppTest.from_file on a page): no menu
         st.divider()
+    from playground.ui.notice import broadcast_notice; broadcast_notice()  # noqa: E702  the instructor's message
     owner_token() if runs else _link_token()
 
 
