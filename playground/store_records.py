@@ -139,7 +139,7 @@ def describe_error(exc: BaseException) -> str:
     if code in (errno.EROFS, errno.EACCES, errno.EPERM) or any(
             s in text for s in ("readonly", "read-only", "permission denied")):
         return "the folder or database is read-only"
-    if code == errno.ENOTDIR or "not a directory" in text:
+    if code in (errno.ENOTDIR, errno.EEXIST) or "not a directory" in text:
         return "it is a file, not a folder"
     if "not a database" in text or "malformed" in text or "corrupt" in text:
         return "the database file is damaged (not a database, or corrupt)"
