@@ -9,12 +9,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 
 from .cells import CELL_TYPES
+from .vocab import TOKENIZERS
 
-CELLS = tuple(CELL_TYPES)          # "RNN_TANH" | "RNN_RELU" | "LSTM" | "GRU" (playground/cells.py)
 OPTIMIZERS = ("adam", "sgd", "adamw")
 SAMPLERS = ("consecutive", "random")
 DEVICES = ("cpu", "cuda", "mps")
-TOKENIZERS = ("char", "word", "word_ws")
 INITS = ("pytorch", "uniform")
 MAX_LR = 100.0      # SGD users train word models at lr 20; divergence is caught by the Trainer
 
@@ -50,7 +49,7 @@ def _from_dict(cls, d: dict):
 
 @dataclass
 class ModelConfig:
-    cell: str = "LSTM"          # "RNN_TANH" | "RNN_RELU" | "LSTM" | "GRU"
+    cell: str = "LSTM"          # the cell type: "RNN_TANH" | "RNN_RELU" | "LSTM" | "GRU" (cells.CELL_TYPES)
     vocab_size: int = 0         # 0 -> taken from the vocab built from the text
     embedding_dim: int = 32     # 0 -> one-hot input (input_size = vocab_size)
     hidden_size: int = 128      # features in the hidden state h
@@ -61,10 +60,10 @@ class ModelConfig:
     output_dropout: float = 0.0     # on the rnn output, before the decoder (head)
     tie_weights: bool = False   # head.weight = embedding.weight; needs embedding_dim == hidden_size
     init: str = "pytorch"       # "pytorch" (module defaults) | "uniform" (embedding, head ±0.1, head bias 0)
-    forget_bias: float = 0.0    # LSTM only: added to the forget-gate slice of every bias_ih; 0 = default
+    forget_bias: float = 0.0    # cells with a forget gate (LSTM): added to its rows of every bias_ih; 0 = default
 
     def __post_init__(self):
-        _check(self.cell in CELLS, f"cell must be one of {', '.join(CELLS)}, got {self.cell!r}")
+        _check(self.cell in CELL_TYPES, f"cell must be one of {', '.join(CELL_TYPES)}, got {self.cell!r}")
         _int_at_least("vocab_size", self.vocab_size, 0)
         _int_at_least("embedding_dim", self.embedding_dim, 0)
         _int_at_least("hidden_size", self.hidden_size, 1)
@@ -81,8 +80,10 @@ class ModelConfig:
         _check(isinstance(self.forget_bias, (int, float)) and not isinstance(self.forget_bias, bool),
                f"forget_bias must be a number, got {self.forget_bias!r}")
         self.forget_bias = float(self.forget_bias)
-        _check(self.cell == "LSTM" or not self.forget_bias,
-               f"forget_bias is for LSTM only (the {self.cell} cell has no forget gate); set it to 0")
+        with_forget = [name for name, ct in CELL_TYPES.items() if ct.forget_gate]
+        _check(CELL_TYPES[self.cell].forget_gate or not self.forget_bias,
+               f"forget_bias is for {' and '.join(with_forget)} only (the {self.cell} cell has no "
+               "forget gate); set it to 0")
 
     def _check_tie(self) -> None:
         """Tied weights: the decoder (D*H -> V) reuses the embedding's (V, E) matrix."""

@@ -1,4 +1,5 @@
-"""The next-token model: (embedding | one-hot) -> nn.RNN / nn.LSTM / nn.GRU -> nn.Linear.
+"""The next-token model: (embedding | one-hot) -> the cell type's module (nn.RNN / nn.LSTM /
+nn.GRU, or a registered cell's) -> nn.Linear.
 
     x (B, T) token ids
     e = Embedding(x) or one_hot(x)        (B, T, input_size)
@@ -10,8 +11,13 @@
 Tied weights (Press & Wolf 2017; Inan et al. 2017): head.weight IS embedding.weight, one
 (V, E) tensor used twice, so E must equal D*H and the model has V*E fewer parameters.
 Initialisation "uniform" (pytorch/examples word_language_model): embedding and head weights
-~ U(-0.1, 0.1), head bias 0. forget_bias b (LSTM): bias_ih[H:2H] += b in every layer and
-direction, so the forget gate starts at sigmoid(b + ...) — nearer 1 (remember) for b > 0.
+~ U(-0.1, 0.1), head bias 0. forget_bias b (a cell with a forget gate, LSTM): the cell type's
+one rule, CellType.add_forget_bias: the forget gate's rows of bias_ih (LSTM bias_ih[H:2H]) += b
+in every layer and direction, so the gate starts at sigmoid(b + ...) — nearer 1 for b > 0.
+
+Parameters (`parameter_count`, from the config alone; G gate blocks, I_l layer l's input size,
+I_0 = E or V for one-hot, I_l = D·H above):
+    V·E  +  sum_l D·G·H·(I_l + H + 2)  +  V·D·H (none when tied: the embedding's)  +  V
 
 Free of training, data and UI code.
 """
@@ -21,15 +27,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .cells import CELL_TYPES
+from .cells import cell_type
 from .config import ModelConfig
 
 State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
 
 
-def make_rnn(cfg: ModelConfig) -> nn.RNNBase:
+def make_rnn(cfg: ModelConfig) -> nn.Module:
     """The recurrent layer for a config, batch_first=True."""
-    return CELL_TYPES[cfg.cell].module(cfg.input_size, cfg.hidden_size, num_layers=cfg.num_layers,
+    return cell_type(cfg.cell).module(cfg.input_size, cfg.hidden_size, num_layers=cfg.num_layers,
                                        dropout=cfg.dropout if cfg.num_layers > 1 else 0.0,
                                        bidirectional=cfg.bidirectional, batch_first=True)
 
@@ -50,7 +56,7 @@ class CharModel(nn.Module):
         if cfg.init == "uniform":
             init_uniform(self)
         if cfg.forget_bias:
-            add_forget_bias(self.rnn, cfg.forget_bias)
+            cell_type(cfg.cell).add_forget_bias(self.rnn, cfg.forget_bias)
 
     def one_hot_or_embed(self, x: torch.Tensor) -> torch.Tensor:
         """Token ids (B, T) -> rnn inputs (B, T, input_size)."""
@@ -74,17 +80,6 @@ def init_uniform(model: CharModel, scale: float = 0.1) -> None:
     model.head.bias.zero_()
 
 
-@torch.no_grad()
-def add_forget_bias(rnn: nn.LSTM, value: float) -> None:
-    """bias_ih[H:2H] += value for every layer and direction (gate rows i, f, g, o)."""
-    if rnn.mode != "LSTM":
-        raise ValueError(f"forget_bias is for LSTM only, not {rnn.mode}")
-    H = rnn.hidden_size
-    for name, p in rnn.named_parameters():
-        if name.startswith("bias_ih"):
-            p[H:2 * H] += value                                   # (H,) forget-gate slice
-
-
 def detach_state(state: State | None) -> State | None:
     """Cut the autograd graph at a batch boundary, keep the values (consecutive sampling)."""
     if state is None:
@@ -97,3 +92,14 @@ def detach_state(state: State | None) -> State | None:
 def count_parameters(model: nn.Module) -> int:
     """Learnable numbers; a tied (shared) tensor counts once (parameters() yields it once)."""
     return sum(p.numel() for p in model.parameters())
+
+
+def parameter_count(cfg: ModelConfig, vocab_size: int) -> int:
+    """Learnable numbers of the model `cfg` builds over a vocab of `vocab_size`, from the
+    formula in the module docstring (no model built); tied weights count once. The one count
+    behind the Train page's header and limits.estimate; tests hold it to count_parameters."""
+    G, H, D, V = len(cell_type(cfg.cell).gates), cfg.hidden_size, cfg.num_directions, vocab_size
+    inputs = [cfg.embedding_dim or V] + [D * H] * (cfg.num_layers - 1)       # I_l
+    rnn = sum(D * G * H * (i + H + 2) for i in inputs)                      # weights + 2 biases
+    head = (0 if cfg.tie_weights else V * D * H) + V
+    return V * cfg.embedding_dim + rnn + head

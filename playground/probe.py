@@ -1,15 +1,18 @@
 """Run a text through a CharModel and collect everything inside it, step by step.
 
-The model's nn.RNN / nn.LSTM / nn.GRU only returns the top layer. `probe` runs the stack one
-layer at a time through nn modules holding that layer's weights, so every layer's outputs h_t
-come from PyTorch itself; with h_{t-1} known for every t, the gates of all time steps are
-one batched call of the cell equations of `playground/cells.py` (time as the batch):
+The model's recurrent module (nn.RNN / nn.LSTM / nn.GRU, or a registered cell type's) only
+returns the top layer. `probe` runs the stack one layer at a time through modules of the same
+cell type holding that layer's weights, so every layer's outputs h_t come from the module
+itself; with h_{t-1} known for every t, the gates of all time steps are one batched call of
+the cell type's step (`playground/cells.py`, time as the batch):
 
     gates_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)           all t at once, (T, G*H)
 
-Only the LSTM cell state needs a loop, and an elementwise one: c_t = f_t * c_{t-1} + i_t * g_t.
-The equations then recompute h_t (LSTM o_t * tanh(c_t); GRU (1 - z_t) * n_t + z_t * h_{t-1};
-RNN act(...)) and the parity panel is max |h_t(equations) - h_t(nn)| per layer and step.
+Only a cell state needs a loop, and an elementwise one. A cell state is affine in its past,
+c_t = a_t * c_{t-1} + b_t (LSTM: a = f, b = i * g), so two batched steps, with c_{t-1} = 0
+and = 1, give b_t and a_t + b_t, and the loop runs in numpy. A third batched step with the
+true c_{t-1} recomputes h_t from the equations; the parity panel is
+max |h_t(equations) - h_t(module)| per layer and step.
 Arrays are float32 numpy, time first: (T, H) per (layer, direction, quantity).
 """
 from __future__ import annotations
@@ -22,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .cells import SIGMOID_GATES, gru_step, layer_weights, lstm_step, normalize_cell, rnn_step
+from .cells import CellType, cell_type_of, layer_weights
 from .vocab import tokenize
 
 TOP_K = 5
@@ -40,7 +43,7 @@ class ProbeResult:
     top_probs: np.ndarray                    # (T, 5) their probabilities
     loss: np.ndarray                         # (T,) -log p(token t | tokens < t); NaN at t=0
     parity: np.ndarray                       # (L, T) max |h(cell equations) - h(nn)| over units
-    cell: str = "LSTM"
+    cell: str = "LSTM"                       # the cell type ("RNN_TANH", "LSTM", ...)
     num_layers: int = 1
     num_directions: int = 1
     hidden_size: int = 0
@@ -48,7 +51,7 @@ class ProbeResult:
 
     @property
     def quantities(self) -> list[str]:
-        """"h", then "c" for LSTM, then the gates in weight row order."""
+        """"h", then "c" with a cell state, then the gates in weight row order."""
         return list(self.states[(0, 0)])
 
     @property
@@ -68,56 +71,53 @@ def encode(text: str, vocab, tokenizer: str = "char") -> tuple[list[str], torch.
     return tokens, torch.tensor([vocab[tokens]], dtype=torch.long)  # (1, T)
 
 
-def one_layer(rnn: nn.RNNBase, layer: int) -> nn.RNNBase:
-    """An nn module of the same kind holding only `layer`'s weights (both directions), on the
+def one_layer(rnn: nn.Module, layer: int) -> nn.Module:
+    """A module of the same cell type holding only `layer`'s weights (both directions), on the
     CPU, time first: fed layer l-1's outputs it returns layer l's, as inside `rnn`."""
     D = 2 if rnn.bidirectional else 1
-    kw = dict(input_size=rnn.input_size if layer == 0 else D * rnn.hidden_size, hidden_size=rnn.hidden_size,
-              num_layers=1, bias=rnn.bias, bidirectional=rnn.bidirectional)
-    if isinstance(rnn, nn.RNN):
-        kw["nonlinearity"] = rnn.nonlinearity
-    sub = type(rnn)(**kw, device="meta")  # no init: the weights are assigned below
+    with torch.device("meta"):  # no init: the weights are assigned below
+        sub = cell_type_of(rnn).module(rnn.input_size if layer == 0 else D * rnn.hidden_size,
+                                       rnn.hidden_size, num_layers=1, bias=rnn.bias,
+                                       bidirectional=rnn.bidirectional)
     sd = {re.sub(r"_l\d+", "_l0", k): v.detach().cpu() for k, v in rnn.state_dict().items()
           if int(re.search(r"_l(\d+)", k).group(1)) == layer}
     sub.load_state_dict(sd, assign=True)
     return sub.eval()
 
 
-def layer_states(cell: str, nonlinearity: str, x: torch.Tensor, h: torch.Tensor, weights) -> tuple[dict, torch.Tensor]:
-    """Every state and gate of one layer and direction over time, from nn's outputs.
+def layer_states(ct: CellType, x: torch.Tensor, h: torch.Tensor, weights) -> tuple[dict, torch.Tensor]:
+    """Every state and gate of one layer and direction over time, from the module's outputs.
 
-    x (T, I) the layer's input, h (T, H) its nn outputs, both in the direction's time order;
-    weights (w_ih, w_hh, b_ih, b_hh). Returns ({"h", "c" (LSTM), gates...: (T, H)},
-    parity (T,) = max over units |h(equations) - h(nn)|)."""
+    x (T, I) the layer's input, h (T, H) its outputs, both in the direction's time order;
+    weights (w_ih, w_hh, b_ih, b_hh). Returns ({"h", "c" (with a cell state), gates...: (T, H)},
+    parity (T,) = max over units |h(equations) - h(module)|)."""
     w_ih, w_hh, b_ih, b_hh = weights
     x_proj = x @ w_ih.T if b_ih is None else torch.addmm(b_ih, x, w_ih.T)  # (T, G*H)
     h_prev = torch.cat([h.new_zeros(1, h.shape[1]), h[:-1]])             # (T, H): h_{t-1}, h_0 = 0
-    c = None
-    if cell == "LSTM":
-        _, ig, gates = lstm_step(x_proj, h_prev, torch.zeros_like(h), w_hh, b_hh)  # c_{t-1} = 0: c_t = i_t * g_t
-        c = cell_state(gates["f"], ig)                                    # (T, H)
-        h_eq = gates["o"] * torch.tanh(c)                                 # (T, H)
-    elif cell == "GRU":
-        h_eq, gates = gru_step(x_proj, h_prev, w_hh, b_hh)               # (T, H)
-    else:
-        h_eq, gates = rnn_step(x_proj, h_prev, w_hh, b_hh, nonlinearity)  # (T, H)
-    states = {"h": h, **({"c": c} if c is not None else {}), **gates}
+    c_prev = None
+    if ct.has_cell_state:
+        _, b, _ = ct.step(x_proj, h_prev, torch.zeros_like(h), w_hh, b_hh)  # c_{t-1} = 0: b_t
+        _, ab, _ = ct.step(x_proj, h_prev, torch.ones_like(h), w_hh, b_hh)  # c_{t-1} = 1: a_t + b_t
+        c = cell_state(ab - b, b)                                          # (T, H)
+        c_prev = torch.cat([c.new_zeros(1, c.shape[1]), c[:-1]])          # (T, H): c_{t-1}, c_0 = 0
+    h_eq, c, gates = ct.step(x_proj, h_prev, c_prev, w_hh, b_hh)          # (T, H) each
+    states = {"h": h, **({"c": c} if ct.has_cell_state else {}), **gates}
     return states, (h_eq - h).abs().amax(dim=1)                           # (T,)
 
 
-def cell_state(f: torch.Tensor, ig: torch.Tensor) -> torch.Tensor:
-    """c_t = f_t * c_{t-1} + (i*g)_t with c_0 = 0, f and ig (T, H): the one recurrence left,
-    elementwise, in numpy (a few µs a step)."""
-    f_np, c = f.numpy(), ig.numpy()  # c starts as i*g (a fresh tensor); c[t] += f[t] * c[t-1]
+def cell_state(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """c_t = a_t * c_{t-1} + b_t with c_0 = 0, a and b (T, H) (LSTM: a = f, b = i * g): the one
+    recurrence left, elementwise, in numpy (a few µs a step)."""
+    a_np, c = a.numpy(), b.numpy()  # c starts as b (a fresh tensor); c[t] += a[t] * c[t-1]
     for t in range(1, len(c)):
-        c[t] += f_np[t] * c[t - 1]
+        c[t] += a_np[t] * c[t - 1]
     return torch.from_numpy(c)  # (T, H)
 
 
-def trace_layers(rnn: nn.RNNBase, x: torch.Tensor) -> tuple[dict, np.ndarray, torch.Tensor]:
+def trace_layers(rnn: nn.Module, x: torch.Tensor) -> tuple[dict, np.ndarray, torch.Tensor]:
     """x (T, input_size) -> ({(layer, direction): {quantity: (T, H)}}, parity (L, T), top
     layer's outputs (T, D*H))."""
-    cell, nonlinearity = normalize_cell(rnn.mode, getattr(rnn, "nonlinearity", "tanh"))
+    ct = cell_type_of(rnn)
     D, H, T = 2 if rnn.bidirectional else 1, rnn.hidden_size, x.shape[0]
     traces, parity, layer_in = {}, np.zeros((rnn.num_layers, T), dtype=np.float32), x
     for layer in range(rnn.num_layers):
@@ -126,19 +126,19 @@ def trace_layers(rnn: nn.RNNBase, x: torch.Tensor) -> tuple[dict, np.ndarray, to
         for d in range(D):
             weights = list(layer_weights(sub, 0, d))
             flip = (lambda v: v.flip(0)) if d else (lambda v: v)  # the reverse direction reads t = T-1 .. 0
-            states, diff = layer_states(cell, nonlinearity, flip(layer_in), flip(out[:, d * H:(d + 1) * H]), weights)
+            states, diff = layer_states(ct, flip(layer_in), flip(out[:, d * H:(d + 1) * H]), weights)
             traces[(layer, d)] = {name: flip(v) for name, v in states.items()}  # each (T, H), time order
             parity[layer] = np.maximum(parity[layer], flip(diff).numpy())
         layer_in = out
     return traces, parity, layer_in
 
 
-def gate_saturation(states: dict) -> list[dict]:
+def gate_saturation(states: dict, sigmoid_gates=()) -> list[dict]:
     """Per (layer, direction, sigmoid gate): share of (time, unit) values below 0.1 (closed)
     and above 0.9 (open), and per-unit shares for a Karpathy-style scatter."""
     rows = []
     for (layer, direction), q in states.items():
-        for gate in (g for g in q if g in SIGMOID_GATES):
+        for gate in (g for g in q if g in sigmoid_gates):
             v = q[gate]  # (T, H)
             below, above = (v < SATURATION_LOW).mean(axis=0), (v > SATURATION_HIGH).mean(axis=0)  # (H,)
             rows.append({"layer": layer, "direction": direction, "gate": gate,
@@ -167,12 +167,12 @@ def probe(model, vocab, text: str, tokenizer: str = "char") -> ProbeResult:
     if len(tokens) > 1:  # the guess made at t-1 is scored on token t
         loss[1:] = (-logp[:-1].gather(1, ids[0, 1:, None])[:, 0]).numpy()
     top_tokens = [vocab.to_tokens(row) for row in top_ids.tolist()]
-    cell, _ = normalize_cell(rnn.mode)
+    ct = cell_type_of(rnn)
     return ProbeResult(tokens=tokens, states=states, top_tokens=top_tokens,
                        top_probs=top_logp.exp().numpy().astype(np.float32), loss=loss,
-                       parity=parity, cell=cell, num_layers=rnn.num_layers,
+                       parity=parity, cell=ct.name, num_layers=rnn.num_layers,
                        num_directions=2 if rnn.bidirectional else 1, hidden_size=rnn.hidden_size,
-                       saturation=gate_saturation(states))
+                       saturation=gate_saturation(states, ct.sigmoid_gates))
 
 
 # ---- character-class signals and unit sorting -------------------------------------------

@@ -49,7 +49,7 @@ def question(desc: ShapeReport, target: str) -> Question:
     elif target in TENSORS and desc.tensor(target) is not None:
         answer, formula = desc.tensor(target), desc.tensor_formulas[target]
     else:
-        raise ValueError(f"nothing called {target!r} in this {desc.cell}")
+        raise ValueError(f"nothing called {target!r} in this {desc.family}")
     why = f"{target} has shape {formula}: {_with_numbers(formula, desc)}."
     if target in ("h_n", "h0", "c_n", "c0") and desc.batch_first:
         why += " batch_first only changes input and output; the states are never batch-first."

@@ -1,4 +1,5 @@
-"""Shapes of every weight and tensor of nn.RNN / nn.LSTM / nn.GRU, from the formulas.
+"""Shapes of every weight and tensor of nn.RNN / nn.LSTM / nn.GRU (or a registered cell
+type's module, laid out the same way), from the formulas.
 
 Nothing here builds a module except `run_real`, which exists so the page (and the tests)
 can hold the formulas against PyTorch itself.
@@ -16,7 +17,7 @@ T = seq_len, B = batch_size.
     input  : (T, B, I)      or (B, T, I) with batch_first
     output : (T, B, D·R)    or (B, T, D·R) with batch_first
     h0, h_n: (L·D, B, R)    never batch-first
-    c0, c_n: (L·D, B, H)    LSTM only, never batch-first
+    c0, c_n: (L·D, B, H)    with a cell state (LSTM) only, never batch-first
 
 Total parameters = D · [G·H·(I + R) + (L-1)·G·H·(D·R + R) + L·2·G·H·[bias] + L·P·H].
 """
@@ -26,13 +27,13 @@ import math
 import warnings
 from dataclasses import dataclass, replace
 
-from .cells import CELL_GATES, DIRECTIONS, GATE_MEANINGS, cell_type
+from .cells import CELL_TYPES, DIRECTIONS, FAMILY_GATES, GATE_MEANINGS, CellType, cell_type
 
-GATES = {family: list(gates) for family, gates in CELL_GATES.items()}   # playground/cells.py
+GATES = FAMILY_GATES   # family -> gates in weight row order, from the registered cell types
 
 
 def cell_family(cell: str) -> str:
-    """The torch module family ("RNN" | "LSTM" | "GRU") of a cell name ("RNN_TANH", "GRU", ...)."""
+    """The family ("RNN" | "LSTM" | "GRU": the torch module kind) of a cell type ("RNN_TANH", ...)."""
     return cell_type(cell).family
 
 
@@ -41,9 +42,10 @@ def _positive(name: str, value) -> None:
         raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
 
 
-def validate(cell, input_size, hidden_size, num_layers, proj_size, seq_len, batch_size) -> str:
-    """Check a configuration the way PyTorch would; return the cell family or raise ValueError."""
-    family = cell_family(cell)
+def validate(cell, input_size, hidden_size, num_layers, proj_size, seq_len, batch_size) -> CellType:
+    """Check a configuration the way PyTorch would; return the cell type or raise ValueError."""
+    ct = cell_type(cell)
+    family = ct.family
     for name, value in [("input_size", input_size), ("hidden_size", hidden_size),
                         ("num_layers", num_layers), ("seq_len", seq_len),
                         ("batch_size", batch_size)]:
@@ -55,7 +57,7 @@ def validate(cell, input_size, hidden_size, num_layers, proj_size, seq_len, batc
     if proj_size and proj_size >= hidden_size:
         raise ValueError(f"proj_size ({proj_size}) has to be smaller than hidden_size "
                          f"({hidden_size}): PyTorch refuses nn.LSTM(..., proj_size={proj_size})")
-    return family
+    return ct
 
 
 Block = tuple[str, int, int]  # (label, start, stop): rows of one gate, or columns of one input
@@ -96,9 +98,9 @@ class TensorShapes:
         return getattr(self, name)
 
 
-def _param_entries(family, input_size, hidden_size, num_layers, bias, num_directions, proj_size):
+def _param_entries(gates, input_size, hidden_size, num_layers, bias, num_directions, proj_size):
     """One ParamEntry per parameter, in named_parameters() order."""
-    gates, H, P = GATES[family], hidden_size, proj_size
+    H, P = hidden_size, proj_size
     G, R = len(gates), (proj_size or hidden_size)
     g_txt = f"{G}·hidden_size" if G > 1 else "hidden_size"
     r_txt = "proj_size" if P else "hidden_size"
@@ -134,9 +136,9 @@ def _param_entries(family, input_size, hidden_size, num_layers, bias, num_direct
     return out
 
 
-def _total_formula(family, bias, num_layers, proj_size) -> str:
+def _total_formula(gates, bias, num_layers, proj_size) -> str:
     """Symbolic total, matching the module docstring (terms that are 0 are left out)."""
-    G = len(GATES[family])
+    G = len(gates)
     g = f"{G}·H" if G > 1 else "H"
     R = "P" if proj_size else "H"
     terms = [f"{g}·(I + {R})"]
@@ -162,14 +164,14 @@ def evaluate(formula: str, values: dict) -> int:
     return int(eval(expr, {"__builtins__": {}}, {}))  # digits and operators only (checked above)
 
 
-def tensor_formulas(family, batch_first, proj_size) -> dict:
+def tensor_formulas(has_cell_state, batch_first, proj_size) -> dict:
     """The shape formula of each input/output tensor, in PyTorch's argument names."""
     r = "proj_size" if proj_size else "hidden_size"
     tb = "batch_size, seq_len" if batch_first else "seq_len, batch_size"
     state = f"(num_layers·num_directions, batch_size, {r})"
     out = {"input": f"({tb}, input_size)", "h0": state,
            "output": f"({tb}, num_directions·{r})", "h_n": state}
-    if family == "LSTM":
+    if has_cell_state:
         out["c0"] = out["c_n"] = "(num_layers·num_directions, batch_size, hidden_size)"
     return out
 
@@ -177,9 +179,10 @@ def tensor_formulas(family, batch_first, proj_size) -> dict:
 @dataclass(frozen=True)
 class ShapeReport(TensorShapes):
     """What `describe` returns. The contract's names are attributes here (they were the keys of
-    a dict): parameters {name: shape}, input, h0, c0, output, h_n, c_n (c0/c_n None unless
-    LSTM), gates; `tensor(name)` looks one of the six tensors up by name."""
-    cell: str                     # "RNN" | "LSTM" | "GRU"
+    a dict): parameters {name: shape}, input, h0, c0, output, h_n, c_n (c0/c_n None without a
+    cell state), gates; `tensor(name)` looks one of the six tensors up by name."""
+    cell: str                     # the cell type: "RNN_TANH" | "RNN_RELU" | "LSTM" | "GRU" | ...
+    family: str                   # the torch module kind: "RNN" | "LSTM" | "GRU" | ...
     input_size: int
     hidden_size: int
     num_layers: int
@@ -209,26 +212,27 @@ class ShapeReport(TensorShapes):
 
 def describe(cell, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
              bidirectional=False, proj_size=0, seq_len=5, batch_size=3) -> ShapeReport:
-    """Every parameter and tensor shape of nn.<cell>(...), computed from the formulas.
+    """Every parameter and tensor shape of the cell type's module (nn.LSTM(...), ...), computed
+    from the formulas. `cell`: a cell type ("RNN_TANH", "LSTM") or a family ("RNN", "GRU").
 
     Returns a ShapeReport: the contract's names ("parameters", "input", "h0", "c0", "output",
     "h_n", "c_n", "gates") are its attributes, with the same meaning as the old dict keys.
     """
-    family = validate(cell, input_size, hidden_size, num_layers, proj_size, seq_len, batch_size)
+    ct = validate(cell, input_size, hidden_size, num_layers, proj_size, seq_len, batch_size)
     D = 2 if bidirectional else 1
     R = proj_size or hidden_size
     T, B, L = seq_len, batch_size, num_layers
-    details = _param_entries(family, input_size, hidden_size, L, bias, D, proj_size)
-    lstm = family == "LSTM"
+    details = _param_entries(ct.gates, input_size, hidden_size, L, bias, D, proj_size)
+    lstm = ct.has_cell_state
     seq = (B, T) if batch_first else (T, B)
-    total_formula = _total_formula(family, bias, L, proj_size)
+    total_formula = _total_formula(ct.gates, bias, L, proj_size)
     symbols = {"D": D, "H": hidden_size, "I": input_size, "L": L, "P": proj_size}
     return ShapeReport(
-        cell=family, input_size=input_size, hidden_size=hidden_size,
+        cell=ct.name, family=ct.family, input_size=input_size, hidden_size=hidden_size,
         num_layers=L, bias=bool(bias), batch_first=bool(batch_first),
         bidirectional=bool(bidirectional), proj_size=proj_size,
         seq_len=T, batch_size=B, num_directions=D, real_hidden=R,
-        gates=list(GATES[family]),
+        gates=list(ct.gates),
         parameters={e.name: e.shape for e in details},
         details=details,
         input=(*seq, input_size),                  # (T, B, I) or (B, T, I)
@@ -241,7 +245,7 @@ def describe(cell, input_size, hidden_size, num_layers=1, bias=True, batch_first
         total_formula=total_formula,
         total_numbers=substitute(total_formula, symbols),
         symbols=symbols,
-        tensor_formulas=tensor_formulas(family, batch_first, proj_size),
+        tensor_formulas=tensor_formulas(ct.has_cell_state, batch_first, proj_size),
     )
 
 
@@ -280,12 +284,12 @@ def module_args(desc: ShapeReport) -> str:
                          ("proj_size", 0)]:
         if getattr(desc, key) != default:
             args.append(f"{key}={getattr(desc, key)}")
-    return f"nn.{desc.cell}({', '.join(args)})"
+    return f"nn.{desc.family}({', '.join(args)})"
 
 
 def pytorch_code(desc: ShapeReport) -> str:
     """Runnable PyTorch code for the settings in `desc`, printing the shapes the page predicts."""
-    lstm = desc.cell == "LSTM"
+    lstm = desc.c0 is not None   # a cell state: (h0, c0) in, (h_n, c_n) out
     state = "(h0, c0)" if lstm else "h0"
     result = "output, (h_n, c_n)" if lstm else "output, h_n"
     lines = [
@@ -318,17 +322,16 @@ def pytorch_code(desc: ShapeReport) -> str:
 
 
 def build_module(desc: ShapeReport, seed: int = 0):
-    """The real nn.RNN / nn.LSTM / nn.GRU for the settings in `desc` (seeded weights)."""
+    """The real module (nn.RNN / nn.LSTM / nn.GRU, or a registered cell type's) for the
+    settings in `desc` (seeded weights)."""
     import torch
-    from torch import nn
 
     torch.manual_seed(seed)
     kwargs = dict(num_layers=desc.num_layers, bias=desc.bias,
                   batch_first=desc.batch_first, bidirectional=desc.bidirectional)
-    if desc.cell == "LSTM":
+    if desc.proj_size:  # validate() allowed it: nn.LSTM only
         kwargs["proj_size"] = desc.proj_size
-    cls = {"RNN": nn.RNN, "LSTM": nn.LSTM, "GRU": nn.GRU}[desc.cell]
-    return cls(desc.input_size, desc.hidden_size, **kwargs)
+    return cell_type(desc.cell).module(desc.input_size, desc.hidden_size, **kwargs)
 
 
 def run_real(desc: ShapeReport, seed: int = 0, max_params: int = 5_000_000,
@@ -352,7 +355,7 @@ def run_real(desc: ShapeReport, seed: int = 0, max_params: int = 5_000_000,
     h0 = torch.zeros(desc.h0)                         # (L·D, B, R)
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "LSTM with projections is not supported with oneDNN"
-        if desc.cell == "LSTM":
+        if desc.c0 is not None:                      # a cell state
             c0 = torch.zeros(desc.c0)                 # (L·D, B, H)
             output, (h_n, c_n) = rnn(x, (h0, c0))
         else:
@@ -402,10 +405,10 @@ def model_summary(cfg) -> dict:
     """
     V, E, H, D = cfg.vocab_size, cfg.embedding_dim, cfg.hidden_size, 2 if cfg.bidirectional else 1
     _positive("vocab_size", V)
-    rnn = describe(cell_family(cfg.cell), E or V, H, cfg.num_layers, bidirectional=cfg.bidirectional)
+    rnn = describe(cfg.cell, E or V, H, cfg.num_layers, bidirectional=cfg.bidirectional)
     rnn_note = [f"dropout {cfg.dropout:g} between layers"] if cfg.num_layers > 1 and cfg.dropout else []
     if cfg.forget_bias:
-        rnn_note.append(f"forget-gate bias +{cfg.forget_bias:g} in every bias_ih")
+        rnn_note.append(f"forget-gate bias +{cfg.forget_bias:g} in every bias_ih")   # CellType.add_forget_bias
     rows = [
         dict(layer="embedding", module=f"nn.Embedding({V}, {E})" if E else f"one_hot(x, {V})",
              parameters=V * E, formula="V·E" if E else "0",
@@ -427,8 +430,8 @@ def model_summary(cfg) -> dict:
 def _rnn_call(cfg, rnn: ShapeReport) -> str:
     """The model's nn.RNN/LSTM/GRU constructor call, e.g. nn.RNN(32, 64, batch_first=True, nonlinearity='relu')."""
     extra = [f"dropout={cfg.dropout:g}"] if cfg.num_layers > 1 and cfg.dropout else []
-    if cfg.cell.startswith("RNN_"):
-        extra.append(f"nonlinearity='{cfg.cell[4:].lower()}'")
+    if len([ct for ct in CELL_TYPES.values() if ct.family == rnn.family]) > 1:   # RNN: tanh | relu
+        extra.append(f"nonlinearity='{cell_type(cfg.cell).nonlinearity}'")
     call = module_args(replace(rnn, batch_first=True))
     return call[:-1] + "".join(f", {e}" for e in extra) + ")"
 

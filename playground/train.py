@@ -117,7 +117,7 @@ class Trainer:
         self.train_config = tc = train_config
         self.device = resolve_device(tc.device)
         tokens = tokenize(text, tc.tokenizer)
-        self.vocab = vocab or Vocab(tokens, min_freq=tc.min_freq)
+        self.vocab = vocab or Vocab(tokens, min_freq=tc.min_freq, tokenizer=tc.tokenizer)
         self.model_config = self._with_vocab_size(model_config, len(self.vocab))
         ids = torch.tensor(self.vocab[tokens], dtype=torch.long)
         n_val = int(len(ids) * tc.val_fraction)

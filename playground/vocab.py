@@ -76,8 +76,18 @@ def _flatten(tokens: Iterable) -> list[str]:
     return tokens
 
 
+TOKENIZERS = ("char", "word", "word_ws")
+
+
 class Vocab:
-    def __init__(self, tokens: Iterable = (), min_freq: int = 0, reserved_tokens: Sequence[str] = ()):
+    """`tokenizer` names how the tokens were cut from text (`tokenize`'s level): generation
+    turns a prefix into tokens and tokens back into text with it. Set where the vocab is built
+    (the Trainer passes TrainConfig.tokenizer) and kept by to_dict/from_dict."""
+
+    def __init__(self, tokens: Iterable = (), min_freq: int = 0, reserved_tokens: Sequence[str] = (),
+                 tokenizer: str = "char"):
+        if tokenizer not in TOKENIZERS:
+            raise ValueError(f"tokenizer must be one of {', '.join(TOKENIZERS)}, got {tokenizer!r}")
         counter = collections.Counter(_flatten(tokens))
         # most frequent first; sorted() is stable, so ties keep first-appearance order
         self.token_freqs: list[tuple[str, int]] = sorted(counter.items(), key=lambda kv: -kv[1])
@@ -90,6 +100,7 @@ class Vocab:
         self.token_to_idx: dict[str, int] = {tk: i for i, tk in enumerate(self.idx_to_token)}
         self.min_freq = min_freq
         self.reserved_tokens = tuple(reserved_tokens)
+        self.tokenizer = tokenizer
 
     unk = 0  # id of UNK
 
@@ -112,14 +123,17 @@ class Vocab:
     def to_dict(self) -> dict:
         """Plain data for checkpoints (no pickled classes)."""
         return {"idx_to_token": list(self.idx_to_token), "min_freq": self.min_freq,
-                "reserved_tokens": list(self.reserved_tokens)}
+                "reserved_tokens": list(self.reserved_tokens), "tokenizer": self.tokenizer}
 
     @classmethod
     def from_dict(cls, d: dict) -> "Vocab":
+        """The vocab `to_dict` wrote; one saved before the tokenizer was kept is "char" unless
+        d says otherwise (checkpoints pass their TrainConfig's tokenizer)."""
         itos = list(d["idx_to_token"])
         if not itos or itos[0] != UNK or len(set(itos)) != len(itos):
             raise ValueError("vocab must start with <unk> and hold each token once")
-        v = cls((), min_freq=int(d.get("min_freq", 0)), reserved_tokens=tuple(d.get("reserved_tokens", ())))
+        v = cls((), min_freq=int(d.get("min_freq", 0)), reserved_tokens=tuple(d.get("reserved_tokens", ())),
+                tokenizer=d.get("tokenizer", "char"))
         v.idx_to_token = itos
         v.token_to_idx = {tk: i for i, tk in enumerate(itos)}
         return v

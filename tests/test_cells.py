@@ -195,17 +195,37 @@ def test_wrong_state_shape_raises_valueerror():
 
 
 def test_cell_types_are_the_one_home_of_names_gates_and_modules():
-    from playground.cells import CELL_TYPES, cell_type, layer_weights
-    from playground.config import CELLS
+    from playground.cells import CELL_TYPES, GATE_TITLES, LABELS, SIGMOID_GATES, cell_type, cell_type_of, layer_weights
+    from playground.config import ModelConfig
 
-    assert tuple(CELL_TYPES) == CELLS
+    assert tuple(CELL_TYPES) == ("RNN_TANH", "RNN_RELU", "LSTM", "GRU")
     for name, ct in CELL_TYPES.items():
+        assert ModelConfig(cell=name).cell == name and LABELS[name] == ct.label
         rnn = ct.module(5, 7, num_layers=2, bidirectional=True)
-        assert rnn.mode == name if ct.family != "RNN" else rnn.mode == name
+        assert rnn.mode == name and cell_type_of(rnn) is ct
         assert rnn.weight_ih_l0.shape[0] == len(ct.gates) * 7          # gates are the row blocks
-        assert set(ct.sigmoid_gates) <= set(ct.gates)
+        assert set(ct.sigmoid_gates) <= set(ct.gates) and set(ct.sigmoid_gates) <= SIGMOID_GATES
+        assert all(GATE_TITLES[q] == ct.titles[q] for q in ct.quantities)
+        assert ("c" in ct.quantities) == ct.has_cell_state
         w_ih, w_hh, b_ih, b_hh = layer_weights(rnn, 1, 1)
         assert w_ih is rnn.weight_ih_l1_reverse and b_hh is rnn.bias_hh_l1_reverse
-        assert cell_type(rnn.mode) is ct
+        scratch = ScratchRNN(name, 5, 7)
+        assert (scratch.mode, scratch.family) == (name, ct.family) and cell_type_of(scratch) is ct
     assert cell_type("RNN", "relu").name == "RNN_RELU" and cell_type("gru").label == "GRU"
+    assert [ct.name for ct in CELL_TYPES.values() if ct.forget_gate] == ["LSTM"]
     assert layer_weights(torch.nn.GRU(3, 4, bias=False), 0)[2] is None
+
+
+def test_a_cell_type_declaration_is_checked():
+    from playground.cells import CellType, lstm_step, register
+
+    good = dict(name="X", label="X", family="X", gates=("a", "b"), step=lstm_step, flops_per_second=1e9,
+                titles={"h": "h", "a": "a", "b": "b"})
+    CellType(**good)
+    for bad, match in [(dict(name="x"), "upper case"), (dict(titles={"h": "h"}), "titles lack"),
+                       (dict(sigmoid_gates=("q",)), "sigmoid_gates"), (dict(forget_gate="a"), "forget_gate"),
+                       (dict(flops_per_second=0), "flops_per_second")]:
+        with pytest.raises(ValueError, match=match):
+            CellType(**{**good, **bad})
+    with pytest.raises(ValueError, match="already registered"):
+        register(CellType(**{**good, "name": "LSTM"}))

@@ -9,7 +9,7 @@ import torch
 from playground import corpora
 from playground.cells import ScratchRNN
 from playground.config import ModelConfig, TrainConfig
-from playground.generate import (Clamp, Watch, _choose, generate, generate_trace, next_token_distribution,
+from playground.generate import (Clamp, Watch, _draw, generate, generate_trace, next_token_distribution,
                                  unit_quantities)
 from playground.figures.generate import candidates_frame, text_html
 from playground.models import CharModel
@@ -212,13 +212,14 @@ def test_bad_length_and_temperature(lstm):
 
 
 def test_sampling_draws_from_the_temperature_top_k_distribution():
-    """The inverse-CDF draw in _choose follows next_token_distribution (chi-square-ish check)."""
+    """The inverse-CDF draw in _draw follows next_token_distribution (chi-square-ish check)."""
     logits = torch.tensor([2.0, 1.0, 0.5, 0.0, -1.0, -3.0])
     gen = torch.Generator().manual_seed(0)
     n = 20_000
     for temperature, top_k in ((1.0, None), (0.5, None), (2.0, 3)):
         p = next_token_distribution(logits, temperature, top_k)
-        counts = torch.bincount(torch.tensor([_choose(logits, False, temperature, top_k, gen) for _ in range(n)]),
+        u = torch.rand(n, generator=gen).numpy()
+        counts = torch.bincount(torch.tensor([_draw(logits.numpy().copy(), u[i], temperature, top_k) for i in range(n)]),
                                 minlength=6).float()
         assert torch.all((counts / n - p).abs() <= 4 * (p * (1 - p) / n).sqrt() + 1e-9)
         if top_k:
@@ -241,13 +242,13 @@ def test_view_html_and_candidates_table(lstm):
 def test_word_ws_text_is_spaced_and_the_prefix_gets_no_eos():
     """word_ws tokens lost their whitespace: generated words are joined by spaces (one after the
     prefix too), <eos> becomes a line end, and an unfinished prefix line does not end in <eos>."""
-    from playground.generate import _level, _prefix_tokens
+    from playground.generate import _prefix_tokens
 
     text = "the cat sat on the mat\nthe dog sat on the log\n" * 200
     t = Trainer(ModelConfig(hidden_size=16, embedding_dim=8), TrainConfig(tokenizer="word_ws", seq_len=8,
                 batch_size=4), text)
     t.train_steps(5)
-    assert _level(t.vocab) == "word_ws"
+    assert t.vocab.tokenizer == "word_ws"                     # the config's, kept by the vocab
     assert _prefix_tokens("the cat", "word_ws") == ["the", "cat"]
     assert _prefix_tokens("the cat\n", "word_ws") == ["the", "cat", "<eos>"]
     out = generate(t.model, t.vocab, "the cat", 30, seed=0)

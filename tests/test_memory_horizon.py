@@ -71,10 +71,11 @@ def test_forget_bias_shifts_only_the_forget_gate():
     model = mh.build_model("LSTM", replace(TINY, forget_bias=4.0), seed=0)
     plain = mh.build_model("LSTM", replace(TINY, forget_bias=0.0), seed=0)
     h = TINY.hidden_size
-    for name in ("bias_ih_l0", "bias_hh_l0"):
+    for name, value in (("bias_ih_l0", 4.0), ("bias_hh_l0", 0.0)):   # the one rule: all on bias_ih
         shift = getattr(model.rnn, name) - getattr(plain.rnn, name)                # (4H,)
-        assert torch.allclose(shift[h:2 * h], torch.full((h,), 2.0))
+        assert torch.allclose(shift[h:2 * h], torch.full((h,), value))
         assert shift[:h].abs().max() == 0 and shift[2 * h:].abs().max() == 0
+    assert mh.build_model("GRU", replace(TINY, forget_bias=4.0), seed=0).config.forget_bias == 0  # no forget gate
 
 
 def test_gradient_reach_of_the_plain_rnn_fades_faster_than_the_lstms():

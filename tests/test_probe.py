@@ -147,14 +147,15 @@ def test_every_state_and_gate_equals_the_from_scratch_network(cell, bidirectiona
 
 def test_parity_catches_a_wrong_cell_equation(monkeypatch):
     """The parity panel is a real check: break the forget gate's equation and it shows."""
-    from playground import probe as probe_module
+    from dataclasses import replace
+
+    from playground.cells import CELL_TYPES, lstm_step
     model, vocab = _model("LSTM", 2)
-    real = probe_module.lstm_step
 
-    def broken(x_proj, h, c, w_hh, b_hh):
-        h_new, c_new, gates = real(x_proj, h, c, w_hh, b_hh)
-        return h_new, c_new, {**gates, "f": gates["f"] * 0.9}
+    def broken(x_proj, h, c, w_hh, b_hh, fix=lambda name, v: v):   # the forget gate 10 % shut
+        return lstm_step(x_proj, h, c, w_hh, b_hh, lambda name, v: fix(name, v * 0.9 if name == "f" else v))
 
-    monkeypatch.setattr(probe_module, "lstm_step", broken)
+    assert probe(model, vocab, TEXT).parity_max < 1e-5
+    monkeypatch.setitem(CELL_TYPES, "LSTM", replace(CELL_TYPES["LSTM"], step=broken))  # probe asks the cell type
     res = probe(model, vocab, TEXT)
     assert res.parity_max > 1e-3

@@ -36,6 +36,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
+from playground.cells import cell_type
 from playground.config import ModelConfig
 from playground.models import CharModel
 
@@ -55,8 +56,8 @@ class Recipe:
     batch_size: int = 32           # lines per step
     lr: float = 3e-3               # Adam
     clip: float = 1.0              # gradient-norm clipping, 0 = off
-    forget_bias: float = 4.0       # LSTM: added to the forget gate's pre-activation at init
-                                   # (half to bias_ih's forget slice, half to bias_hh's)
+    forget_bias: float = 4.0       # cells with a forget gate (LSTM): added to the forget gate's
+                                   # rows of bias_ih at init (CellType.add_forget_bias)
     max_steps: int = 1000          # per (cell, gap, seed): the same budget for every cell
     eval_every: int = 100          # steps between held-out checks (early stop)
     stop_recall: float = 0.99      # stop early once validation recall reaches this
@@ -114,22 +115,10 @@ class LineData:
 
 def build_model(cell: str, recipe: Recipe, seed: int) -> CharModel:
     torch.manual_seed(seed)
+    forget_bias = recipe.forget_bias if cell_type(cell).forget_gate else 0.0
     cfg = ModelConfig(cell=cell, vocab_size=len(ALPHABET), embedding_dim=recipe.embedding_dim,
-                      hidden_size=recipe.hidden_size)
-    model = CharModel(cfg)
-    if cell == "LSTM" and recipe.forget_bias:
-        set_forget_bias(model.rnn, recipe.forget_bias)
-    return model
-
-
-@torch.no_grad()
-def set_forget_bias(lstm: torch.nn.LSTM, value: float) -> None:
-    """Shift the forget gate's pre-activation by `value`: half of it added to the forget slice
-    (rows H..2H, gate order i, f, g, o) of bias_ih, half to bias_hh's. f = sigmoid(... + value)."""
-    h = lstm.hidden_size
-    for name, p in lstm.named_parameters():
-        if name.startswith("bias_"):
-            p[h:2 * h] += value / 2
+                      hidden_size=recipe.hidden_size, forget_bias=forget_bias)
+    return CharModel(cfg)
 
 
 def recall_logits(model: CharModel, lines: torch.Tensor) -> torch.Tensor:

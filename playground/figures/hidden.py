@@ -11,13 +11,10 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ..cells import SIGMOID_GATES
+from ..cells import GATE_TITLES, SIGMOID_GATES   # titles and sigmoid gates: the cell types declare them
 from ..vocab import UNK
 
 SHOWN = {"\n": "↵", " ": "␣", "\t": "⇥", "\r": "␍"}
-GATE_TITLES = {"h": "hidden state h", "c": "cell state c", "i": "input gate i", "f": "forget gate f",
-               "g": "candidate g", "o": "output gate o", "r": "reset gate r", "z": "update gate z",
-               "n": "candidate n"}
 MAX_FLOAT32_CELLS = 64_000   # above this many cells, "auto" sends uint8 (1 byte a cell)
 MAX_CHAR_TICKS = 160         # label every time step with its character up to this length
 

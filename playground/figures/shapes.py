@@ -103,7 +103,7 @@ def weight_blocks_figure(desc: ShapeReport, layer: int, direction: str = "forwar
     """The parameters of one (layer, direction), drawn to scale with their gate row blocks."""
     entries = [e for e in desc.details if e.layer == layer and e.direction == direction]
     if not entries:
-        raise ValueError(f"no layer {layer} / {direction} in this {desc.cell}")
+        raise ValueError(f"no layer {layer} / {direction} in this {desc.family}")
     unit, c, dividers = _scale(entries), Canvas(), Canvas()
     x = 0.0
     for e in entries:

@@ -6,14 +6,13 @@ Their defaults are ModelConfig()'s and TrainConfig()'s (DEFAULTS), never copied 
 """
 from __future__ import annotations
 
-import torch
 import streamlit as st
 
 from playground import corpora
-from playground.cells import LABELS
+from playground.cells import CELL_TYPES, LABELS
 from playground.checkpoint import CheckpointError, read_checkpoint
 from playground.config import INITS, OPTIMIZERS, SAMPLERS, TOKENIZERS, ModelConfig, TrainConfig
-from playground.models import CharModel, count_parameters
+from playground import models
 from playground.limits import check as check_limits
 from playground.runner import Run
 from playground.train import BIDIRECTIONAL_MESSAGE, available_devices
@@ -146,7 +145,7 @@ def _model_knobs(cell: str, one_hot: bool) -> dict:
              "predictions are nearly uniform. Use it to reproduce that example.")
     forget_bias = _number(
         st.number_input, "forget_bias", "forget_bias (LSTM forget gate)", -5.0, 5.0, 0.5,
-        disabled=cell != "LSTM",
+        disabled=not CELL_TYPES[cell].forget_gate,
         help="Added at initialisation to the forget gate's bias (rows hidden_size…2·hidden_size of every "
              "bias_ih): the gate starts near σ(b), 0.73 for b = 1, so cells keep their memory early in "
              "training. Helps on long-range tasks (e.g. the long-range copy corpus); Jozefowicz et al. "
@@ -224,11 +223,10 @@ def _build(cls, **kwargs):
 
 
 def parameter_count(cfg: ModelConfig, text: str, tokenizer: str) -> tuple[int, int]:
-    """(parameters, |V|) of the model this config would build, on the meta device (no memory)."""
+    """(parameters, |V|) of the model this config would build: models.parameter_count, the
+    formula (tied weights counted once)."""
     v = vocab_size(text, tokenizer, 0)
-    with torch.device("meta"):
-        model = CharModel(ModelConfig.from_dict({**cfg.to_dict(), "vocab_size": v}))
-    return count_parameters(model), v
+    return models.parameter_count(cfg, v), v
 
 
 def same_setup(run: Run, cfg: ModelConfig, tc: TrainConfig, corpus_key: str) -> bool:
