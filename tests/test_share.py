@@ -31,9 +31,43 @@ def test_bad_values_are_ignored_with_a_note():
     assert not at.exception
     note = " ".join(w.value for w in at.warning)
     assert "hidden_size=lots" in note and "num_layers=99" in note and "cell=Transformer" in note
-    assert "`nope`" in note and "seq_len" not in note
+    assert "“nope”" in note and "seq_len" not in note
     assert at.number_input(key="hidden_size").value == 128  # the default, not a crash
     assert at.number_input(key="seq_len").value == 16
+
+
+INJECTION = {"\n\n[Log in again](http://ev.il/a)": "1", "seed": "\n\n![](/pixel.png?u=1)",
+             "lr": "<img src=x onerror=alert(1)>", "steps": "`x` :red[big] $x^2$ # head"}
+
+
+def as_shown(markdown: str) -> str:
+    """Markdown's backslash escapes resolved: the text a reader sees."""
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", markdown)
+
+
+def unescaped(markdown: str) -> str:
+    """What CommonMark would treat as syntax: the text with backslash-escaped characters removed."""
+    return re.sub(r"\\[!-/:-@\[-`{-~]", "", markdown)
+
+
+def test_a_link_cannot_put_a_link_or_an_image_in_the_page():
+    """Issue 19: `_short()` stripped backticks, not newlines, so a link rendered a link and an image."""
+    at = train_with(INJECTION)
+    assert not at.exception
+    shown = [e.value for e in [*at.warning, *at.error, *at.info, *at.markdown, *at.caption, *at.success]]
+    note = as_shown(" ".join(w.value for w in at.warning))
+    assert "[Log in again](http://ev.il/a)" in note and "seed= ![](/pixel.png?u=1)" in note  # named, as typed
+    for markdown in shown:
+        syntax = unescaped(markdown)
+        for needle in ("](", "![", "<img", ":red[", "$x", "`x`", "\n\n"):
+            assert needle not in syntax, (needle, markdown)
+
+
+def test_plain_escapes_markdown_and_line_breaks():
+    from playground.ui.share import plain
+    assert plain("a\n\n[b](http://c)") == "a \\[b\\]\\(http\\:\\/\\/c\\)"
+    assert plain("x" * 50, 40) == "x" * 40 + "… (50 characters)"
+    assert plain("été 循环 🙂") == "été 循环 🙂"
 
 
 def test_instructor_lock_disables_controls():
@@ -83,7 +117,7 @@ def test_shapes_bad_link_values_get_a_note_and_lock_works():
     at = open_page("pages/2_Shapes.py", query={"shp_hidden_size": "-5", "shp_cell": "TRANSFORMER",
                                                "lock": "shp_cell"})
     assert not at.exception
-    note = " ".join(w.value for w in at.warning)
+    note = as_shown(" ".join(w.value for w in at.warning))
     assert "shp_hidden_size=-5" in note and "shp_cell=TRANSFORMER" in note
     assert at.radio(key="shp_cell").disabled and not at.number_input(key="shp_hidden_size").disabled
     assert at.number_input(key="shp_hidden_size").value == 20     # the inspector's default kept

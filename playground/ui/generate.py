@@ -17,6 +17,7 @@ from playground.figures import generate as gv
 from playground.generate import Clamp, GenerationTrace, unit_quantities
 from playground.figures.hidden import GATE_TITLES
 from playground.runner import Run
+from playground.ui.share import plain
 
 CLAMP_MODES = ("zero it", "set it to a value")
 DECODINGS = ("sampled", "greedy")
@@ -74,7 +75,7 @@ def step_inspector(traces: dict[str, GenerationTrace]) -> None:
     step = st.slider("Step to inspect (character index in the generated text)", 0, n - 1, 0, key="gen_step")
     cols = st.columns(len(traces))
     for col, (name, tr) in zip(cols, traces.items()):
-        col.markdown(f"**{name}**, step {step}: chose `{gv.show_token(tr.tokens[step])}`")
+        col.markdown(f"**{name}**, step {step}: chose “{plain(gv.show_token(tr.tokens[step]))}”")
         col.dataframe(gv.candidates_frame(tr, step), hide_index=True, width="stretch", column_config={
             "probability": st.column_config.ProgressColumn("model probability", format="%.3f",
                                                            min_value=0.0, max_value=1.0)})

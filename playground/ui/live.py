@@ -15,6 +15,7 @@ import streamlit as st
 from playground.figures import curves as curve_figures
 from playground.refresh import RefreshBudget
 from playground.runner import Run, Snapshot
+from playground.ui.share import plain
 
 POLL_SECONDS = 1.0
 IDLE_POLL_SECONDS = 5.0
@@ -182,7 +183,7 @@ def samples(snap: Snapshot) -> None:
     if not snap.samples:
         return
     s = snap.samples[-1]
-    st.markdown(f"**Generated after step {s.step:,}** from the prefix `{s.prefix!r}`")
+    st.markdown(f"**Generated after step {s.step:,}** from the prefix {plain(repr(s.prefix))}")
     left, right = st.columns(2)
     left.caption("Greedy: always the most likely next token")
     left.code(s.prefix + s.greedy, language=None, wrap_lines=True)

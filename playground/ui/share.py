@@ -9,6 +9,7 @@ values); `?hide=...` also hides them. Remembered for the session, so it survives
 """
 from __future__ import annotations
 
+import re
 from typing import Callable
 from urllib.parse import urlencode
 
@@ -55,10 +56,28 @@ def instructor_banner(keys: list[str]) -> None:
         st.info("🔒 Instructor mode: " + ", ".join(sorted(hidden | locked)) + " fixed for this exercise.")
 
 
+_LINE_BREAKS = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")
+_MARKDOWN = re.compile(r"([!-/:-@\[-`{-~])")   # every ASCII punctuation character
+
+
+def plain(text, limit: int | None = None) -> str:
+    """Text from a URL, a file name, an upload or a checkpoint, made safe to put inside
+    st.markdown/st.warning/...: line breaks and control characters become spaces and every
+    ASCII punctuation character is backslash-escaped (CommonMark), so it shows as typed and can
+    never become a link, an image, HTML, a heading or a code span. `limit`: at most that many
+    characters, then "… (N characters)".
+
+        st.warning(f"Could not load {plain(upload.name)}")
+    """
+    text = _LINE_BREAKS.sub(" ", str(text))
+    if limit is not None and len(text) > limit:
+        return _MARKDOWN.sub(r"\\\1", text[:limit]) + f"… ({len(text):,} characters)"
+    return _MARKDOWN.sub(r"\\\1", text)
+
+
 def _short(text: str) -> str:
-    """A link value as echoed back: at most MAX_SHOWN characters, backticks removed."""
-    text = str(text).replace("`", "'")
-    return text if len(text) <= MAX_SHOWN else text[:MAX_SHOWN] + f"… ({len(text):,} characters)"
+    """A link value as echoed back: at most MAX_SHOWN characters, shown as plain text."""
+    return plain(text, MAX_SHOWN)
 
 
 def _matches(raw: str, value, label: str | None) -> bool:
@@ -92,12 +111,12 @@ class LinkCheck:
             if key in NOT_SETTINGS:
                 continue
             if key not in keys:
-                out.append(f"`{_short(key)}` (not a setting of this page)")
+                out.append(f"“{_short(key)}” (not a setting of this page)")
                 continue
             value = st.session_state.get(key)
             label = labels[key](value) if key in labels else None
             if not _matches(raw, value, label):
-                out.append(f"`{key}={_short(raw)}` (not a valid value; kept {label or value!r})")
+                out.append(f"{key}={_short(raw)} (not a valid value; kept {label or value!r})")
         return out
 
     def report(self, keys: list[str], labels: dict[str, Callable] | None = None) -> None:

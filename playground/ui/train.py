@@ -17,7 +17,7 @@ from playground.limits import check as check_limits
 from playground.runner import Run
 from playground.train import BIDIRECTIONAL_MESSAGE, available_devices
 from playground.vocab import Vocab, tokenize
-from playground.ui.share import bound, share_link
+from playground.ui.share import bound, plain, share_link
 from playground.ui import create_run, registry
 
 OWN_TEXT = "own"
@@ -77,7 +77,7 @@ def _own_text() -> str | None:
         try:
             return corpora.decode_upload(upload.getvalue())
         except ValueError as e:
-            st.error(f"Could not read {upload.name}: {e}"
+            st.error(f"Could not read {plain(upload.name)}: {e}"
                      + (" Training on the pasted text instead." if pasted.strip() else ""))
             if not pasted.strip():
                 return None
@@ -360,7 +360,7 @@ def checkpoint_section(run: Run | None, text: str | None, corpus_key: str) -> No
     try:
         ckpt = read_checkpoint(upload.getvalue())
     except CheckpointError as e:
-        col2.error(f"Could not load {upload.name}: {e}")
+        col2.error(f"Could not load {plain(upload.name)}: {plain(e)}")
         return
     if text is None:
         col2.warning("Choose a corpus first: a checkpoint resumes training on the current corpus.")
@@ -374,7 +374,7 @@ def checkpoint_section(run: Run | None, text: str | None, corpus_key: str) -> No
     st.session_state["ckpt_loaded"] = upload.file_id
     st.session_state[PENDING_KEY] = _checkpoint_settings(run.model_config, tc)
     st.session_state[CKPT_MESSAGE_KEY] = (
-        f"Loaded {upload.name}: {run.label}, {run.steps_done:,} steps trained. Its settings are now in "
+        f"Loaded {plain(upload.name)}: {run.label}, {run.steps_done:,} steps trained. Its settings are now in "
         "the sidebar; press Start to continue training it.")
     st.rerun()  # redraw the sidebar, the controls and the curves for the resumed run
 
