@@ -6,10 +6,7 @@ import math
 import torch
 import pandas as pd
 
-from .config import ModelConfig, TrainConfig
-from .runner import Snapshot
-
-CELLS_FOR_COMPARISON = ("RNN_TANH", "GRU", "LSTM")
+from .front import Snapshot
 
 
 def summary_row(snap: Snapshot) -> dict:
@@ -18,7 +15,7 @@ def summary_row(snap: Snapshot) -> dict:
     val = h["val_loss"].dropna()
     tail = h["loss"].tail(20)
     return {
-        "run": snap.label, "status": snap.status, "cell": mc.cell, "hidden_size": mc.hidden_size,
+        "run": snap.label, "status": str(snap.status), "cell": mc.cell, "hidden_size": mc.hidden_size,
         "num_layers": mc.num_layers, "parameters": snap.parameters, "steps": snap.step,
         "train perplexity (last 20)": math.exp(tail.mean()) if len(tail) else float("nan"),
         "val perplexity": math.exp(val.iloc[-1]) if len(val) else float("nan"),
@@ -29,18 +26,6 @@ def summary_row(snap: Snapshot) -> dict:
 
 def summary_table(snapshots: list[Snapshot]) -> pd.DataFrame:
     return pd.DataFrame([summary_row(s) for s in snapshots])
-
-
-def comparison_configs(hidden_size: int) -> list[ModelConfig]:
-    """The same network size with each cell: what recurrence type alone changes."""
-    return [ModelConfig(cell=c, hidden_size=hidden_size, embedding_dim=16) for c in CELLS_FOR_COMPARISON]
-
-
-COMPARISON_TRAIN = dict(seq_len=64, batch_size=32, lr=3e-3, clip=1.0, sampler="consecutive")
-
-
-def comparison_train_config(seed: int) -> TrainConfig:
-    return TrainConfig(**COMPARISON_TRAIN, seed=seed)
 
 
 @torch.no_grad()

@@ -21,7 +21,9 @@ import math
 import random
 import threading
 import time
-from dataclasses import asdict, dataclass
+from collections import defaultdict
+from dataclasses import asdict, dataclass, replace
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -29,6 +31,7 @@ import torch
 import torch.nn.functional as F
 
 from .config import ModelConfig, TrainConfig, check_lr
+from .front import HistoryRow, history_frame
 from .models import CharModel, detach_state
 from .sampling import consecutive_batches, random_batches
 from .vocab import Vocab, detokenize, token_char_counts, tokenize
@@ -48,6 +51,13 @@ BIDIRECTIONAL_MESSAGE = (
 
 class TrainingDiverged(RuntimeError):
     """The loss or gradient became NaN/inf; the message says what happened and what to try."""
+
+
+def diverged_message(step: int, what: str, kept: int, lr: float, clip: float) -> str:
+    return (f"Training diverged at step {step}: the {what} is not a finite number "
+            f"(exploding gradients). The run stopped; the weights from step {kept} are kept. "
+            f"Try a lower learning rate (now {lr:g}), turn on gradient clipping "
+            f"(clip = 1.0; now {clip:g}), or use LSTM/GRU instead of a relu RNN.")
 
 
 @dataclass
@@ -92,23 +102,75 @@ def _finite(x) -> bool:
     return isinstance(x, (int, float)) and math.isfinite(x)
 
 
-def history_frame(rows: list[dict]) -> pd.DataFrame:
-    """Trainer history rows -> DataFrame with val_perplexity and tokens_per_s columns.
-    val_bits_per_char is NaN where not measured; annealed is True on rows where lr was divided."""
-    df = pd.DataFrame(rows, columns=[*StepMetrics.__dataclass_fields__, "val_loss", "val_bits_per_char",
-                                     "annealed"])
-    df["val_loss"] = df["val_loss"].astype(float)
-    df["val_bits_per_char"] = df["val_bits_per_char"].astype(float)
-    df["annealed"] = df["annealed"].eq(True)
-    df["val_perplexity"] = np.exp(df["val_loss"])
-    df["tokens_per_s"] = df["tokens"] / df["seconds"]
-    return df
+def with_vocab_size(cfg: ModelConfig, n: int) -> ModelConfig:
+    """`cfg` with vocab_size n (ValueError if it asked for another size)."""
+    if cfg.vocab_size and cfg.vocab_size != n:
+        raise ValueError(f"vocab_size is {cfg.vocab_size} but the vocab built from the text has {n} tokens")
+    return ModelConfig.from_dict({**cfg.to_dict(), "vocab_size": n})
+
+
+def split_text(text: str, tc: TrainConfig, vocab: Vocab | None = None):
+    """(vocab, training ids, validation ids, characters per validation token): the text's
+    tokens, the last val_fraction held out. ValueError if too short for one batch."""
+    tokens = tokenize(text, tc.tokenizer)
+    vocab = vocab or Vocab(tokens, min_freq=tc.min_freq, tokenizer=tc.tokenizer)
+    ids = torch.tensor(vocab[tokens], dtype=torch.long)
+    n_val = int(len(ids) * tc.val_fraction)
+    train_ids, val_ids = ids[: len(ids) - n_val], ids[len(ids) - n_val:]
+    need = tc.batch_size * (tc.seq_len + 1)
+    if len(train_ids) < need:
+        raise ValueError(f"the training text has {len(train_ids):,} tokens but batch_size × (seq_len + 1) "
+                         f"needs {need:,}: lower batch_size or seq_len, or use a longer text")
+    return vocab, train_ids, val_ids, val_char_counts(text, tc.tokenizer, len(ids) - n_val)
+
+
+def val_char_counts(text: str, tokenizer: str, start: int) -> torch.Tensor:
+    """Characters each token from token `start` on covers (all 1 for char tokens)."""
+    if tokenizer == "char":
+        return torch.ones(len(text) - start, dtype=torch.int32)
+    return torch.tensor(token_char_counts(text, tokenizer)[start:], dtype=torch.int32)
+
+
+def resumed_lr(tc: TrainConfig, rows: list[HistoryRow]) -> float:
+    """The config's lr; when annealing, a resumed run goes on at the lr it had reached."""
+    if not (tc.anneals and rows and rows[-1].lr > 0):
+        return tc.lr
+    return rows[-1].lr / (tc.anneal_factor if rows[-1].annealed else 1.0)
+
+
+def epoch_batches(ids: torch.Tensor, tc: TrainConfig, epoch: int):
+    """The batches of one pass over `ids`: random windows, or consecutive rows from an offset
+    drawn per epoch (so windows do not always start at the same tokens)."""
+    if tc.sampler == "random":
+        return random_batches(ids, tc.batch_size, tc.seq_len, seed=tc.seed + epoch)
+    offset = random.Random(tc.seed + epoch).randrange(tc.seq_len)
+    if len(ids) - offset < tc.batch_size * (tc.seq_len + 1):
+        offset = 0
+    return consecutive_batches(ids, tc.batch_size, tc.seq_len, offset=offset)
+
+
+@torch.no_grad()
+def validation_sums(model, ids: torch.Tensor, chars: torch.Tensor, rows: int, seq_len: int) -> tuple[float, int, int]:
+    """(summed cross-entropy, tokens scored, characters they stand for) over `ids` read as
+    `rows` consecutive streams of windows of seq_len, the state carried."""
+    total, count, n_chars, state = 0.0, 0, 0, None
+    for (X, Y), (_, Y_chars) in zip(consecutive_batches(ids, rows, seq_len),
+                                    consecutive_batches(chars, rows, seq_len)):   # (rows, T) each
+        logits, state = model(X, state)                                          # (rows, T, V)
+        total += F.cross_entropy(logits.reshape(-1, logits.shape[-1]), Y.reshape(-1), reduction="sum").item()
+        count += Y.numel()
+        n_chars += int(Y_chars.sum())
+    return total, count, n_chars
 
 
 class Trainer:
+    """Callbacks (minGPT's trainer): `add_callback("on_step_end", fn)`; fn(trainer, metrics)
+    runs after every step, in the order added (a run's validation and sample cadence, an
+    observer). An exception in one ends the step as the step's own would."""
+
     def __init__(self, model_config: ModelConfig, train_config: TrainConfig, text: str,
                  vocab: Vocab | None = None, state_dict: dict | None = None,
-                 history: list[dict] | None = None):
+                 history: list[dict | HistoryRow] | None = None):
         """`vocab`, `state_dict` and `history` resume a checkpointed run."""
         if model_config.bidirectional:
             raise ValueError(BIDIRECTIONAL_MESSAGE)
@@ -116,71 +178,42 @@ class Trainer:
             raise ValueError("the training text is empty")
         self.train_config = tc = train_config
         self.device = resolve_device(tc.device)
-        tokens = tokenize(text, tc.tokenizer)
-        self.vocab = vocab or Vocab(tokens, min_freq=tc.min_freq, tokenizer=tc.tokenizer)
-        self.model_config = self._with_vocab_size(model_config, len(self.vocab))
-        ids = torch.tensor(self.vocab[tokens], dtype=torch.long)
-        n_val = int(len(ids) * tc.val_fraction)
-        self.train_ids, self.val_ids = ids[: len(ids) - n_val], ids[len(ids) - n_val:]
-        self.val_chars = self._val_char_counts(text, tc.tokenizer, len(ids) - n_val)  # (n_val,)
-        need = tc.batch_size * (tc.seq_len + 1)
-        if len(self.train_ids) < need:
-            raise ValueError(
-                f"the training text has {len(self.train_ids):,} tokens but batch_size × (seq_len + 1) "
-                f"needs {need:,}: lower batch_size or seq_len, or use a longer text")
+        self.vocab, self.train_ids, self.val_ids, self.val_chars = split_text(text, tc, vocab)
+        self.model_config = with_vocab_size(model_config, len(self.vocab))
         with _INIT_LOCK:
             torch.manual_seed(tc.seed)
             self.model = CharModel(self.model_config)
         if state_dict is not None:
             self.model.load_state_dict(state_dict)
         self.model.to(self.device)
-        self._rows: list[dict] = [dict(r) for r in history or []]
-        self._best_val = min((r["val_loss"] for r in self._rows if _finite(r.get("val_loss"))), default=None)
+        self._rows = [r if isinstance(r, HistoryRow) else HistoryRow.from_dict(r) for r in history or []]
+        self._best_val = min((r.val_loss for r in self._rows if _finite(r.val_loss)), default=None)
         self.base_lr = tc.lr  # the lr asked for (config or set_lr); annealing divides the optimizer's
-        self.optimizer = self._make_optimizer(self._resumed_lr())
+        self.optimizer = self._make_optimizer(resumed_lr(tc, self._rows))
         self.uniform_perplexity = float(len(self.vocab))
         self.unigram_perplexity = unigram_perplexity(self.train_ids, len(self.vocab))
         self._train_ids_dev = self.train_ids.to(self.device)
-        self._state = None
-        self._epoch = 0
+        self._state, self._epoch = None, 0
         self._batches = self._new_epoch()
         self._good = (0, self._copy_weights())
+        self._callbacks: dict[str, list[Callable]] = defaultdict(list)
 
-    @staticmethod
-    def _with_vocab_size(cfg: ModelConfig, n: int) -> ModelConfig:
-        if cfg.vocab_size and cfg.vocab_size != n:
-            raise ValueError(f"vocab_size is {cfg.vocab_size} but the vocab built from the text has {n} tokens")
-        return ModelConfig.from_dict({**cfg.to_dict(), "vocab_size": n})
+    def add_callback(self, event: str, fn: Callable[["Trainer", StepMetrics], None]) -> None:
+        """Call fn(trainer, metrics) at `event` ("on_step_end": after each step)."""
+        self._callbacks[event].append(fn)
 
-    @staticmethod
-    def _val_char_counts(text: str, tokenizer: str, start: int) -> torch.Tensor:
-        """Characters each validation token covers (all 1 for char tokens)."""
-        if tokenizer == "char":
-            return torch.ones(len(text) - start, dtype=torch.int32)
-        return torch.tensor(token_char_counts(text, tokenizer)[start:], dtype=torch.int32)
+    def _fire(self, event: str, m: StepMetrics) -> None:
+        for fn in self._callbacks.get(event, ()):
+            fn(self, m)
 
-    def _resumed_lr(self) -> float:
-        """The config's lr; when annealing, a resumed run goes on at the lr it had reached."""
-        tc = self.train_config
-        if not (tc.anneals and self._rows and "lr" in self._rows[-1]):
-            return tc.lr
-        last = self._rows[-1]
-        return last["lr"] / (tc.anneal_factor if last.get("annealed") else 1.0)
-
-    def _make_optimizer(self, lr: float | None = None) -> torch.optim.Optimizer:
-        tc, lr = self.train_config, self.train_config.lr if lr is None else lr
-        make = {"sgd": torch.optim.SGD, "adamw": torch.optim.AdamW}.get(tc.optimizer, torch.optim.Adam)
+    def _make_optimizer(self, lr: float) -> torch.optim.Optimizer:
+        make = {"sgd": torch.optim.SGD, "adamw": torch.optim.AdamW}.get(self.train_config.optimizer, torch.optim.Adam)
         return make(self.model.parameters(), lr=lr)
 
     def _new_epoch(self):
         """A fresh batch iterator; the hidden state is reset at every epoch start."""
-        tc, self._state = self.train_config, None
-        if tc.sampler == "random":
-            return random_batches(self._train_ids_dev, tc.batch_size, tc.seq_len, seed=tc.seed + self._epoch)
-        offset = random.Random(tc.seed + self._epoch).randrange(tc.seq_len)
-        if len(self._train_ids_dev) - offset < tc.batch_size * (tc.seq_len + 1):
-            offset = 0
-        return consecutive_batches(self._train_ids_dev, tc.batch_size, tc.seq_len, offset=offset)
+        self._state = None                 # _Counted: the batches taken are the sampler's position
+        return _Counted(epoch_batches(self._train_ids_dev, self.train_config, self._epoch))
 
     def _next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
         for _ in range(2):
@@ -210,7 +243,8 @@ class Trainer:
             group["lr"] = float(lr)
 
     def step(self) -> StepMetrics:
-        """One optimisation step. Raises TrainingDiverged (weights kept from before) on NaN/inf."""
+        """One optimisation step, then the on_step_end callbacks. Raises TrainingDiverged
+        (weights kept from before) on NaN/inf."""
         tc, t0 = self.train_config, time.perf_counter()
         X, Y = self._next_batch()                                     # (B, T), (B, T)
         state = None if tc.sampler == "random" else self._state
@@ -232,9 +266,10 @@ class Trainer:
         m = StepMetrics(step=self.steps_done + 1, loss=loss_value, perplexity=math.exp(min(loss_value, 700)),
                         grad_norm=norm_value, clipped=bool(tc.clip > 0 and norm_value > tc.clip),
                         tokens=X.numel(), seconds=time.perf_counter() - t0, lr=self.lr, epoch=self._epoch)
-        self._rows.append(asdict(m))
+        self._rows.append(HistoryRow(**asdict(m)))
         if m.step % GOOD_COPY_EVERY == 0:
             self._good = (m.step, self._copy_weights())
+        self._fire("on_step_end", m)
         return m
 
     def train_steps(self, n: int) -> list[StepMetrics]:
@@ -256,11 +291,7 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         self._state = None
         what = f"loss {loss}" if not math.isfinite(loss) else f"gradient norm {norm}"
-        raise TrainingDiverged(
-            f"Training diverged at step {step}: the {what} is not a finite number "
-            f"(exploding gradients). The run stopped; the weights from step {kept} are kept. "
-            f"Try a lower learning rate (now {self.lr:g}), turn on gradient clipping "
-            f"(clip = 1.0; now {self.train_config.clip:g}), or use LSTM/GRU instead of a relu RNN.")
+        raise TrainingDiverged(diverged_message(step, what, kept, self.lr, self.train_config.clip))
 
     @torch.no_grad()
     def evaluate(self) -> float:
@@ -269,46 +300,129 @@ class Trainer:
         first evaluation of a step may anneal lr (see the module docstring)."""
         tc, ids = self.train_config, self.val_ids[:MAX_VAL_TOKENS].to(self.device)
         rows = max(1, min(tc.batch_size, (len(ids) - 1) // tc.seq_len))
-        total, count, chars, state = 0.0, 0, 0, None
         self.model.eval()
-        batches = zip(consecutive_batches(ids, rows, tc.seq_len),
-                      consecutive_batches(self.val_chars[:MAX_VAL_TOKENS], rows, tc.seq_len))
-        for (X, Y), (_, Y_chars) in batches:                          # (rows, T) each
-            logits, state = self.model(X, state)                      # (rows, T, V)
-            total += F.cross_entropy(logits.reshape(-1, logits.shape[-1]), Y.reshape(-1),
-                                     reduction="sum").item()
-            count += Y.numel()
-            chars += int(Y_chars.sum())
+        total, count, chars = validation_sums(self.model, ids, self.val_chars[:MAX_VAL_TOKENS], rows, tc.seq_len)
         self.model.train()
         value = total / count if count else float("nan")
         if self._rows:
-            row, first = self._rows[-1], "val_loss" not in self._rows[-1]
-            row["val_loss"] = value
-            row["val_bits_per_char"] = total / (math.log(2) * chars) if chars else float("nan")
+            row, first = self._rows[-1], self._rows[-1].val_loss is None
+            row.val_loss = value
+            row.val_bits_per_char = total / (math.log(2) * chars) if chars else float("nan")
             if first:
                 self._anneal(value, row)
         return value
 
-    def _anneal(self, value: float, row: dict) -> None:
+    def _anneal(self, value: float, row: HistoryRow) -> None:
         """lr /= anneal_factor when `value` does not beat the best validation loss so far."""
         if not math.isfinite(value):
             return
         if self.train_config.anneals and self._best_val is not None and value >= self._best_val:
             self._set_lr(self.lr / self.train_config.anneal_factor)
-            row["annealed"] = True
+            row.annealed = True
         self._best_val = value if self._best_val is None else min(self._best_val, value)
 
     @property
     def history(self) -> pd.DataFrame:
-        """One row per step: the StepMetrics fields, val_loss (NaN where not measured),
+        """One row per step: the HistoryRow fields (val_loss NaN where not measured),
         val_perplexity and tokens_per_s."""
         return history_frame(self._rows)
 
+    def rows(self, start: int = 0) -> list[HistoryRow]:
+        """Copies of the history rows from `start` on (cheap incremental reads for a snapshot)."""
+        return [replace(r) for r in self._rows[start:]]
+
     def history_rows(self, start: int = 0) -> list[dict]:
-        """Copies of history rows from `start` on (cheap incremental reads for a snapshot)."""
-        return [dict(r) for r in self._rows[start:]]
+        """The history rows from `start` on as plain dicts (what a checkpoint stores)."""
+        return [r.to_dict() for r in self._rows[start:]]
 
     def val_text(self, n_tokens: int = 300) -> str:
         """A snippet of held-out text (training text if there is no validation split)."""
         ids = self.val_ids if len(self.val_ids) > 1 else self.train_ids
         return detokenize(self.vocab.to_tokens(ids[:n_tokens].tolist()), self.train_config.tokenizer)
+
+    # ---- exact resume (playground/resume.py writes and reads these as bytes) ----------------
+    def state_dict(self) -> dict:
+        """Everything an exact resume needs, as plain data (tensors, numbers, lists; CPU copies,
+        so another thread may serialise it while training goes on): configs, vocab, weights,
+        optimizer state (its lr included), base_lr and the best validation loss (annealing), the
+        sampler's position (epoch, batches taken, the carried hidden state), torch's and
+        Python's global RNG states (dropout) and the history rows (steps_done = their number).
+        A fresh Trainer for the same configs and text + load_state_dict(state) goes on with the
+        losses the uninterrupted run would have had."""
+        return _cpu_copy({
+            "format": STATE_FORMAT, "steps_done": self.steps_done,
+            "model_config": self.model_config.to_dict(), "train_config": self.train_config.to_dict(),
+            "vocab": self.vocab.to_dict(), "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(), "base_lr": self.base_lr, "best_val": self._best_val,
+            "epoch": self._epoch, "epoch_batches": self._batches.taken, "hidden": self._state,
+            "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else [],
+            "python_rng": random.getstate(), "history": self.history_rows()})
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore a state_dict() of a Trainer with the same configs (the device may differ) and
+        text; ValueError if the configs differ. Sets the process-wide torch and Python RNGs."""
+        if state.get("format") != STATE_FORMAT:
+            raise ValueError(f"this is not a trainer state (expected format {STATE_FORMAT!r})")
+        ours = {"model_config": self.model_config.to_dict(),
+                "train_config": {**self.train_config.to_dict(), "device": state["train_config"].get("device")}}
+        for key, mine in ours.items():
+            if {**mine, **state[key]} != mine:
+                raise ValueError(f"the saved state's {key} differs from this trainer's")
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.base_lr, self._best_val = float(state["base_lr"]), state["best_val"]
+        self._rows = [HistoryRow.from_dict(r) for r in state["history"]]
+        self._epoch = int(state["epoch"])
+        self._batches = self._new_epoch()
+        for _ in range(int(state["epoch_batches"])):
+            next(self._batches)
+        self._state = _to_device(state["hidden"], self.device)
+        self._good = (self.steps_done, self._copy_weights())
+        torch.set_rng_state(state["torch_rng"])
+        if state["cuda_rng"] and self.device.type == "cuda":
+            torch.cuda.set_rng_state_all(state["cuda_rng"])
+        random.setstate(_rng_tuple(state["python_rng"]))
+
+
+
+STATE_FORMAT = "rnn-playground-trainer/1"
+
+
+class _Counted:
+    """An iterator that counts the items taken from it."""
+
+    def __init__(self, it):
+        self.it, self.taken = it, 0
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        item = next(self.it)
+        self.taken += 1
+        return item
+
+
+def _cpu_copy(obj):
+    """A deep copy with every tensor cloned to the CPU (dicts, lists and tuples kept)."""
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().to("cpu", copy=True)
+    if isinstance(obj, dict):
+        return {k: _cpu_copy(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_cpu_copy(v) for v in obj)
+    return obj
+
+
+def _to_device(obj, device: torch.device):
+    """A carried hidden state (a tensor, or LSTM's (h, c)) on `device`."""
+    if isinstance(obj, (list, tuple)):
+        return tuple(_to_device(v, device) for v in obj)
+    return obj.to(device) if isinstance(obj, torch.Tensor) else obj
+
+
+def _rng_tuple(state) -> tuple:
+    """random.getstate()'s (version, tuple of ints, gauss), also after a round trip as lists."""
+    version, internal, gauss = state
+    return int(version), tuple(int(x) for x in internal), gauss

@@ -43,12 +43,6 @@ def test_summary_row_numbers_come_from_the_history():
     assert len(fig.data) == 4 and fig.data[0].y[-1] > 1
 
 
-def test_comparison_trains_the_three_cells_with_one_size():
-    cfgs = compare.comparison_configs(32)
-    assert [c.cell for c in cfgs] == ["RNN_TANH", "GRU", "LSTM"]
-    assert {c.hidden_size for c in cfgs} == {32}
-
-
 def compare_page() -> AppTest:
     return open_page("pages/6_Compare.py")
 
@@ -57,9 +51,10 @@ def train_three(at: AppTest, steps: int) -> None:
     """RNN, GRU and LSTM runs on long-range copy in the page's workspace, as the Train page makes
     them (the one-click button now runs the memory-horizon experiment: tests/test_memory_page.py)."""
     text = corpora.load("long_range")
-    for cfg in compare.comparison_configs(8):
-        runner.REGISTRY.create(cfg, compare.comparison_train_config(0), text, at.session_state["owner_token"],
-                        label=cfg.cell, corpus_key="long_range").start(steps)
+    for cell in ("RNN_TANH", "GRU", "LSTM"):
+        cfg = ModelConfig(cell=cell, hidden_size=8, embedding_dim=16)
+        runner.REGISTRY.create(cfg, TrainConfig(seed=0), text, at.session_state["owner_token"],
+                               label=cell, corpus_key="long_range").start(steps)
 
 
 def test_compare_page_one_click_and_delete():

@@ -15,6 +15,7 @@ from playground import corpora
 from playground.config import ModelConfig, TrainConfig
 from playground.limits import LIMITS, Limits
 from playground.ray_backend import LOST_MESSAGE, RayBackend, unreachable
+from playground.ray_run import Seen
 from playground.runner import LocalBackend, RunRegistry, UnavailableBackend, backend_from_env
 from playground.scheduler import Scheduler
 
@@ -126,9 +127,9 @@ def test_snapshots_fetch_only_new_rows(reg, monkeypatch):
     run.start(30)
     assert run.join(60)
     fetched = []
-    merge = run._merge
-    monkeypatch.setattr(run, "_merge", lambda part: (fetched.append((len(part["rows"]), len(part["samples"]))),
-                                                     merge(part)))
+    merge = Seen.merge
+    monkeypatch.setattr(Seen, "merge", lambda seen, delta: (fetched.append((len(delta.rows), len(delta.samples))),
+                                                            merge(seen, delta)))
     first = run.snapshot()
     second = run.snapshot()
     assert fetched[-1] == (1, 0)               # only the last row, re-read; no sample again
@@ -155,7 +156,7 @@ def test_reads_do_not_wait_for_a_long_step(reg):
         time.sleep(0.03)
     took.sort()
     assert took[len(took) // 2] < min(0.1, step_seconds / 2), (took, step_seconds)
-    run.set_lr(0.001)                          # applied between steps, off the lane reads go through
+    run.set_lr(0.001)                          # sent in order; the next read is taken after it
     t0 = time.perf_counter()
     assert run.lr == 0.001 and run.snapshot().lr == 0.001
     assert time.perf_counter() - t0 < step_seconds / 2

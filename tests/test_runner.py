@@ -13,6 +13,7 @@ from conftest import wait_until
 from playground import corpora
 from playground.config import ModelConfig, TrainConfig
 from playground.limits import LIMITS, Limits
+from playground.front import RunFront, Status
 from playground.runner import RunRegistry
 
 wait_for = partial(wait_until, timeout=30.0, every=0.02)
@@ -28,14 +29,14 @@ def make_registry(request):
     its runs are stopped and freed afterwards."""
     made = []
 
-    def make(limits: Limits | None = None) -> RunRegistry:
+    def make(limits: Limits | None = None, observer=None) -> RunRegistry:
         limits = replace(limits or LIMITS, max_concurrent=1)
         backend = None
         if request.param == "ray":
             from playground.ray_backend import RayBackend
             request.getfixturevalue("ray_cluster")
             backend = RayBackend(limits, env={})
-        made.append(RunRegistry(limits=limits, backend=backend))
+        made.append(RunRegistry(limits=limits, backend=backend, observer=observer))
         return made[-1]
 
     yield make
@@ -76,7 +77,7 @@ def test_pause_resume_step_and_stop(registry):
     paused_at = run.steps_done
     time.sleep(0.3)
     assert run.steps_done == paused_at and run.status == "paused"
-    run.step_once()
+    run.step()
     assert wait_for(lambda: run.steps_done == paused_at + 1)
     time.sleep(0.2)
     assert run.steps_done == paused_at + 1             # exactly one step
@@ -89,7 +90,7 @@ def test_pause_resume_step_and_stop(registry):
 
 def test_step_on_a_new_run_does_one_step(registry):
     run = registry.create(MODEL, TRAIN, TEXT, owner="a")
-    run.step_once()
+    run.step()
     run.join(10)
     assert run.steps_done == 1 and run.status == "finished"
 
@@ -211,3 +212,56 @@ def test_copy_model_is_independent_of_training(registry):
     run.join(10)
     assert all((model.state_dict()[k] == v).all() for k, v in before.items())
     assert cfg.vocab_size == len(vocab) and not model.training
+
+
+class Recorder:
+    """A RunObserver that keeps what it is told (what a run store would write)."""
+
+    def __init__(self):
+        self.rows, self.samples, self.statuses = {}, [], []
+
+    def on_history(self, run_id, rows):
+        self.rows.update({(run_id, r.step): r for r in rows})          # upsert by step
+
+    def on_sample(self, run_id, sample):
+        self.samples.append((run_id, sample))
+
+    def on_status(self, run_id, status, step):
+        self.statuses.append((run_id, status, step))
+
+
+def test_an_observer_sees_rows_samples_and_status_changes(make_registry):
+    seen = Recorder()
+    registry = make_registry(observer=seen)
+    run = registry.create(MODEL, TRAIN, TEXT, owner="a")
+    assert isinstance(run, RunFront)
+    run.update_settings(sample_every=10)
+    run.start(30)
+    assert run.join(30)
+    snap = run.snapshot()                     # the Ray proxy tells what it fetches
+    assert sorted(step for _, step in seen.rows) == list(range(1, 31))
+    assert all(rid == run.run_id for rid, _ in seen.rows)
+    rows = [seen.rows[run.run_id, s] for s in range(1, 31)]
+    assert [r.loss for r in rows] == list(snap.history["loss"])
+    assert rows[-1].val_loss == snap.history["val_loss"].iloc[-1]        # measured after the step, told too
+    assert [s.step for _, s in seen.samples] == [10, 20, 30] == [s.step for s in snap.samples]
+    assert seen.statuses[-1] == (run.run_id, Status.FINISHED, 30)
+    if registry.backend.name == "local":      # told every change, in order; Ray: those its reads see
+        assert [st for _, st, _ in seen.statuses] == ["queued", "running", "finished"]
+    run.start(5)
+    run.pause()
+    run.stop()
+    assert run.join(10)
+    assert seen.statuses[-1][1] == Status.STOPPED
+
+
+def test_limits_are_checked_before_the_run_is_built(make_registry):
+    reg = make_registry(Limits(max_hidden_size=8))
+    built = []
+    make_run = reg.backend.make_run
+    reg.backend.make_run = lambda *a, **k: built.append(1) or make_run(*a, **k)
+    with pytest.raises(ValueError, match="hidden_size 16 is above this server's limit of 8"):
+        reg.create(MODEL, TRAIN, TEXT, owner="a")
+    assert built == [] and reg.runs_of("a") == []
+    reg.create(replace(MODEL, hidden_size=8), TRAIN, TEXT, owner="a")
+    assert built == [1]
