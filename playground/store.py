@@ -62,8 +62,7 @@ class RunStore:
             raise
         except SQLAlchemyError as e:
             engine.dispose()
-            log.error("run store at %s cannot be opened: %r", where, e)
-            raise StoreError(f"the run store at {where} cannot be used: {describe_error(e)}.") from None
+            raise StoreError(f"the run store at {where} cannot be used: {describe_error(e)}") from e
         return cls(engine, where)
 
     def close(self) -> None:

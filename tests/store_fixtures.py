@@ -5,12 +5,27 @@ Import them into a test module: `from store_fixtures import pg_base, store_url  
 from __future__ import annotations
 
 import itertools
+import math
 
 import pytest
 
+from playground.store_records import RunRecord
 from postgres_cluster import create_schema, postgres_bin, postgres_cluster
 
 _schemas = itertools.count(1)
+TOKEN = "tok-Zq3xY8pLmN0aBcDeFgHiJk"   # the shape of secrets.token_urlsafe(16)
+DAY = 86400.0
+
+
+def row(step, val_loss=None, **kw):
+    return dict(dict(step=step, loss=2.0 / step, perplexity=math.exp(2.0 / step), grad_norm=0.5, clipped=step % 2 == 0,
+                     tokens=512, seconds=0.01, lr=3e-3, epoch=0, val_loss=val_loss, val_bits_per_char=None,
+                     annealed=False), **kw)
+
+
+def run(run_id="r1", token=TOKEN, **kw):
+    return RunRecord.for_token(token, run_id=run_id, model_config={"cell": "GRU", "hidden_size": 64},
+                               train_config={"lr": 3e-3, "sampler": "random"}, **kw)
 
 
 @pytest.fixture(scope="session")

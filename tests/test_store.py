@@ -1,7 +1,6 @@
 """The run store against real databases: SQLite and PostgreSQL (see store_fixtures)."""
 from __future__ import annotations
 
-import math
 import sqlite3
 
 import pytest
@@ -11,22 +10,7 @@ from playground import store_schema as S
 from playground.store import RunStore
 from playground.store_records import RunRecord, hash_token, text_hash
 from playground.store_schema import StoreError
-from store_fixtures import pg_base, store_url  # noqa: F401  (fixtures)
-
-TOKEN = "tok-Zq3xY8pLmN0aBcDeFgHiJk"   # the shape of secrets.token_urlsafe(16)
-DAY = 86400.0
-
-
-def row(step, val_loss=None, **kw):
-    return dict(dict(step=step, loss=2.0 / step, perplexity=math.exp(2.0 / step), grad_norm=0.5, clipped=step % 2 == 0,
-                     tokens=512, seconds=0.01, lr=3e-3, epoch=0, val_loss=val_loss, val_bits_per_char=None,
-                     annealed=False), **kw)
-
-
-def run(run_id="r1", token=TOKEN, **kw):
-    return RunRecord.for_token(token, run_id=run_id, model_config={"cell": "GRU", "hidden_size": 64},
-                               train_config={"lr": 3e-3, "sampler": "random"}, **kw)
-
+from store_fixtures import DAY, TOKEN, pg_base, row, run, store_url  # noqa: F401  (fixtures)
 
 @pytest.fixture
 def store(store_url):
