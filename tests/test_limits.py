@@ -18,6 +18,39 @@ def test_estimated_parameters_equal_the_real_model(mc):
     assert estimate(mc, TrainConfig(), 11).parameters == real
 
 
+def _many_configs():
+    """Every cell type × tied/untied × one-hot × bidirectional × 1-3 layers (valid combinations)."""
+    import itertools
+    from playground.cells import CELL_TYPES
+    for cell, tie, one_hot, bi, layers in itertools.product(CELL_TYPES, (False, True), (False, True),
+                                                            (False, True), (1, 3)):
+        if tie and one_hot:
+            continue                        # tie_weights needs an embedding
+        H = 6
+        E = 0 if one_hot else (2 * H if bi else H) if tie else 5
+        yield ModelConfig(cell=cell, vocab_size=13, embedding_dim=E, hidden_size=H, num_layers=layers,
+                          bidirectional=bi, tie_weights=tie)
+
+
+@pytest.mark.parametrize("mc", list(_many_configs()),
+                         ids=lambda c: f"{c.cell}-tie{int(c.tie_weights)}-E{c.embedding_dim}-D{c.num_directions}-L{c.num_layers}")
+def test_one_parameter_count_everywhere(mc):
+    """models.parameter_count (the formula, tied weights once) is what the model holds, what the
+    estimate uses, what the Shapes page's summary totals and what the Train page's header shows."""
+    from playground import shapes
+    from playground.models import parameter_count
+    from playground.ui.train import parameter_count as train_page_count
+
+    with torch.device("meta"):
+        model = CharModel(mc)
+    real = sum(p.numel() for p in model.parameters())     # a tied tensor is yielded once
+    assert parameter_count(mc, 13) == real == count_parameters(model)
+    assert estimate(mc, TrainConfig(), 13).parameters == real
+    assert shapes.model_summary(mc)["total"] == real
+    text = "abcdefghijkl"                                    # 12 characters + <unk> = 13 tokens
+    assert train_page_count(ModelConfig.from_dict({**mc.to_dict(), "vocab_size": 0}), text, "char") == (real, 13)
+
+
 def test_cost_grows_with_batch_tokens_and_layers():
     small = estimate(ModelConfig(num_layers=1), TrainConfig(seq_len=32, batch_size=8), 50)
     wide = estimate(ModelConfig(num_layers=1), TrainConfig(seq_len=32, batch_size=16), 50)
@@ -58,7 +91,9 @@ def test_limits_from_environment_variables():
     assert dict(limits.table())["hidden_size"] == "≤ 256"
 
 
-def test_stop_acts_within_two_seconds_at_the_largest_settings_the_limits_allow():
+def test_stop_acts_within_the_step_in_flight_at_the_largest_settings_the_limits_allow():
+    """Stop at the largest settings: at most the step in flight lands, and the trainer is freed
+    within a few of this run's own steps (a ratio, not seconds: machines differ)."""
     import time
 
     from playground import corpora
@@ -71,15 +106,18 @@ def test_stop_acts_within_two_seconds_at_the_largest_settings_the_limits_allow()
     reg = RunRegistry(max_concurrent=1, limits=limits)
     run = reg.create(mc, TrainConfig(seq_len=32, batch_size=batch), corpora.load("brackets", 200_000), owner="big")
     run.start(10_000)
-    deadline = time.monotonic() + 60
-    while run.steps_done < 2 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    t0 = time.monotonic()
+    deadline, seen = time.monotonic() + 120, {}
+    while run.steps_done < 3 and time.monotonic() < deadline:
+        seen.setdefault(run.steps_done, time.monotonic())
+        time.sleep(0.02)
+    step_seconds = time.monotonic() - seen.get(2, seen.get(1, deadline - 120))   # one step's duration
+    t0, at_stop = time.monotonic(), run.steps_done
     run.stop()
-    while reg.scheduler.active_jobs() and time.monotonic() - t0 < 10:
+    while reg.scheduler.active_jobs() and time.monotonic() - t0 < 20 * step_seconds + 10:
         time.sleep(0.02)
     stopped_after = time.monotonic() - t0
     steps = run.steps_done
     time.sleep(0.5)
-    assert run.status == "stopped" and run.steps_done == steps
-    assert stopped_after < 2.0, f"the trainer went on for {stopped_after:.1f} s after Stop (batch_size {batch})"
+    assert run.status == "stopped" and run.steps_done == steps <= at_stop + 1
+    assert stopped_after < 3 * step_seconds + 0.5, \
+        f"the trainer went on for {stopped_after:.1f} s after Stop, one step takes {step_seconds:.1f} s"
