@@ -9,6 +9,8 @@ fewer characters (it slows down as the text grows) and reported per character ov
 length, so it is an upper bound on its speed at `--length`. Each figure is the median of
 `--repeats` runs after a warm-up, in wall-clock time and in this process's CPU time (the
 machine is shared: CPU time leaves out the time other processes held the core).
+Also a bare PyTorch step-by-step sampling loop on the same model: the ratios to it do not
+depend on the machine (tests/test_benchmarks.py checks them).
 Targets: sampled >= 20,000 chars/s, greedy faster, the clamp path >= 5,000 chars/s.
 """
 from __future__ import annotations
@@ -48,6 +50,23 @@ def naive(model, vocab, prefix: str, length: int, seed: int = 0) -> str:
     return "".join(vocab.to_tokens(ids[len(prefix):]))
 
 
+@torch.no_grad()
+def bare_step_loop(model, vocab, prefix: str, length: int, temperature: float = 0.8,
+                   greedy: bool = False, seed: int = 0) -> str:
+    """The sampling loop a PyTorch user would write: the same model (nn.Embedding, nn.LSTM,
+    nn.Linear) fed one token at a time with its state carried, torch softmax + multinomial.
+    The machine-independent yardstick for generate(): both run in the same process."""
+    gen = torch.Generator().manual_seed(seed)
+    logits, state = model(torch.tensor([vocab[list(prefix)]]))       # (1, T, V)
+    ids = []
+    for _ in range(length):
+        probs = torch.softmax(logits[0, -1] / temperature, dim=-1)    # (V,)
+        nxt = int(probs.argmax()) if greedy else int(torch.multinomial(probs, 1, generator=gen))
+        ids.append(nxt)
+        logits, state = model(torch.tensor([[nxt]]), state)           # (1, 1, V)
+    return "".join(vocab.to_tokens(ids))
+
+
 TARGETS = {"sampled": 20_000, "clamp": 5_000}
 
 
@@ -80,12 +99,16 @@ def main() -> None:
          lambda n: generate_trace(model, vocab, PREFIX, n, seed=0, clamp=Clamp(0, 0, 0.0))),
         ("naive: re-feed prefix + text every step", args.naive_length,
          lambda n: naive(model, vocab, PREFIX, n)),
+        ("bare PyTorch step loop (state carried)", args.length // 4,
+         lambda n: bare_step_loop(model, vocab, PREFIX, n)),
     ]
     speeds = {}
     for name, n, fn in rows:
         speeds[name] = chars_per_s(fn, n, args.repeats)
         print(f"{name:52s} {n:5d} chars  {speeds[name][0]:9,.0f} chars/s wall  {speeds[name][1]:9,.0f} CPU")
-    sampled, greedy, clamp, slow = (speeds[row[0]][0] for row in rows)
+    sampled, greedy, clamp, slow, bare = (speeds[row[0]][0] for row in rows)
+    print(f"ratio generate / bare step loop: sampled {sampled / bare:.1f}x, greedy {greedy / bare:.1f}x, "
+          f"clamp path {clamp / bare:.2f}x")
     print(f"ratio generate / naive: {sampled / slow:.1f}x "
           f"(naive measured over {args.naive_length} chars; it only gets slower for longer texts)")
     for what, value, target in (("sampled", sampled, TARGETS["sampled"]), ("clamp path", clamp, TARGETS["clamp"])):

@@ -38,6 +38,12 @@ def sample_text(chars: int) -> str:
     return (line * (chars // len(line) + 1))[:chars]
 
 
+@torch.no_grad()
+def forward_once(model, vocab, text: str):
+    """One nn forward of the model over `text`: the yardstick for probe() (same process)."""
+    return model(torch.tensor([vocab[list(text)]]))                  # (1, T, V)
+
+
 def probe_ms(model, vocab, text: str, repeats: int) -> tuple[float, float, list[float]]:
     """(median wall ms, median CPU ms, wall times) over `repeats` calls after one warm-up."""
     probe(model, vocab, text)
@@ -63,7 +69,11 @@ def main() -> None:
         model, vocab = build(cell=cell)
         wall, cpu, times = probe_ms(model, vocab, sample_text(args.chars), args.repeats)
         runs = ", ".join(f"{t:.0f}" for t in times)
-        print(f"{cell:9s} median {wall:7.1f} ms wall ({runs}), {cpu:7.1f} ms CPU")
+        t0 = time.perf_counter()
+        forward_once(model, vocab, sample_text(args.chars))
+        fwd = (time.perf_counter() - t0) * 1e3
+        print(f"{cell:9s} median {wall:7.1f} ms wall ({runs}), {cpu:7.1f} ms CPU; "
+              f"{wall / fwd:.1f}x one nn forward ({fwd:.1f} ms)")
         if cell == "LSTM":
             lstm_ms = wall
     print(f"target: LSTM < {TARGET_MS:.0f} ms: {'met' if lstm_ms < TARGET_MS else 'NOT met'} ({lstm_ms:.1f} ms)")

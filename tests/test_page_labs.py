@@ -1,4 +1,5 @@
 """AppTest of the Labs page: each lab opened by its URL key runs and shows its outcome."""
+import functools
 import math
 from pathlib import Path
 
@@ -14,11 +15,18 @@ PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "4_Labs.py")
 
 
 def open_lab(key: str) -> AppTest:
+    """A fresh AppTest session with lab `key` opened by its URL (for tests that interact)."""
     at = AppTest.from_file(PAGE, default_timeout=60)
     at.query_params["lab"] = key
     at.run()
     assert not at.exception, at.exception
     return at
+
+
+@functools.cache
+def opened_lab(key: str) -> AppTest:
+    """Lab `key` opened once for the tests that only read what it shows (no widget changes)."""
+    return open_lab(key)
 
 
 def metric(at: AppTest, label_start: str) -> str:
@@ -31,7 +39,7 @@ def frame(at: AppTest, column: str):
 
 @pytest.mark.parametrize("lab", LABS, ids=[lab.key for lab in LABS])
 def test_every_lab_opens_with_its_sentence_and_code(lab):
-    at = open_lab(lab.key)
+    at = opened_lab(lab.key)
     assert at.header[0].value == lab.title
     assert any(lab.teaches in m.value for m in at.markdown)
     assert any(lab.notice in i.value for i in at.info)
@@ -50,7 +58,7 @@ def test_unknown_key_opens_first_lab_and_picker_updates_url():
 
 
 def test_hello_reaches_ohlol():
-    at = open_lab("hello")
+    at = opened_lab("hello")
     assert "RNNCell loop, nn.RNN, Embedding + RNN + Linear" in at.success[0].value
     shown = [m.value for m in at.markdown if m.value.startswith("input `hello` →")]
     assert len(shown) == 3                                 # one prediction per version
@@ -72,7 +80,7 @@ def test_fastai_models_learn():
 
 
 def test_lstm_cell_difference_below_1e6():
-    at = open_lab("lstm_cell")
+    at = opened_lab("lstm_cell")
     assert float(metric(at, "max |nn.LSTM output")) < 1e-6
     assert float(metric(at, "max |c_n")) < 1e-6
     looked_up = [d.value for d in at.dataframe if list(d.value.index) == ["id 3", "id 2", "id 1"]][0]
@@ -109,7 +117,7 @@ def test_samplers_and_no_detach():
 
 
 def test_clipping_bounds_the_norm():
-    at = open_lab("clipping")
+    at = opened_lab("clipping")
     table = frame(at, "largest ‖g‖ used by SGD")
     free, clipped = table.iloc[0], table.iloc[1]
     assert float(clipped["largest ‖g‖ used by SGD"]) <= 1.0 + 1e-3
@@ -117,7 +125,7 @@ def test_clipping_bounds_the_norm():
 
 
 def test_perplexity_extremes():
-    at = open_lab("perplexity")
+    at = opened_lab("perplexity")
     table = frame(at, "perplexity").set_index("model")["perplexity"]
     V = int(next(m.value for m in at.markdown if m.value.startswith("|V|")).split("**")[1])
     assert float(table["perfect"]) == 1.0
@@ -127,7 +135,7 @@ def test_perplexity_extremes():
 
 
 def test_warmup_recovers_w_and_b():
-    at = open_lab("warmup")
+    at = opened_lab("warmup")
     w1, w2 = float(metric(at, "learned w₁")), float(metric(at, "learned w₂"))
     b = float(metric(at, "learned b"))
     assert [w1, w2] == pytest.approx(list(warmup.TRUE_W), abs=0.05)
@@ -138,14 +146,14 @@ def test_warmup_recovers_w_and_b():
 
 
 def test_hello_cell_is_one_linear_and_15_epochs():
-    at = open_lab("hello")
+    at = opened_lab("hello")
     assert at.slider(key="lab_hello_epochs").value == 15
     assert float(metric(at, "max |RNNCell h")) < 1e-6
     assert metric(at, "the Linear's weight") == "4 × 8"
 
 
 def test_fastai_verdicts_match_the_table():
-    at = open_lab("fastai")
+    at = opened_lab("fastai")
     table = frame(at, "final loss (default init)").set_index("model")
     verdicts = [m.value for m in at.markdown if "Concatenating [h; x]" in m.value][0]
     concat, loop = (table["final loss (default init)"][n] for n in ("CharLoopConcatModel", "CharLoopModel"))
@@ -176,7 +184,7 @@ def test_fastai_at_scale_button_runs_with_progress(monkeypatch):
 
 
 def test_lstm_cell_shows_the_seed_002_errors():
-    at = open_lab("lstm_cell")
+    at = opened_lab("lstm_cell")
     errors = [e.value for e in at.error]
     assert any("Expected hidden[0] size (1, 1, 3), got [1, 3, 3]" in e for e in errors)
     assert any("floating point" in e for e in errors)
@@ -185,7 +193,7 @@ def test_lstm_cell_shows_the_seed_002_errors():
 
 
 def test_vocab_side_by_side_with_seed_004():
-    at = open_lab("vocab")
+    at = opened_lab("vocab")
     layout = frame(at, "seed 004")
     assert list(layout["seed 004"][:4]) == ["<pad>", "<bos>", "<eos>", "<unk>"]
     assert layout["ours"][0] == "<unk>"
@@ -194,7 +202,7 @@ def test_vocab_side_by_side_with_seed_004():
 
 
 def test_warmup_torch_version_and_formulas():
-    at = open_lab("warmup")
+    at = opened_lab("warmup")
     runs = [d.value for d in at.dataframe if "w1" in d.value.columns]
     assert len(runs) == 2
     for r in runs:
@@ -205,14 +213,14 @@ def test_warmup_torch_version_and_formulas():
 
 
 def test_ngram_product_of_the_factors():
-    at = open_lab("ngram")
+    at = opened_lab("ngram")
     factors = frame(at, "count of the words")
     p = (factors["count of the words"] / factors["count of the context (N if none)"]).prod()
     assert float(metric(at, "P(the output will be) with n = 3")) == pytest.approx(p, rel=1e-3)
 
 
 def test_d2l_rnn_perplexity_below_vocab():
-    at = open_lab("d2l_rnn")
+    at = opened_lab("d2l_rnn")
     V = int(metric(at, "|V|"))
     assert 1 < float(metric(at, "held-out perplexity")) < V / 2
 
