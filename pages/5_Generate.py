@@ -25,8 +25,7 @@ top[0].caption(f"Run {run.run_id[:8]} · {w.model_config.cell}, {w.model_config.
                f"hidden_size {w.model_config.hidden_size} · weights from step {w.step}{live}")
 
 opts = gen_ui.sampling_controls(run, len(w.vocab))
-common = dict(model=w.model, vocab=w.vocab, prefix=opts["prefix"], length=opts["length"])
-sampling = dict(temperature=opts["temperature"], top_k=opts["top_k"], seed=opts["seed"])
+common, sampling = opts.text(w), opts.sampling
 greedy = generate_trace(**common, greedy=True)
 sampled = generate_trace(**common, **sampling)
 
@@ -34,8 +33,7 @@ left, right = st.columns(2)
 with left:
     gen_ui.show_text("Greedy (always the likeliest character)", greedy)
 with right:
-    k = f", top-k {opts['top_k']}" if opts["top_k"] else ""
-    gen_ui.show_text(f"Sampled (temperature {opts['temperature']:g}{k}, seed {opts['seed']})", sampled)
+    gen_ui.show_text(f"Sampled ({opts.describe()})", sampled)
 
 st.subheader("What the model considered at one step")
 st.caption("Probabilities are the model's own, softmax(logits) at temperature 1: temperature and "

@@ -205,3 +205,18 @@ def test_every_setting_starts_at_the_config_default_and_the_default_link_is_bare
         ("brackets", train_ui.DEFAULT_STEPS, ModelConfig().embedding_dim == 0)
     link = next(c.value for c in at.code if "/Train" in c.value)
     assert link.endswith("/Train"), link  # no parameter: every value is the default
+
+
+def test_moving_the_lr_widget_changes_a_training_runs_lr_and_drawing_does_not():
+    """The lr change is an explicit action (the widget's on_change), not a side effect of drawing."""
+    at = open_page("pages/1_Train.py", query={"steps": "100000", "hidden_size": "16", "seq_len": "8",
+                                               "batch_size": "4", "lr": "0.003"})
+    next(b for b in at.button if b.label == "Start").click().run()
+    run = runner.REGISTRY.active_run(at.session_state["owner_token"])
+    assert run is not None and run.is_active and run.base_lr == 0.003
+    run.set_lr(0.01)                               # e.g. another tab of the same link changed it
+    at.run()                                       # a redraw with the sidebar still at 0.003
+    assert run.base_lr == 0.01
+    at.select_slider(key="lr").set_value(0.03).run()   # the learner moves the slider
+    assert run.base_lr == 0.03
+    assert any("Learning rate changed to 0.03" in t.value for t in at.toast)

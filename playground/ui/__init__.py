@@ -22,7 +22,8 @@ import streamlit as st
 from streamlit.errors import StreamlitPageNotFoundError
 
 if TYPE_CHECKING:  # the registry (and torch) load on first use: Home does not wait for them
-    from playground.runner import Run, RunRegistry
+    from playground.front import RunFront as Run
+    from playground.registry import RunRegistry
 
 _log = logging.getLogger("playground")
 if not _log.handlers:  # the server's log shows run lifecycle events (e.g. a closed session's runs)
@@ -149,15 +150,11 @@ def next_run_label(description: str) -> str:
 
 def create_run(model_config, train_config, text: str, corpus_key: str, description: str,
                active: bool = True, **trainer_kwargs) -> "Run":
-    """The one way pages create a run: checks the server's limits, builds it in this workspace
-    and selects it. Raises ValueError with a message for the page to show."""
-    from playground.limits import check
-    reg = registry()
-    run = reg.create(model_config, train_config, text, owner_token(), label=next_run_label(description),
-                     corpus_key=corpus_key, **trainer_kwargs)
-    if (why := check(run.model_config, run.train_config, run.model_config.vocab_size, 1, reg.limits)):
-        reg.remove(run.run_id)
-        raise ValueError("this server cannot train that: " + "; ".join(why) + ".")
+    """The one way pages create a run: the registry checks the server's limits (before anything
+    is built), builds it in this workspace, and it is selected. Raises ValueError with a message
+    for the page to show."""
+    run = registry().create(model_config, train_config, text, owner_token(), label=next_run_label(description),
+                            corpus_key=corpus_key, **trainer_kwargs)
     set_current_run(run, active)
     return run
 

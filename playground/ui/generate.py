@@ -16,11 +16,34 @@ from playground.cells import SIGMOID_GATES
 from playground.figures import generate as gv
 from playground.generate import Clamp, GenerationTrace, unit_quantities
 from playground.figures.hidden import GATE_TITLES
-from playground.runner import Run
+from playground.front import RunFront as Run
 from playground.ui.share import plain
 
 CLAMP_MODES = ("zero it", "set it to a value")
 DECODINGS = ("sampled", "greedy")
+
+
+@dataclass(frozen=True)
+class GenerateOptions:
+    """The sampling controls' values: what generate_trace is called with."""
+    prefix: str
+    length: int
+    temperature: float
+    top_k: int | None           # None: all tokens
+    seed: int
+
+    def text(self, w: "Weights") -> dict:
+        """The arguments every trace of the page shares (model, vocab, prefix, length)."""
+        return dict(model=w.model, vocab=w.vocab, prefix=self.prefix, length=self.length)
+
+    @property
+    def sampling(self) -> dict:
+        """How the sampled trace draws (temperature, top-k, seed)."""
+        return dict(temperature=self.temperature, top_k=self.top_k, seed=self.seed)
+
+    def describe(self) -> str:
+        k = f", top-k {self.top_k}" if self.top_k else ""
+        return f"temperature {self.temperature:g}{k}, seed {self.seed}"
 
 
 @dataclass
@@ -44,7 +67,7 @@ def weights(run: Run, refresh: bool) -> Weights:
     return kept
 
 
-def sampling_controls(run: Run, vocab_size: int) -> dict:
+def sampling_controls(run: Run, vocab_size: int) -> GenerateOptions:
     """Prefix, length, temperature, top-k and seed, in one row."""
     if "gen_prefix" not in st.session_state:
         st.session_state["gen_prefix"] = run.val_text(24)
@@ -55,8 +78,8 @@ def sampling_controls(run: Run, vocab_size: int) -> dict:
                               key="gen_temperature")
     top_k = c[3].number_input("Top-k (0 = all)", 0, vocab_size, 0, key="gen_top_k")
     seed = c[4].number_input("Seed", 0, 2**31 - 1, 0, key="gen_seed")
-    return dict(prefix=prefix, length=int(length), temperature=float(temperature),
-                top_k=int(top_k) or None, seed=int(seed))
+    return GenerateOptions(prefix=prefix, length=int(length), temperature=float(temperature),
+                           top_k=int(top_k) or None, seed=int(seed))
 
 
 def show_text(title: str, trace: GenerationTrace) -> None:

@@ -14,9 +14,12 @@ import streamlit as st
 
 from playground.figures import curves as curve_figures
 from playground.refresh import RefreshBudget
-from playground.runner import Run, Snapshot
+from playground.front import ACTIVE, RunFront as Run, Snapshot, Status
 from playground.ui.share import plain
 
+STATUS_LABELS = {Status.READY: "Ready", Status.QUEUED: "Waiting for its first turn", Status.RUNNING: "Training",
+                 Status.PAUSED: "Paused", Status.FINISHED: "Finished", Status.STOPPED: "Stopped",
+                 Status.DIVERGED: "Diverged", Status.ERROR: "Error", Status.LOST: "Worker lost"}
 POLL_SECONDS = 1.0
 IDLE_POLL_SECONDS = 5.0
 # All live pages' redraws together: at most ~0.15 of a core (of 2 here), so that a room's pages
@@ -27,7 +30,7 @@ PROGRESS = RefreshBudget(budget_cores=0.06, max_interval=10.0, overhead_seconds=
 
 def _buttons(status: str) -> tuple[bool, bool]:
     """What the control buttons depend on: (active, paused)."""
-    return status in ("queued", "running", "paused"), status == "paused"
+    return status in ACTIVE, status == Status.PAUSED
 
 
 def render(run: Run | None) -> None:
@@ -77,21 +80,19 @@ def render(run: Run | None) -> None:
 
 def status(snap: Snapshot, run: Run | None = None) -> None:
     done, target = snap.step, max(snap.target_step, 1)
-    label = {"ready": "Ready", "queued": "Waiting for its first turn", "running": "Training",
-             "paused": "Paused", "finished": "Finished", "stopped": "Stopped",
-             "diverged": "Diverged", "error": "Error", "lost": "Worker lost"}[snap.status]
-    if snap.status == "ready":
+    label = STATUS_LABELS[snap.status]
+    if snap.status == Status.READY:
         st.markdown(f"**Ready** · {done:,} steps trained so far. Press **Start** to train.")
     else:
         st.progress(min(done / target, 1.0), text=f"**{label}** · step {done:,} of {snap.target_step:,}"
-                                                   + (f" · {eta(snap)}" if snap.status == "running" else ""))
-    if snap.status in ("queued", "running"):
+                                                   + (f" · {eta(snap)}" if snap.status == Status.RUNNING else ""))
+    if snap.status in (Status.QUEUED, Status.RUNNING):
         st.caption(sharing(snap))
-    if snap.status in ("diverged", "error", "lost"):
+    if snap.status in (Status.DIVERGED, Status.ERROR, Status.LOST):
         st.error(snap.message)
-    elif snap.status in ("finished", "stopped") and snap.message:
-        st.success(snap.message) if snap.status == "finished" else st.info(snap.message)
-    if snap.status == "lost" and run is not None and hasattr(run, "restart"):
+    elif snap.status in (Status.FINISHED, Status.STOPPED) and snap.message:
+        st.success(snap.message) if snap.status == Status.FINISHED else st.info(snap.message)
+    if snap.status == Status.LOST and run is not None and run.can_restart:
         if st.button("Restart from the last checkpoint", type="primary", key="restart_lost"):
             try:
                 run.restart()

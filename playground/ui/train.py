@@ -6,6 +6,8 @@ Their defaults are ModelConfig()'s and TrainConfig()'s (DEFAULTS), never copied 
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import streamlit as st
 
 from playground import corpora
@@ -14,11 +16,11 @@ from playground.checkpoint import CheckpointError, read_checkpoint
 from playground.config import INITS, OPTIMIZERS, SAMPLERS, TOKENIZERS, ModelConfig, TrainConfig
 from playground import models
 from playground.limits import check as check_limits
-from playground.runner import Run
+from playground.front import RunFront as Run, Status
 from playground.train import BIDIRECTIONAL_MESSAGE, available_devices
 from playground.vocab import Vocab, tokenize
-from playground.ui.share import bound, plain, share_link
-from playground.ui import create_run, registry
+from playground.ui.share import bound, plain, set_before_widgets, share_link
+from playground.ui import OWNER_KEY, create_run, registry
 
 OWN_TEXT = "own"
 LR_CHOICES = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0, 10.0, 20.0, 30.0, 100.0]
@@ -41,6 +43,7 @@ TOKENIZER_HELP = (
     "tokens (for word_ws, per character of the text rebuilt from its tokens: whitespace runs count "
     "as one space, since word_ws never predicts them).")
 ERROR_KEY, CKPT_MESSAGE_KEY, NOTICE_KEY = "train_error", "checkpoint_message", "train_notice"
+LR_TOAST_KEY = "train_lr_toast"   # "Learning rate changed ...", shown once after the lr widget moved
 PENDING_KEY = "pending_settings"   # settings to put into the sidebar before its widgets run
 
 
@@ -166,7 +169,7 @@ def training_settings(text: str | None = None) -> tuple[TrainConfig | None, int]
                         help="adam: per-weight adaptive steps, lr about 1e-3…1e-2. sgd: plain gradient steps, "
                               "large lr (word_language_model: sgd, lr 20, clip 0.25). adamw: Adam with decoupled "
                               "weight decay (PyTorch's default 0.01), which often generalises better on bigger models.")
-    lr = bound(st.select_slider, "lr", "lr (learning rate)", LR_CHOICES, value=DEFAULTS["lr"],
+    lr = bound(st.select_slider, "lr", "lr (learning rate)", LR_CHOICES, value=DEFAULTS["lr"], on_change=_lr_changed,
                help="Can be changed while a run trains. sgd needs large values (1…30), adam and adamw "
                                "small ones. Too large and the loss blows up: the run then stops, keeps the last "
                                "good weights and says so.")
@@ -248,33 +251,63 @@ def new_run(cfg: ModelConfig, tc: TrainConfig, text: str, corpus_key: str, **tra
         return None
 
 
-def _run_for(run: Run | None, setup: tuple) -> Run | None:
+@dataclass(frozen=True)
+class Setup:
+    """What the sidebar asks for in this rerun: the configs (None while invalid), the text (None
+    while missing), the corpus and how many steps Start trains."""
+    model_config: ModelConfig | None
+    train_config: TrainConfig | None
+    text: str | None
+    corpus_key: str
+    steps: int
+
+    @property
+    def complete(self) -> bool:
+        return None not in (self.model_config, self.train_config, self.text)
+
+    def new_run(self) -> Run | None:
+        return new_run(self.model_config, self.train_config, self.text, self.corpus_key)
+
+    def continues(self, run: Run) -> bool:
+        """Would Start/Step continue `run` (lr aside: Start applies the sidebar's)?"""
+        return run.is_active or same_setup(run, self.model_config, self.train_config, self.corpus_key)
+
+
+def _lr_changed() -> None:
+    """The lr widget moved (an explicit action): a training run takes the new lr from its next step."""
+    run, lr = registry().active_run(st.session_state.get(OWNER_KEY, "")), st.session_state.get("lr")
+    if run is not None and lr is not None and run.is_active and run.base_lr != lr:
+        run.set_lr(lr)
+        st.session_state[LR_TOAST_KEY] = f"Learning rate changed to {lr:g} from step {run.steps_done + 1}."
+
+
+def _run_for(run: Run | None, setup: Setup) -> Run | None:
     """`run` if Start/Step would continue it (with the sidebar's lr), else a new run."""
-    cfg, tc, text, corpus_key, _ = setup
-    if run is not None and (run.is_active or same_setup(run, cfg, tc, corpus_key)):
-        if run.base_lr != tc.lr:
-            old = run.base_lr
-            run.set_lr(tc.lr)
-            st.session_state[NOTICE_KEY] = (f"Continuing from step {run.steps_done:,} with the sidebar's "
-                                            f"lr {tc.lr:g} (was {old:g}).")
-        return run
-    return new_run(cfg, tc, text, corpus_key)
+    lr = setup.train_config.lr
+    if run is None or not setup.continues(run):
+        return setup.new_run()
+    if run.base_lr != lr:
+        old = run.base_lr
+        run.set_lr(lr)
+        st.session_state[NOTICE_KEY] = (f"Continuing from step {run.steps_done:,} with the sidebar's "
+                                        f"lr {lr:g} (was {old:g}).")
+    return run
 
 
-def _act(run: Run | None, action: str, setup: tuple) -> None:
+def _act(run: Run | None, action: str, setup: Setup) -> None:
     """Carry out a button's action with this rerun's settings."""
     st.session_state.pop(NOTICE_KEY, None)
     if action in ("start", "step") and (run := _run_for(run, setup)) is not None:
-        run.start(setup[-1]) if action == "start" else run.step(1)
+        run.start(setup.steps) if action == "start" else run.step(1)
     elif action == "pause":
-        run.resume() if run.status == "paused" else run.pause()
+        run.resume() if run.status == Status.PAUSED else run.pause()
     elif action == "stop":
         run.stop()
     elif action == "reset":  # the old run stays on the Compare page until deleted there
         run.stop("Replaced by a fresh run (Reset).")
         registry().set_active(run.owner, None)
-        if None not in setup[:3]:
-            new_run(*setup[:4])
+        if setup.complete:
+            setup.new_run()
 
 
 def limit_problems(cfg: ModelConfig | None, tc: TrainConfig | None, text: str | None, steps: int) -> list[str]:
@@ -289,13 +322,14 @@ def controls(run: Run | None, cfg: ModelConfig | None, tc: TrainConfig | None, c
              text: str | None, steps: int) -> Run | None:
     """Start, Pause/Resume, Step, Stop, Reset. A click acts, then reruns the page so every
     widget shows the new state. Returns the active run."""
+    setup = Setup(cfg, tc, text, corpus_key, steps)
     too_big = limit_problems(cfg, tc, text, steps)
-    ready = None not in (cfg, tc, text) and not too_big
+    ready = setup.complete and not too_big
     active = run is not None and run.is_active
     c = st.columns(5)
     clicks = {
         "start": c[0].button("Start", type="primary", disabled=not ready or active, width="stretch"),
-        "pause": c[1].button("Resume" if run is not None and run.status == "paused" else "Pause",
+        "pause": c[1].button("Resume" if run is not None and run.status == Status.PAUSED else "Pause",
                              disabled=not active, width="stretch"),
         "step": c[2].button("Step", disabled=not ready, width="stretch",
                             help="Exactly one optimisation step (pauses a running run). Quick clicks add up."),
@@ -305,7 +339,7 @@ def controls(run: Run | None, cfg: ModelConfig | None, tc: TrainConfig | None, c
     }
     for action, clicked in clicks.items():
         if clicked:
-            _act(run, action, (cfg, tc, text, corpus_key, steps))
+            _act(run, action, setup)
             st.rerun()
     if too_big:
         st.error("This server's limits cannot hold these settings: " + "; ".join(too_big)
@@ -314,9 +348,8 @@ def controls(run: Run | None, cfg: ModelConfig | None, tc: TrainConfig | None, c
         st.error(error)
     if (notice := st.session_state.get(NOTICE_KEY)):   # kept until the next button: the page may rerun
         st.info(notice)
-    if run is not None and tc is not None and active and run.base_lr != tc.lr:
-        run.set_lr(tc.lr)
-        st.toast(f"Learning rate changed to {tc.lr:g} from step {run.steps_done + 1}.")
+    if (toast := st.session_state.pop(LR_TOAST_KEY, None)):
+        st.toast(toast)
     if run is not None and ready and not active and not same_setup(run, cfg, tc, corpus_key):
         st.info("The settings differ from the last run: Start trains a new model with them.")
     return run
@@ -324,8 +357,7 @@ def controls(run: Run | None, cfg: ModelConfig | None, tc: TrainConfig | None, c
 
 def apply_pending_settings() -> None:
     """Before the sidebar's widgets run: put a loaded checkpoint's settings into them."""
-    for key, value in st.session_state.pop(PENDING_KEY, {}).items():
-        st.session_state[key] = value
+    set_before_widgets(st.session_state.pop(PENDING_KEY, {}))
 
 
 def _checkpoint_settings(mc: ModelConfig, tc: TrainConfig) -> dict:
