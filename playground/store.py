@@ -314,8 +314,10 @@ def upsert_history(conn: Connection, run_id: str, rows: list) -> None:
     values = [_history_values(run_id, r) for r in rows]
     for i in range(0, len(values), CHUNK):
         chunk = values[i:i + CHUNK]
-        steps = [v["step"] for v in chunk]
-        conn.execute(delete(S.history).where(S.history.c.run_id == run_id, S.history.c.step.in_(steps)))
+        steps, h = [v["step"] for v in chunk], S.history.c
+        contiguous = len(set(steps)) == len(steps) == max(steps) - min(steps) + 1   # the usual case
+        conn.execute(delete(S.history).where(h.run_id == run_id, h.step.between(min(steps), max(steps))
+                                             if contiguous else h.step.in_(steps)))
         conn.execute(S.history.insert(), chunk)
 
 

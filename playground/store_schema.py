@@ -78,7 +78,10 @@ history = Table(
     Column("epoch", Integer, nullable=False),
     Column("val_loss", Float, nullable=True),                # NULL: not measured after this step
     Column("val_bits_per_char", Float, nullable=True),
-    Column("annealed", Boolean, nullable=False))
+    Column("annealed", Boolean, nullable=False),
+    # the validation curves of a whole room in one index scan (about one row in eval_every)
+    Index("ix_history_val", "run_id", "step", "val_loss", "val_bits_per_char",
+          sqlite_where=text("val_loss IS NOT NULL"), postgresql_where=text("val_loss IS NOT NULL")))
 HISTORY_COLUMNS = tuple(c.name for c in history.columns if c.name != "run_id")
 
 samples = Table(
