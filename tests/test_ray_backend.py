@@ -62,14 +62,13 @@ def test_actor_options_ask_for_a_gpu_only_for_cuda():
     assert cuda["num_gpus"] == 1 and cuda["num_cpus"] == 0.2
 
 
-def test_an_unreachable_cluster_is_one_clear_message(caplog):
+def test_an_unreachable_cluster_is_one_clear_message(caplog, monkeypatch):
     address = f"127.0.0.1:{closed_port()}"
     assert "nothing answers" in unreachable(address)
     backend = RayBackend(LIMITS, env={"RAY_ADDRESS": address})
-    started = time.monotonic()
+    monkeypatch.setattr(RayBackend, "_init", lambda self, ray: pytest.fail("ray.init was tried (it can hang for minutes)"))
     with caplog.at_level("ERROR"), pytest.raises(ValueError, match=f"RAY_ADDRESS={address} cannot be reached"):
         RunRegistry(backend=backend).create(MODEL, TRAIN, TEXT, owner="a")
-    assert time.monotonic() - started < 10                       # no minutes-long hang in ray.init
     assert sum("cannot be reached" in r.getMessage() for r in caplog.records) == 1   # and in the log
 
 
@@ -155,7 +154,7 @@ def test_reads_do_not_wait_for_a_long_step(reg):
         took.append(time.perf_counter() - t0)
         time.sleep(0.03)
     took.sort()
-    assert took[len(took) // 2] < min(0.1, step_seconds / 2), (took, step_seconds)
+    assert took[len(took) // 2] < step_seconds / 2, (took, step_seconds)   # relative: machines differ
     run.set_lr(0.001)                          # sent in order; the next read is taken after it
     t0 = time.perf_counter()
     assert run.lr == 0.001 and run.snapshot().lr == 0.001
