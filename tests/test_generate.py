@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import copy
 
+import numpy as np
 import pytest
 import torch
 
@@ -256,3 +257,33 @@ def test_word_ws_text_is_spaced_and_the_prefix_gets_no_eos():
     assert out.startswith((" ", "\n")) and "<eos>" not in out
     assert set(words) <= {"the", "cat", "sat", "on", "mat", "dog", "log", "<unk>"}
     assert len(words) + out.count("\n") == 30      # 30 tokens: words and line ends
+
+
+def test_the_tokenizer_is_the_configs_not_guessed_from_the_vocab():
+    """A word-level run whose words all fell under min_freq keeps only one-character tokens; the
+    old guess from the vocab's contents called it "char" and cut the prefix into characters."""
+    import io
+
+    from playground.checkpoint import load_checkpoint, save_checkpoint
+    from playground.vocab import tokenize
+
+    text = "the cat sat on a mat\n" * 300 + "".join(f"w{i} a\n" for i in range(400))
+    t = Trainer(ModelConfig(hidden_size=16, embedding_dim=8), TrainConfig(tokenizer="word", min_freq=350,
+                seq_len=8, batch_size=4), text)
+    t.train_steps(3)
+    assert t.vocab.tokenizer == "word" and all(len(tk) == 1 for tk in t.vocab.idx_to_token[1:])
+    model, vocab = t.model.eval(), t.vocab
+    ids = vocab[tokenize("the cat", "word")]                    # [<unk>, " ", <unk>]: 3 tokens, not 7
+    with torch.no_grad():
+        p = torch.softmax(model(torch.tensor([ids]))[0][0, -1], dim=-1)   # after the prefix
+    first = generate_trace(model, vocab, "the cat", 1, greedy=True).top_probs[0]
+    np.testing.assert_allclose(first, p.sort(descending=True).values[:len(first)].numpy(), atol=1e-6)
+    data = torch.load(io.BytesIO(save_checkpoint(t)), weights_only=True)
+    assert data["vocab"]["tokenizer"] == "word"
+    del data["vocab"]["tokenizer"]                              # a checkpoint from before the vocab kept it
+    buf = io.BytesIO()
+    torch.save(data, buf)
+    assert load_checkpoint(buf.getvalue())[1].tokenizer == "word"   # read from its TrainConfig
+    assert Vocab.from_dict({"idx_to_token": ["<unk>", "a"]}).tokenizer == "char"
+    with pytest.raises(ValueError, match="tokenizer must be one of"):
+        Vocab(["a"], tokenizer="bpe")
