@@ -9,10 +9,11 @@ the cell type's step (`playground/cells.py`, time as the batch):
     gates_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)           all t at once, (T, G*H)
 
 Only a cell state needs a loop, and an elementwise one. A cell state is affine in its past,
-c_t = a_t * c_{t-1} + b_t (LSTM: a = f, b = i * g), so two batched steps, with c_{t-1} = 0
-and = 1, give b_t and a_t + b_t, and the loop runs in numpy. A third batched step with the
-true c_{t-1} recomputes h_t from the equations; the parity panel is
-max |h_t(equations) - h_t(module)| per layer and step.
+c_t = a_t * c_{t-1} + b_t (LSTM: a = f, b = i * g), so the batched step is given the imaginary
+unit as c_{t-1}: the c it computes is b_t + i a_t, and the step's `fix` hook swaps it, before
+h_t is computed from it, for the real c_t of the recurrence (run in numpy). The step then
+recomputes h_t from the equations; the parity panel is max |h_t(equations) - h_t(module)| per
+layer and step.
 Arrays are float32 numpy, time first: (T, H) per (layer, direction, quantity).
 """
 from __future__ import annotations
@@ -25,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .cells import CellType, cell_type_of, layer_weights
+from .cells import CellType, cell_type_of, keep, layer_weights
 from .vocab import tokenize
 
 TOP_K = 5
@@ -94,13 +95,11 @@ def layer_states(ct: CellType, x: torch.Tensor, h: torch.Tensor, weights) -> tup
     w_ih, w_hh, b_ih, b_hh = weights
     x_proj = x @ w_ih.T if b_ih is None else torch.addmm(b_ih, x, w_ih.T)  # (T, G*H)
     h_prev = torch.cat([h.new_zeros(1, h.shape[1]), h[:-1]])             # (T, H): h_{t-1}, h_0 = 0
-    c_prev = None
-    if ct.has_cell_state:
-        _, b, _ = ct.step(x_proj, h_prev, torch.zeros_like(h), w_hh, b_hh)  # c_{t-1} = 0: b_t
-        _, ab, _ = ct.step(x_proj, h_prev, torch.ones_like(h), w_hh, b_hh)  # c_{t-1} = 1: a_t + b_t
-        c = cell_state(ab - b, b)                                          # (T, H)
-        c_prev = torch.cat([c.new_zeros(1, c.shape[1]), c[:-1]])          # (T, H): c_{t-1}, c_0 = 0
-    h_eq, c, gates = ct.step(x_proj, h_prev, c_prev, w_hh, b_hh)          # (T, H) each
+    c_prev, fix = None, keep
+    if ct.has_cell_state:   # c_{t-1} = i: the step's c_t = b_t + i a_t, swapped for the real c_t
+        c_prev = torch.full_like(h, 1j, dtype=torch.complex64)
+        fix = lambda name, v: cell_state(v.imag.clone(), v.real.clone()) if name == "c" else v  # noqa: E731
+    h_eq, c, gates = ct.step(x_proj, h_prev, c_prev, w_hh, b_hh, fix)    # (T, H) each
     states = {"h": h, **({"c": c} if ct.has_cell_state else {}), **gates}
     return states, (h_eq - h).abs().amax(dim=1)                           # (T,)
 
