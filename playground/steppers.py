@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .cells import CellType, cell_type_of, layer_weights
+from .cells import CellType, cell_type_of, keep, layer_weights
 
 
 class ModuleStepper:
@@ -173,7 +173,7 @@ def cell_step(ct: CellType, x_proj, h, c, w_hh, b_hh, clamp=None) -> dict:
     `clamp` applied: a clamped gate or c is fixed as the cell type's step computes it, so the
     rest of the step (c, n, h) uses the clamped value; a clamped h is set last."""
     q = clamp.quantity if clamp is not None else None
-    fix = (lambda name, v: _set_unit(v, clamp.unit, clamp.value) if name == q else v)  # noqa: E731
+    fix = keep if q in (None, "h") else (lambda name, v: _set_unit(v, clamp.unit, clamp.value) if name == q else v)
     h_new, c_new, gates = ct.step(x_proj, h, c, w_hh, b_hh, fix)
     if q == "h":
         h_new = _set_unit(h_new, clamp.unit, clamp.value)
