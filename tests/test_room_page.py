@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import open_page, trained_run
-from playground import broadcast, instructor
+from playground import broadcast, instructor, room
 from playground.config import ModelConfig, TrainConfig
 
 ROOM = "pages/7_Room.py"
@@ -97,3 +97,66 @@ def test_broadcast_reaches_a_learner_page_as_plain_text(monkeypatch):
     learner = open_page("pages/2_Shapes.py")
     shown = [e.value for e in learner.info]
     assert any(r"\*\*GRU\*\*" in v and r"\[here\]" in v for v in shown), shown   # escaped: shown as typed
+
+
+class FakeRun:
+    def __init__(self, snap):
+        self.snap = snap
+
+    def snapshot(self):
+        return self.snap
+
+
+def hall(n: int = 300, steps: int = 5000):
+    """A registry-shaped room of `n` learners, one run each with `steps` steps of history (no trainer)."""
+    import dataclasses
+    import math
+    from types import SimpleNamespace
+
+    import numpy as np
+    import pandas as pd
+
+    from playground.runner import Snapshot
+    cells = ["RNN_TANH", "GRU", "LSTM"]
+    step = np.arange(1, steps + 1)
+    base = pd.DataFrame({"step": step, "loss": 2 / np.sqrt(step), "perplexity": np.exp(2 / np.sqrt(step)),
+                         "grad_norm": 1.0, "clipped": False, "tokens": 256, "seconds": 0.01, "lr": 3e-3, "epoch": 0,
+                         "val_loss": np.where(step % 50 == 0, 2 / np.sqrt(step) + 0.1, np.nan),
+                         "val_bits_per_char": np.nan, "annealed": False})
+    base["val_perplexity"] = np.exp(base["val_loss"])
+    base["tokens_per_s"] = base["tokens"] / base["seconds"]
+    workspaces, runs = {}, {}
+    for i in range(n):
+        cell = cells[i % 3]
+        snap = Snapshot(run_id=f"run{i}", label=f"#1 {cell}", status="running", message="", step=steps,
+                        target_step=steps * 2, lr=3e-3, history=base.assign(val_loss=base["val_loss"] * (1 + i / 1000)),
+                        samples=[], parameters=1000, vocab_size=40, uniform_perplexity=40.0,
+                        unigram_perplexity=math.e, running_seconds=10.0,
+                        model_config=ModelConfig(cell=cell, hidden_size=32), train_config=TrainConfig(),
+                        corpus_key="brackets")
+        workspaces[f"token{i:020d}"] = SimpleNamespace(run_ids=[snap.run_id])
+        runs[snap.run_id] = FakeRun(dataclasses.replace(snap))
+    return SimpleNamespace(workspaces=workspaces, runs=runs)
+
+
+def test_a_hall_of_300_learners_draws(monkeypatch):
+    import time
+
+    from playground.ui import room as room_ui
+    monkeypatch.setenv(instructor.ENV, KEY)
+    fake = hall()
+    monkeypatch.setattr(room_ui, "registry", lambda: fake)
+    room.SEEN.clear()                            # every run is read afresh
+    at = open_page(ROOM)
+    t0 = time.perf_counter()
+    at = submit_key(at, KEY)                     # the first draw: every run read
+    first = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    at = at.run()                                # a redraw: unchanged runs come from the cache
+    again = time.perf_counter() - t0
+    assert not at.exception, at.exception
+    assert len(at.dataframe[0].value) == 300
+    assert {m.label: m.value for m in at.metric}["learners"] == "300"
+    assert "(n = 100, 100, 100)" in texts(at)
+    print(f"Room page with 300 runs of 5,000 steps (AppTest, this machine): first draw {first:.2f} s, "
+          f"redraw {again:.2f} s")

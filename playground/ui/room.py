@@ -207,13 +207,13 @@ def exercise_link() -> None:
 
 def show_link(link: str) -> None:
     """The link big enough to read from the back of the room, and its QR code."""
-    left, right = st.columns([3, 1])
+    left, right = st.columns([2, 1])
     left.html(f"<div style='font-size:2rem;line-height:1.3;word-break:break-all;font-family:monospace'>"
               f"{html.escape(link)}</div>")
     left.code(link, language=None, wrap_lines=True)
     left.caption("Each learner who opens it gets their own workspace with these settings; locked and "
                  "hidden controls make it an exercise. The link carries no one's workspace.")
-    right.image(qr_png(link), caption="Scan to open the exercise", width=260)
+    right.image(qr_png(link), caption="Scan to open the exercise", width="stretch")
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
