@@ -141,7 +141,7 @@ def decode_upload(data: bytes) -> str:
     if not data:
         raise ValueError("the file is empty")
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        return data.decode("utf-16")
+        return _not_blank(_utf16(data))
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
@@ -149,4 +149,23 @@ def decode_upload(data: bytes) -> str:
                          "save it as UTF-8 and upload again") from None
     if "\x00" in text:
         raise ValueError("the file looks binary (it contains NUL bytes); upload a plain .txt file")
+    return _not_blank(text)
+
+
+def _utf16(data: bytes) -> str:
+    """UTF-16 text (it starts with a byte-order mark), or ValueError in a learner's terms."""
+    if len(data) % 2:
+        raise ValueError(f"the file starts like UTF-16 text but has an odd number of bytes ({len(data):,}): "
+                         "it is cut short or not text; save it again as UTF-8 and upload it")
+    try:
+        return data.decode("utf-16")
+    except UnicodeDecodeError as e:
+        raise ValueError(f"the file starts like UTF-16 text but byte {e.start:,} cannot be decoded; "
+                         "save it as UTF-8 and upload it again") from None
+
+
+def _not_blank(text: str) -> str:
+    if not text.replace("\ufeff", "").strip():
+        raise ValueError("the file holds only whitespace (spaces, tabs, line breaks): there is nothing "
+                         "to train on")
     return text

@@ -1,6 +1,7 @@
 """The bad-input matrix of the workshop issue: each case gives a clear message and loses nothing."""
 import io
 import pickle
+import re
 
 import pytest
 import torch
@@ -193,3 +194,85 @@ def test_start_twice_stop_while_paused_reset_while_running_start_while_queued():
     fresh = shown_run(at)
     assert fresh is not run and fresh.steps_done == 0 and not at.exception
     run.join(5)
+
+
+def test_a_loaded_checkpoints_settings_raise_no_session_state_warning(trained_run, monkeypatch):
+    """Streamlit logs 'created with a default value but also had its value set via the Session
+    State API' (with a stack trace) when a widget's key was set in the same script run."""
+    from streamlit.elements.lib import policies
+    warnings = []
+    monkeypatch.setattr(policies.runtime, "exists", lambda: True)
+    monkeypatch.setattr(policies, "_shown_default_value_warning", False)
+    monkeypatch.setattr(policies._LOGGER, "warning", lambda msg, *a, **k: warnings.append(msg % a))
+    ckpt = read_checkpoint(trained_run.checkpoint_bytes())
+    at = open_page("pages/1_Train.py")
+    at.session_state["pending_settings"] = _checkpoint_settings(ckpt["model_config"], ckpt["train_config"])
+    at.run()
+    assert not at.exception and at.number_input(key="hidden_size").value == 8
+    assert at.selectbox(key="cell").value == "GRU" and at.toggle(key="one_hot").value is False
+    assert not [w for w in warnings if "Session State API" in w]
+    at.run()                                            # the settings stay on the next rerun
+    assert at.number_input(key="hidden_size").value == 8 and at.selectbox(key="cell").value == "GRU"
+    assert at.number_input(key="seq_len").value == 8
+
+
+@pytest.mark.parametrize("hidden_size", [0, -5, 2000])
+def test_a_hidden_size_typed_out_of_range_is_named_and_start_waits(hidden_size):
+    """The browser never sends a number outside the widget's range (the box turns red and Start
+    trained the previous value): the range is checked on the server instead."""
+    at = open_page("pages/1_Train.py", query={"steps": "2", "seq_len": "8", "batch_size": "4"})
+    at.number_input(key="hidden_size").set_value(hidden_size).run()
+    assert not at.exception and button(at, "Start").disabled and button(at, "Step").disabled
+    assert f"hidden_size {hidden_size:,} is outside 1…1,024" in texts(at)
+    at.number_input(key="hidden_size").set_value(16).run()
+    assert not button(at, "Start").disabled and "outside" not in texts(at)
+
+
+@pytest.mark.parametrize("top_k, note", [(999, "more than the"), (-1, "below 0")])
+def test_generate_top_k_out_of_range_says_it_is_ignored(trained_run, top_k, note):
+    at = open_page("pages/5_Generate.py", run=trained_run)
+    at.number_input(key="gen_top_k").set_value(top_k).run()
+    assert not at.exception
+    assert f"Top-k {top_k:,} is {note}" in texts(at) and "it is ignored" in texts(at)
+    assert "top-k" not in " ".join(m.value for m in at.markdown if "Sampled" in m.value)
+
+
+def test_a_long_generate_prefix_is_capped_with_a_message(trained_run):
+    from playground.limits import LIMITS
+    cap = LIMITS.max_prefix_chars
+    at = open_page("pages/5_Generate.py", run=trained_run)
+    assert at.text_area(key="gen_prefix").max_chars == cap
+    at.text_area(key="gen_prefix").set_value("ab" * cap).run()     # a client that ignores max_chars
+    assert len(at.text_area(key="gen_prefix").value) <= cap
+    assert not at.exception
+    assert f"The prefix is at this server's limit of {cap:,} characters" in texts(at)
+
+
+def test_long_own_text_on_hidden_states_is_capped_with_a_message(trained_run):
+    from playground.limits import LIMITS
+    cap = LIMITS.max_probe_chars
+    at = open_page("pages/3_Hidden_states.py", run=trained_run)
+    at.radio(key="hid_source").set_value("My own text").run()
+    assert at.text_area(key="hid_own_text").max_chars == cap
+    at.text_area(key="hid_own_text").set_value("abc " * cap).run()
+    assert not at.exception
+    assert f"Your text is at this server's limit of {cap:,} characters" in texts(at)
+    probed = re.search(r"([\d,]+) tokens, mean loss", " ".join(c.value for c in at.caption))
+    assert probed and int(probed.group(1).replace(",", "")) <= cap
+
+
+def test_the_limits_table_lists_the_text_caps():
+    from playground.limits import Limits
+    limits = Limits.from_env({"PLAYGROUND_MAX_PREFIX_CHARS": "300", "PLAYGROUND_MAX_PROBE_CHARS": "400"})
+    table = dict(limits.table())
+    assert table["Generate's prefix"] == "≤ 300 characters" and table["Hidden states' own text"] == "≤ 400 characters"
+    assert table["history in an uploaded checkpoint"] == "≤ 100,000 steps"
+
+
+def test_utf16_with_an_odd_byte_count_and_whitespace_uploads_are_refused_clearly():
+    with pytest.raises(ValueError, match="odd number of bytes"):
+        corpora.decode_upload("héllo".encode("utf-16") + b"x")
+    for blank in (b"  \n\t ", "\ufeff \n".encode("utf-8"), " \n".encode("utf-16")):
+        with pytest.raises(ValueError, match="only whitespace"):
+            corpora.decode_upload(blank)
+    assert corpora.decode_upload("héllo".encode("utf-16")) == "héllo"

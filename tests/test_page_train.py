@@ -209,7 +209,7 @@ def test_every_setting_starts_at_the_config_default_and_the_default_link_is_bare
 
 def test_moving_the_lr_widget_changes_a_training_runs_lr_and_drawing_does_not():
     """The lr change is an explicit action (the widget's on_change), not a side effect of drawing."""
-    at = open_page("pages/1_Train.py", query={"steps": "100000", "hidden_size": "16", "seq_len": "8",
+    at = open_page("pages/1_Train.py", query={"steps": "50000", "hidden_size": "16", "seq_len": "8",
                                                "batch_size": "4", "lr": "0.003"})
     next(b for b in at.button if b.label == "Start").click().run()
     run = runner.REGISTRY.active_run(at.session_state["owner_token"])

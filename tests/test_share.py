@@ -30,7 +30,9 @@ def test_bad_values_are_ignored_with_a_note():
                      "seq_len": "16"})
     assert not at.exception
     note = " ".join(w.value for w in at.warning)
-    assert "hidden_size=lots" in note and "num_layers=99" in note and "cell=Transformer" in note
+    assert "hidden_size=lots" in note and "cell=Transformer" in note
+    errors = " ".join(e.value for e in at.error)               # a number out of range: named, Start waits
+    assert "num_layers 99 is outside 1…8" in errors and next(b for b in at.button if b.label == "Start").disabled
     assert "“nope”" in note and "seq_len" not in note
     assert at.number_input(key="hidden_size").value == 128  # the default, not a crash
     assert at.number_input(key="seq_len").value == 16

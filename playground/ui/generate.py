@@ -17,7 +17,8 @@ from playground.figures import generate as gv
 from playground.generate import Clamp, GenerationTrace, unit_quantities
 from playground.figures.hidden import GATE_TITLES
 from playground.front import RunFront as Run
-from playground.ui.share import plain
+from playground.ui.share import capped, plain
+from playground.ui import registry
 
 CLAMP_MODES = ("zero it", "set it to a value")
 DECODINGS = ("sampled", "greedy")
@@ -72,14 +73,27 @@ def sampling_controls(run: Run, vocab_size: int) -> GenerateOptions:
     if "gen_prefix" not in st.session_state:
         st.session_state["gen_prefix"] = run.val_text(24)
     c = st.columns([3, 2, 2, 1, 1])
-    prefix = c[0].text_area("Prefix (the model reads it first)", key="gen_prefix", height=68)
+    cap = registry().limits.max_prefix_chars
+    prefix = capped(c[0].text_area(f"Prefix (the model reads it first; at most {cap:,} characters)",
+                                   key="gen_prefix", height=68, max_chars=cap),
+                    cap, "The prefix", "PLAYGROUND_MAX_PREFIX_CHARS")
     length = c[1].slider("Length (characters to generate)", 10, 1000, 200, 10, key="gen_length")
     temperature = c[2].slider("Temperature (sampled only; < 1 sharper, > 1 flatter)", 0.1, 2.0, 0.8, 0.05,
                               key="gen_temperature")
-    top_k = c[3].number_input("Top-k (0 = all)", 0, vocab_size, 0, key="gen_top_k")
+    top_k = top_k_used(c[3].number_input(f"Top-k (0 = all; at most |V| = {vocab_size})", value=0, step=1,
+                                         key="gen_top_k"), vocab_size)
     seed = c[4].number_input("Seed", 0, 2**31 - 1, 0, key="gen_seed")
     return GenerateOptions(prefix=prefix, length=int(length), temperature=float(temperature),
                            top_k=int(top_k) or None, seed=int(seed))
+
+
+def top_k_used(top_k: int, vocab_size: int) -> int:
+    """The top-k that sampling uses (0 = all), with a note when the typed one is out of range."""
+    if top_k < 0 or top_k > vocab_size:
+        st.info(f"Top-k {top_k:,} is {'below 0' if top_k < 0 else f'more than the {vocab_size} tokens of |V|'}: "
+                "it is ignored and every token is kept (the same as top-k 0).")
+        return 0
+    return int(top_k)
 
 
 def show_text(title: str, trace: GenerationTrace) -> None:

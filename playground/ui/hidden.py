@@ -18,6 +18,8 @@ from playground.figures import hidden as hv
 from playground import probe as pr
 from playground.figures.hidden import GATE_TITLES
 from playground.runner import Run
+from playground.ui import registry
+from playground.ui.share import capped
 
 SOURCES = ("Validation snippet", "My own text")
 SORTS = ("unit index", "activity", "correlation")
@@ -61,9 +63,11 @@ def text_picker(run: Run) -> str:
     if source == SOURCES[0]:
         n = c[1].slider("Snippet length (tokens)", 20, 1000, 300, 10, key="hid_n_chars")
         return run.val_text(n)
-    default = run.val_text(120)
-    return st.text_area("Your text (characters the model never saw map to <unk>)", default,
-                        key="hid_own_text", height=90)
+    cap = registry().limits.max_probe_chars
+    text = st.text_area(f"Your text (at most {cap:,} characters; characters the model never saw map to <unk>)",
+                        run.val_text(120), key="hid_own_text", height=90, max_chars=cap)
+    return capped(text, cap, "Your text", "PLAYGROUND_MAX_PROBE_CHARS")
+
 
 
 @st.cache_resource(show_spinner=False, max_entries=32, ttl=600)

@@ -19,6 +19,8 @@ LOCK, HIDE = "lock", "hide"
 NOT_SETTINGS = (LOCK, HIDE, "w")   # w: the workspace link (playground.ui), not a setting
 MAX_SHOWN = 40                     # characters of a bad link value echoed back
 _STATE = "instructor_{}"
+JUST_SET = "settings_set_this_run"   # keys set_before_widgets wrote in this script run
+OUT_OF_RANGE = "settings_out_of_range"  # {key: why} for number inputs typed outside their range
 
 
 def _listed(name: str) -> set[str]:
@@ -32,15 +34,63 @@ def fixed(key: str) -> bool:
     return key in _listed(LOCK) | _listed(HIDE)
 
 
+def set_before_widgets(values: dict) -> None:
+    """Put `values` into the settings widgets of this run (call before they are created, every
+    run). Those widgets are then created without their default: a widget with a default whose
+    key was set in the same run makes Streamlit log a warning with a stack trace."""
+    for key, value in values.items():
+        st.session_state[key] = value
+    st.session_state[JUST_SET] = set(values)
+    st.session_state[OUT_OF_RANGE] = {}   # filled again by this run's range-checked widgets
+
+
+def _without_default(widget: Callable, args: tuple, kwargs: dict) -> tuple:
+    """(args, kwargs) with the widget's default value left out (number_input/slider: the third
+    positional argument; others: value= or index=)."""
+    kwargs = {k: v for k, v in kwargs.items() if k not in ("value", "index")}
+    name = getattr(widget, "__name__", "")
+    if len(args) >= 3 and name in ("number_input", "slider"):
+        args = (*args[:2], "min" if name == "number_input" else None, *args[3:])
+    return args, kwargs
+
+
+def _range_checked(widget: Callable, key: str, label: str, low, high, *args, **kwargs):
+    """A number input without the browser's range check (a value typed outside it turns the box
+    red and is never sent, so Start trained the previous value): the value is checked here,
+    an error says what is allowed, out_of_range() lists it (Start stays disabled), and the
+    nearest allowed value is returned."""
+    if isinstance(low, int) and isinstance(high, int) and len(args) < 2:
+        kwargs.setdefault("step", 1)                      # stays an int input without its bounds
+    value = widget(label, None, None, *args, key=key, **kwargs)
+    problems = st.session_state.setdefault(OUT_OF_RANGE, {})
+    problems.pop(key, None)
+    if value is None or low <= value <= high:
+        return value
+    problems[key] = f"{key} {value:,} is outside {low:,}…{high:,}"
+    st.error(f"{problems[key]}: type a value in that range (Start waits until then).")
+    return min(max(value, low), high)
+
+
+def out_of_range(keys) -> list[str]:
+    """Why typed numbers cannot be used (range_check widgets among `keys` shown this run)."""
+    problems = st.session_state.get(OUT_OF_RANGE, {})
+    return [problems[k] for k in keys if k in problems]
+
+
 def bound(widget: Callable, key: str, label: str, *args, disabled: bool = False,
-          persist: bool = True, **kwargs):
+          persist: bool = True, range_check: bool = False, **kwargs):
     """A settings widget bound to the URL parameter `key` (also its widget key): a link fills
     it, an instructor's link can fix it, and (persist) it survives a visit to another page.
 
         hidden_size = bound(st.number_input, "hidden_size", "hidden_size", 1, 1024, 128)
     """
+    if key in st.session_state.get(JUST_SET, ()):
+        args, kwargs = _without_default(widget, args, kwargs)
     if persist:
         kwargs["persist_state"] = "session"
+    if range_check:
+        return _range_checked(widget, key, label, *args, disabled=disabled or fixed(key),
+                              bind="query-params", **kwargs)
     return widget(label, *args, key=key, disabled=disabled or fixed(key), bind="query-params",
                   **kwargs)
 
@@ -73,6 +123,16 @@ def plain(text, limit: int | None = None) -> str:
     if limit is not None and len(text) > limit:
         return _MARKDOWN.sub(r"\\\1", text[:limit]) + f"… ({len(text):,} characters)"
     return _MARKDOWN.sub(r"\\\1", text)
+
+
+def capped(text: str, cap: int, what: str, variable: str) -> str:
+    """`text` from a widget with max_chars=cap, with a note once it reaches the cap: Streamlit
+    cuts longer input (the browser at typing or pasting, the server for any other client)
+    without a word."""
+    if len(text) >= cap:
+        st.info(f"{what} is at this server's limit of {cap:,} characters ({variable}): anything "
+                "longer is cut there.")
+    return text[:cap]
 
 
 def _short(text: str) -> str:

@@ -19,7 +19,7 @@ from playground.limits import check as check_limits
 from playground.front import RunFront as Run, Status
 from playground.train import BIDIRECTIONAL_MESSAGE, available_devices
 from playground.vocab import Vocab, tokenize
-from playground.ui.share import bound, plain, set_before_widgets, share_link
+from playground.ui.share import bound, out_of_range, plain, set_before_widgets, share_link
 from playground.ui import OWNER_KEY, create_run, registry
 
 OWN_TEXT = "own"
@@ -97,7 +97,7 @@ def _choice(widget, key: str, label: str, options: list, **kwargs):
 
 def _number(widget, key: str, label: str, low, high, *args, **kwargs):
     """A URL-bound number input/slider starting at the setting's default."""
-    return bound(widget, key, label, low, high, DEFAULTS[key], *args, **kwargs)
+    return bound(widget, key, label, low, high, DEFAULTS[key], *args, range_check=widget is st.number_input, **kwargs)
 
 
 def model_settings() -> ModelConfig | None:
@@ -312,10 +312,11 @@ def _act(run: Run | None, action: str, setup: Setup) -> None:
 
 def limit_problems(cfg: ModelConfig | None, tc: TrainConfig | None, text: str | None, steps: int) -> list[str]:
     """Why this server's limits refuse these settings (empty: Start may train them)."""
+    typed = out_of_range(SETTINGS)   # numbers typed outside their range (ui.share)
     if None in (cfg, tc, text):
-        return []
+        return typed
     _, v = parameter_count(cfg, text, tc.tokenizer)
-    return check_limits(cfg, tc, v, steps, registry().limits)
+    return typed + check_limits(cfg, tc, v, steps, registry().limits)
 
 
 def controls(run: Run | None, cfg: ModelConfig | None, tc: TrainConfig | None, corpus_key: str,
