@@ -1,4 +1,4 @@
-"""Exact resume: a Trainer's full state (Trainer.state_dict) as bytes and back.
+"""Exact resume: a Trainer's full state (trainer_state) as bytes and back.
 
 Unlike checkpoint.py (weights + configs + vocab + history, for Generate and downloads), this
 keeps everything needed to continue a run as if it had never stopped: optimizer moments, lr and
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import pickle
+import random
 import zipfile
 
 import torch
@@ -22,8 +23,55 @@ class ResumeError(ValueError):
     """Saved trainer state could not be read; the message says why."""
 
 
+def trainer_state(trainer: Trainer) -> dict:
+    """Everything an exact resume needs, as plain data (tensors, numbers, lists; CPU copies, so
+    another thread may serialise it while training goes on): configs, vocab, weights, optimizer
+    state (its lr included), Trainer.position() (base_lr and best validation loss for
+    annealing; the sampler's epoch, batches taken and carried hidden state), torch's and
+    Python's global RNG states (dropout) and the history rows (steps_done = their number).
+    A fresh Trainer for the same configs and text + load_trainer_state(it, state) goes on with
+    the losses the uninterrupted run would have had. Take it between steps."""
+    return _cpu_copy({
+        "format": STATE_FORMAT, "steps_done": trainer.steps_done,
+        "model_config": trainer.model_config.to_dict(), "train_config": trainer.train_config.to_dict(),
+        "vocab": trainer.vocab.to_dict(), "model": trainer.model.state_dict(),
+        "optimizer": trainer.optimizer.state_dict(), **trainer.position(),
+        "torch_rng": torch.get_rng_state(),
+        "cuda_rng": torch.cuda.get_rng_state_all() if trainer.device.type == "cuda" else [],
+        "python_rng": random.getstate(), "history": trainer.history_rows()})
+
+
+def load_trainer_state(trainer: Trainer, state: dict) -> None:
+    """Restore a trainer_state() into a Trainer with the same configs (the device may differ)
+    and text; ValueError if the configs differ. Sets the process-wide torch and Python RNGs."""
+    if state.get("format") != STATE_FORMAT:
+        raise ValueError(f"this is not a trainer state (expected format {STATE_FORMAT!r})")
+    ours = {"model_config": trainer.model_config.to_dict(),
+            "train_config": {**trainer.train_config.to_dict(), "device": state["train_config"].get("device")}}
+    for key, mine in ours.items():
+        if {**mine, **state[key]} != mine:
+            raise ValueError(f"the saved state's {key} differs from this trainer's")
+    trainer.model.load_state_dict(state["model"])
+    trainer.optimizer.load_state_dict(state["optimizer"])
+    trainer.set_position(state["history"], state["base_lr"], state["best_val"], state["epoch"],
+                         state["epoch_batches"], state["hidden"])
+    torch.set_rng_state(state["torch_rng"])
+    if state["cuda_rng"] and trainer.device.type == "cuda":
+        torch.cuda.set_rng_state_all(state["cuda_rng"])
+    random.setstate(_rng_tuple(state["python_rng"]))
+
+
+def is_trainer_state(data: bytes) -> bool:
+    """Whether `data` is state_bytes(...) (not checkpoint.save_checkpoint's format)."""
+    try:
+        read_state(data)
+    except ResumeError:
+        return False
+    return True
+
+
 def state_bytes(state: dict) -> bytes:
-    """torch.save of a Trainer.state_dict() (call this off the training thread: the dict is a copy)."""
+    """torch.save of a trainer_state() (call this off the training thread: the dict is a copy)."""
     buf = io.BytesIO()
     torch.save(state, buf)
     return buf.getvalue()
@@ -50,8 +98,25 @@ def restore_trainer(data: bytes, text: str, device: str | None = None) -> Traine
     try:
         trainer = Trainer(ModelConfig.from_dict(state["model_config"]), TrainConfig.from_dict(tc), text,
                           vocab=Vocab.from_dict(state["vocab"]))
-        trainer.load_state_dict(state)
-    except (KeyError, RuntimeError) as e:
+        load_trainer_state(trainer, state)
+    except (KeyError, RuntimeError, ValueError) as e:
         raise ResumeError(f"the saved trainer state does not fit this run ({type(e).__name__}: "
                           f"{str(e)[:200]})") from None
     return trainer
+
+
+def _cpu_copy(obj):
+    """A deep copy with every tensor cloned to the CPU (dicts, lists and tuples kept)."""
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().to("cpu", copy=True)
+    if isinstance(obj, dict):
+        return {k: _cpu_copy(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_cpu_copy(v) for v in obj)
+    return obj
+
+
+def _rng_tuple(state) -> tuple:
+    """random.getstate()'s (version, tuple of ints, gauss), also after a round trip as lists."""
+    version, internal, gauss = state
+    return int(version), tuple(int(x) for x in internal), gauss

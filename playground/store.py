@@ -23,14 +23,14 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, create_engine, delete, event, func, select, text, update
+from sqlalchemy import Connection, Engine, create_engine, delete, event, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from . import store_schema as S
-from .store_records import (ACTIVE_STATUSES, HASH, SQLITE_NAME, Broadcast, CheckpointRecord, RunRecord,
-                            SizeReport, WorkspaceRecord, data_dir_from_env, describe_error, hash_token,
-                            prepare_data_dir, text_hash)
+from .store_records import (ACTIVE_STATUSES, HASH, SQLITE_NAME, RunRecord, WorkspaceRecord, data_dir_from_env,
+                            describe_error, hash_token, prepare_data_dir, text_hash)
+from .store_reads import StoreReads
 from .store_schema import StoreError
 
 log = logging.getLogger(__name__)
@@ -38,7 +38,9 @@ CHUNK = 500        # rows per statement (SQLite limits bound parameters per stat
 RUN_FIELDS = tuple(c.name for c in S.runs.columns)
 
 
-class RunStore:
+class RunStore(StoreReads):
+    """Writes and housekeeping here; reads in store_reads.StoreReads."""
+
     def __init__(self, engine: Engine, where: str):
         """Use RunStore.open(); `where` names the database in messages (no password)."""
         self.engine, self.where = engine, where
@@ -155,36 +157,10 @@ class RunStore:
         with self.begin() as conn:
             conn.execute(delete(S.history).where(S.history.c.run_id == run_id, S.history.c.step > last_step))
 
-    def history(self, run_id: str) -> list[dict]:
-        """The run's rows in step order, as dicts of HistoryRow's fields (val_* None where not
-        measured): front.HistoryRow.from_dict(row) for each."""
-        q = select(*[S.history.c[n] for n in S.HISTORY_COLUMNS]).where(S.history.c.run_id == run_id)
-        with self.begin() as conn:
-            rows = conn.execute(q.order_by(S.history.c.step)).all()
-        return [_history_dict(r._mapping) for r in rows]
-
-    def val_curves(self, run_ids: list[str] | None = None) -> dict[str, list[tuple[int, float, float | None]]]:
-        """(step, val_loss, val_bits_per_char) of the measured rows, per run, in one query."""
-        h = S.history.c
-        q = select(h.run_id, h.step, h.val_loss, h.val_bits_per_char).where(h.val_loss.is_not(None))
-        if run_ids is not None:
-            q = q.where(h.run_id.in_(list(run_ids)))
-        curves: dict[str, list] = {r: [] for r in run_ids or []}
-        with self.begin() as conn:
-            for run_id, step, val, bpc in conn.execute(q.order_by(h.run_id, h.step)):
-                curves.setdefault(run_id, []).append((step, val, bpc))
-        return curves
-
     def add_sample(self, run_id: str, sample) -> None:
         """A generated sample (front.Sample or a dict with its fields)."""
         with self.begin() as conn:
             insert_samples(conn, [(run_id, sample)], time.time())
-
-    def samples(self, run_id: str) -> list[dict]:
-        c = S.samples.c
-        q = select(c.step, c.prefix, c.greedy, c.sampled, c.temperature).where(c.run_id == run_id)
-        with self.begin() as conn:
-            return [dict(r._mapping) for r in conn.execute(q.order_by(c.step, c.id))]
 
     # ---- checkpoints and corpora -----------------------------------------------------------
     def put_checkpoint(self, run_id: str, step: int, data: bytes, now: float | None = None) -> None:
@@ -192,36 +168,18 @@ class RunStore:
         with self.begin() as conn:
             put_checkpoint(conn, run_id, step, data, now or time.time())
 
-    def latest_checkpoint(self, run_id: str) -> CheckpointRecord | None:
-        c = S.checkpoints.c
-        with self.begin() as conn:
-            row = conn.execute(select(c.run_id, c.step, c.data, c.created_at).where(c.run_id == run_id)).first()
-        return CheckpointRecord(row.run_id, row.step, bytes(row.data), row.created_at) if row else None
-
     def put_corpus(self, text_: str) -> str:
         """Store a text once; its sha256 hex (the runs' corpus_hash)."""
         h = text_hash(text_)
         with self.begin() as conn:
-            if conn.execute(select(S.corpora.c.hash).where(S.corpora.c.hash == h)).first() is None:
-                conn.execute(S.corpora.insert().values(hash=h, text=text_, chars=len(text_), created_at=time.time()))
+            insert_corpus(conn, h, text_, time.time())
         return h
-
-    def corpus(self, hash_: str) -> str | None:
-        with self.begin() as conn:
-            return conn.execute(select(S.corpora.c.text).where(S.corpora.c.hash == hash_)).scalar()
 
     # ---- the room ---------------------------------------------------------------------------
     def add_broadcast(self, text_: str, now: float | None = None) -> int:
         with self.begin() as conn:
             return conn.execute(S.broadcasts.insert().values(text=text_, created_at=now or time.time())
                                 ).inserted_primary_key[0]
-
-    def broadcasts(self, since_id: int = 0, limit: int = 50) -> list[Broadcast]:
-        """Messages with id > since_id, oldest first (at most the `limit` newest)."""
-        b = S.broadcasts.c
-        with self.begin() as conn:
-            rows = conn.execute(select(S.broadcasts).where(b.id > since_id).order_by(b.id.desc()).limit(limit)).all()
-        return [Broadcast(**r._mapping) for r in reversed(rows)]
 
     def delete_broadcast(self, id_: int) -> None:
         with self.begin() as conn:
@@ -244,26 +202,6 @@ class RunStore:
         if old:
             log.info("run store: culled %d workspace(s) unseen for %g days", len(old), keep_days)
         return len(old)
-
-    def size_report(self) -> SizeReport:
-        with self.begin() as conn:
-            counts = {t.name: conn.execute(select(func.count()).select_from(t)).scalar() or 0
-                      for t in S.metadata.sorted_tables}
-            ckpt = conn.execute(select(func.coalesce(func.sum(S.checkpoints.c.size), 0))).scalar()
-            corpus = conn.execute(select(func.coalesce(func.sum(S.corpora.c.chars), 0))).scalar()
-            db_bytes = self._database_bytes(conn)
-        return SizeReport(workspaces=counts["workspaces"], runs=counts["runs"], history_rows=counts["history"],
-                          samples=counts["samples"], checkpoints=counts["checkpoints"], checkpoint_bytes=int(ckpt),
-                          corpus_chars=int(corpus), database_bytes=db_bytes, per_table=counts)
-
-    def _database_bytes(self, conn: Connection) -> int | None:
-        if conn.dialect.name == "postgresql":
-            return int(conn.execute(text("SELECT pg_database_size(current_database())")).scalar())
-        path = self.engine.url.database
-        if conn.dialect.name == "sqlite" and path and path != ":memory:":
-            return sum(os.path.getsize(p) for p in (path, path + "-wal") if os.path.exists(p))
-        return None
-
 
 # ---- one operation on an open transaction (the writer batches these) -------------------------
 def upsert_workspace(conn: Connection, token_hash: str, display_name: str | None, now: float) -> WorkspaceRecord:
@@ -328,6 +266,12 @@ def insert_samples(conn: Connection, samples: list[tuple[str, object]], now: flo
         conn.execute(S.samples.insert(), values)
 
 
+def insert_corpus(conn: Connection, hash_: str, text_: str, now: float) -> None:
+    """Store a text under its sha256 unless it is stored already."""
+    if conn.execute(select(S.corpora.c.hash).where(S.corpora.c.hash == hash_)).first() is None:
+        conn.execute(S.corpora.insert().values(hash=hash_, text=text_, chars=len(text_), created_at=now))
+
+
 def put_checkpoint(conn: Connection, run_id: str, step: int, data: bytes, now: float) -> None:
     values = dict(step=int(step), size=len(data), data=bytes(data), created_at=now)
     if not conn.execute(update(S.checkpoints).where(S.checkpoints.c.run_id == run_id).values(**values)).rowcount:
@@ -371,9 +315,3 @@ def _history_values(run_id: str, row) -> dict:
              lr=float(v["lr"] or 0.0), epoch=int(v["epoch"] or 0),
              val_loss=_finite_or_none(v["val_loss"]), val_bits_per_char=_finite_or_none(v["val_bits_per_char"]))
     return v
-
-
-def _history_dict(m) -> dict:
-    d = dict(m)
-    d["clipped"], d["annealed"] = bool(d["clipped"]), bool(d["annealed"])
-    return d

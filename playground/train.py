@@ -33,8 +33,9 @@ import torch.nn.functional as F
 from .config import ModelConfig, TrainConfig, check_lr
 from .front import HistoryRow, history_frame
 from .models import CharModel, detach_state
+from .encoded import encode
 from .sampling import consecutive_batches, random_batches
-from .vocab import Vocab, detokenize, token_char_counts, tokenize
+from .vocab import Vocab, detokenize
 
 # Model initialisation draws from torch's global RNG; serialise it so concurrent runs
 # with the same seed get the same weights.
@@ -110,25 +111,17 @@ def with_vocab_size(cfg: ModelConfig, n: int) -> ModelConfig:
 
 
 def split_text(text: str, tc: TrainConfig, vocab: Vocab | None = None):
-    """(vocab, training ids, validation ids, characters per validation token): the text's
-    tokens, the last val_fraction held out. ValueError if too short for one batch."""
-    tokens = tokenize(text, tc.tokenizer)
-    vocab = vocab or Vocab(tokens, min_freq=tc.min_freq, tokenizer=tc.tokenizer)
-    ids = torch.tensor(vocab[tokens], dtype=torch.long)
-    n_val = int(len(ids) * tc.val_fraction)
-    train_ids, val_ids = ids[: len(ids) - n_val], ids[len(ids) - n_val:]
+    """(encoded text, training ids, validation ids, characters per validation token): the
+    text's tokens (one shared copy, encoded.py), the last val_fraction held out, as views.
+    ValueError if too short for one batch."""
+    enc = encode(text, tc.tokenizer, tc.min_freq, vocab)
+    n_val = int(len(enc) * tc.val_fraction)
+    train_ids, val_ids = enc.ids[: len(enc) - n_val], enc.ids[len(enc) - n_val:]     # views, no copy
     need = tc.batch_size * (tc.seq_len + 1)
     if len(train_ids) < need:
         raise ValueError(f"the training text has {len(train_ids):,} tokens but batch_size × (seq_len + 1) "
                          f"needs {need:,}: lower batch_size or seq_len, or use a longer text")
-    return vocab, train_ids, val_ids, val_char_counts(text, tc.tokenizer, len(ids) - n_val)
-
-
-def val_char_counts(text: str, tokenizer: str, start: int) -> torch.Tensor:
-    """Characters each token from token `start` on covers (all 1 for char tokens)."""
-    if tokenizer == "char":
-        return torch.ones(len(text) - start, dtype=torch.int32)
-    return torch.tensor(token_char_counts(text, tokenizer)[start:], dtype=torch.int32)
+    return enc, train_ids, val_ids, enc.chars(len(enc) - n_val)
 
 
 def resumed_lr(tc: TrainConfig, rows: list[HistoryRow]) -> float:
@@ -178,7 +171,8 @@ class Trainer:
             raise ValueError("the training text is empty")
         self.train_config = tc = train_config
         self.device = resolve_device(tc.device)
-        self.vocab, self.train_ids, self.val_ids, self.val_chars = split_text(text, tc, vocab)
+        self.corpus, self.train_ids, self.val_ids, self.val_chars = split_text(text, tc, vocab)
+        self.vocab = self.corpus.vocab         # the corpus (ids in the smallest dtype) is shared
         self.model_config = with_vocab_size(model_config, len(self.vocab))
         with _INIT_LOCK:
             torch.manual_seed(tc.seed)
@@ -340,50 +334,24 @@ class Trainer:
         ids = self.val_ids if len(self.val_ids) > 1 else self.train_ids
         return detokenize(self.vocab.to_tokens(ids[:n_tokens].tolist()), self.train_config.tokenizer)
 
-    # ---- exact resume (playground/resume.py writes and reads these as bytes) ----------------
-    def state_dict(self) -> dict:
-        """Everything an exact resume needs, as plain data (tensors, numbers, lists; CPU copies,
-        so another thread may serialise it while training goes on): configs, vocab, weights,
-        optimizer state (its lr included), base_lr and the best validation loss (annealing), the
-        sampler's position (epoch, batches taken, the carried hidden state), torch's and
-        Python's global RNG states (dropout) and the history rows (steps_done = their number).
-        A fresh Trainer for the same configs and text + load_state_dict(state) goes on with the
-        losses the uninterrupted run would have had."""
-        return _cpu_copy({
-            "format": STATE_FORMAT, "steps_done": self.steps_done,
-            "model_config": self.model_config.to_dict(), "train_config": self.train_config.to_dict(),
-            "vocab": self.vocab.to_dict(), "model": self.model.state_dict(),
-            "optimizer": self.optimizer.state_dict(), "base_lr": self.base_lr, "best_val": self._best_val,
-            "epoch": self._epoch, "epoch_batches": self._batches.taken, "hidden": self._state,
-            "torch_rng": torch.get_rng_state(),
-            "cuda_rng": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else [],
-            "python_rng": random.getstate(), "history": self.history_rows()})
+    # ---- exact resume (playground/resume.py: trainer_state / load_trainer_state) -------------
+    def position(self) -> dict:
+        """Where training stands beyond weights and optimizer: base_lr and the best validation
+        loss (annealing), the sampler's epoch and batches taken, the carried hidden state."""
+        return {"base_lr": self.base_lr, "best_val": self._best_val, "epoch": self._epoch,
+                "epoch_batches": self._batches.taken, "hidden": self._state}
 
-    def load_state_dict(self, state: dict) -> None:
-        """Restore a state_dict() of a Trainer with the same configs (the device may differ) and
-        text; ValueError if the configs differ. Sets the process-wide torch and Python RNGs."""
-        if state.get("format") != STATE_FORMAT:
-            raise ValueError(f"this is not a trainer state (expected format {STATE_FORMAT!r})")
-        ours = {"model_config": self.model_config.to_dict(),
-                "train_config": {**self.train_config.to_dict(), "device": state["train_config"].get("device")}}
-        for key, mine in ours.items():
-            if {**mine, **state[key]} != mine:
-                raise ValueError(f"the saved state's {key} differs from this trainer's")
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.base_lr, self._best_val = float(state["base_lr"]), state["best_val"]
-        self._rows = [HistoryRow.from_dict(r) for r in state["history"]]
-        self._epoch = int(state["epoch"])
+    def set_position(self, history: list, base_lr: float, best_val, epoch: int, epoch_batches: int,
+                     hidden) -> None:
+        """Go on from a saved position (see position()) with these history rows."""
+        self.base_lr, self._best_val = float(base_lr), best_val
+        self._rows = [r if isinstance(r, HistoryRow) else HistoryRow.from_dict(r) for r in history]
+        self._epoch = int(epoch)
         self._batches = self._new_epoch()
-        for _ in range(int(state["epoch_batches"])):
+        for _ in range(int(epoch_batches)):
             next(self._batches)
-        self._state = _to_device(state["hidden"], self.device)
+        self._state = to_device(hidden, self.device)
         self._good = (self.steps_done, self._copy_weights())
-        torch.set_rng_state(state["torch_rng"])
-        if state["cuda_rng"] and self.device.type == "cuda":
-            torch.cuda.set_rng_state_all(state["cuda_rng"])
-        random.setstate(_rng_tuple(state["python_rng"]))
-
 
 
 STATE_FORMAT = "rnn-playground-trainer/1"
@@ -404,25 +372,8 @@ class _Counted:
         return item
 
 
-def _cpu_copy(obj):
-    """A deep copy with every tensor cloned to the CPU (dicts, lists and tuples kept)."""
-    if isinstance(obj, torch.Tensor):
-        return obj.detach().to("cpu", copy=True)
-    if isinstance(obj, dict):
-        return {k: _cpu_copy(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(_cpu_copy(v) for v in obj)
-    return obj
-
-
-def _to_device(obj, device: torch.device):
+def to_device(obj, device: torch.device):
     """A carried hidden state (a tensor, or LSTM's (h, c)) on `device`."""
     if isinstance(obj, (list, tuple)):
-        return tuple(_to_device(v, device) for v in obj)
+        return tuple(to_device(v, device) for v in obj)
     return obj.to(device) if isinstance(obj, torch.Tensor) else obj
-
-
-def _rng_tuple(state) -> tuple:
-    """random.getstate()'s (version, tuple of ints, gauss), also after a round trip as lists."""
-    version, internal, gauss = state
-    return int(version), tuple(int(x) for x in internal), gauss

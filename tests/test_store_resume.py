@@ -5,7 +5,8 @@ import torch
 
 from playground import corpora
 from playground.config import ModelConfig, TrainConfig
-from playground.resume import ResumeError, read_state, restore_trainer, state_bytes
+from playground.resume import (ResumeError, load_trainer_state, read_state, restore_trainer, state_bytes,
+                               trainer_state)
 from playground.train import Trainer
 
 torch.set_num_threads(1)
@@ -42,7 +43,7 @@ def test_resumed_run_continues_with_the_uninterrupted_losses(sampler, optimizer,
 
     first = make(sampler, optimizer, cell, **model)
     assert train(first, N) == pytest.approx(reference[:N], abs=0)
-    data = state_bytes(first.state_dict())
+    data = state_bytes(trainer_state(first))
     del first
     torch.manual_seed(12345)          # what happened in between must not matter
     resumed = restore_trainer(data, TEXT)
@@ -58,7 +59,7 @@ def test_resumed_run_continues_with_the_uninterrupted_losses(sampler, optimizer,
 def test_state_holds_optimizer_moments_and_sampler_position():
     t = make("consecutive")
     train(t, 7)
-    state = read_state(state_bytes(t.state_dict()))
+    state = read_state(state_bytes(trainer_state(t)))
     assert state["steps_done"] == 7 and state["epoch_batches"] == 7 and state["epoch"] == 0
     moments = state["optimizer"]["state"]
     assert moments and all("exp_avg" in s and "exp_avg_sq" in s for s in moments.values())
@@ -68,7 +69,7 @@ def test_state_holds_optimizer_moments_and_sampler_position():
 def test_state_is_a_copy_not_the_live_tensors():
     t = make("consecutive")
     train(t, 3)
-    state = t.state_dict()
+    state = trainer_state(t)
     before = state["model"]["head.weight"].clone()
     train(t, 3)
     assert torch.equal(state["model"]["head.weight"], before)
@@ -80,7 +81,7 @@ def test_mismatched_or_foreign_state_is_refused():
     other = Trainer(ModelConfig(cell="GRU", hidden_size=24, embedding_dim=8),
                     TrainConfig(seq_len=16, batch_size=8, sampler="random", seed=3), TEXT)
     with pytest.raises(ValueError, match="model_config differs"):
-        other.load_state_dict(t.state_dict())
+        load_trainer_state(other, trainer_state(t))
     with pytest.raises(ResumeError, match="not a PyTorch file"):
         read_state(b"not a zip")
     with pytest.raises(ResumeError, match="not an RNN Playground trainer state"):
