@@ -187,6 +187,9 @@ class Snapshot:
     share: float = 1.0              # fraction of one core this run gets now
     active_runs: int = 0            # runs training on this server now
     workers: int = 1                # trainer threads serving them (Ray: the cluster's CPUs)
+    active_clients: int = 0         # people (clients) with runs training now (0: not known)
+    client_runs: int = 0            # of those runs, the ones of this run's client
+    client_cores: float = 0.0       # cores this run's client's runs share now
     backend: str = "local"          # where the run trains: "local" | "ray"
 
     @property

@@ -11,6 +11,8 @@ G = gate blocks (LSTM 4, GRU 3, RNN 1), L = num_layers, I_l = input size of laye
     step seconds    = FLOPs per step / the cell type's flops_per_second (cells.py, measured)
     memory          = 4 bytes · (4·P                        # weights, grads, two Adam moments
                       + B·T·(sum_l (I_l + (G + 2)·H) + 3·V))  # saved activations, logits
+                    + N · id bytes                          # the corpus's N token ids (encoded.py:
+                                                            # 1, 2 or 4 bytes each by |V|)
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ import os
 from dataclasses import dataclass, fields
 
 from .cells import cell_type
+from .encoded import id_bytes
 from .config import ModelConfig, TrainConfig
 from .models import parameter_count
 
@@ -33,6 +36,7 @@ class Limits:
     max_step_seconds: float = 1.0       # PLAYGROUND_MAX_STEP_SECONDS: estimated time of one step
     max_run_memory_mb: int = 512        # PLAYGROUND_MAX_RUN_MEMORY_MB: estimated memory of one run
     max_runs_per_learner: int = 8       # PLAYGROUND_MAX_RUNS_PER_LEARNER: runs alive per link
+    max_active_per_client: int = 2      # PLAYGROUND_MAX_ACTIVE_PER_CLIENT: runs training or paused per person
     max_concurrent: int = 0             # PLAYGROUND_MAX_CONCURRENT: trainer threads (0: CPU cores)
     grace_minutes: float = 10.0         # PLAYGROUND_GRACE_MINUTES: runs kept after the last viewer
     max_history_rows: int = 100_000     # PLAYGROUND_MAX_HISTORY_ROWS: steps of history a checkpoint may bring
@@ -71,6 +75,8 @@ class Limits:
                 ("one step (estimated)", f"≤ {self.max_step_seconds:g} s"),
                 ("memory per run (estimated)", f"≤ {self.max_run_memory_mb:,} MB"),
                 ("runs kept per link", f"≤ {self.max_runs_per_learner}"),
+                ("runs training at once per person", f"≤ {self.max_active_per_client} (people share the "
+                                                     "trainers equally, then each person's runs)"),
                 ("trainers at once", f"{self.max_concurrent} (all runs take turns)"),
                 ("runs kept after the last viewer leaves", f"{self.grace_minutes:g} min"),
                 ("history in an uploaded checkpoint", f"≤ {self.max_history_rows:,} steps"),
@@ -84,6 +90,7 @@ class Cost:
     flops_per_step: float
     memory_bytes: float
     flops_per_second: float = 25e9
+    corpus_bytes: float = 0.0       # the token ids (counted in memory_bytes too)
 
     @property
     def step_seconds(self) -> float:
@@ -95,8 +102,9 @@ class Cost:
         return self.memory_bytes / 2**20
 
 
-def estimate(mc: ModelConfig, tc: TrainConfig, vocab_size: int) -> Cost:
-    """A run's parameters, FLOPs per step and memory from its config (formulas above)."""
+def estimate(mc: ModelConfig, tc: TrainConfig, vocab_size: int, corpus_tokens: int = 0) -> Cost:
+    """A run's parameters, FLOPs per step and memory from its config and its corpus's length in
+    tokens (formulas above)."""
     ct = cell_type(mc.cell)
     g, h, v, d = len(ct.gates), mc.hidden_size, vocab_size, mc.num_directions
     inputs = [mc.embedding_dim or v] + [d * h] * (mc.num_layers - 1)       # I_l
@@ -104,11 +112,13 @@ def estimate(mc: ModelConfig, tc: TrainConfig, vocab_size: int) -> Cost:
     macs = sum(d * g * h * (i + h) for i in inputs) + d * h * v
     tokens = tc.batch_size * tc.seq_len
     activations = tokens * (sum(i + d * (g + 2) * h for i in inputs) + 3 * v)
-    return Cost(parameters=params, flops_per_step=6.0 * tokens * macs,
-                memory_bytes=4.0 * (4 * params + activations), flops_per_second=ct.flops_per_second)
+    corpus = float(corpus_tokens * id_bytes(vocab_size))
+    return Cost(parameters=params, flops_per_step=6.0 * tokens * macs, corpus_bytes=corpus,
+                memory_bytes=4.0 * (4 * params + activations) + corpus, flops_per_second=ct.flops_per_second)
 
 
-def check(mc: ModelConfig, tc: TrainConfig, vocab_size: int, steps: int, limits: Limits) -> list[str]:
+def check(mc: ModelConfig, tc: TrainConfig, vocab_size: int, steps: int, limits: Limits,
+          corpus_tokens: int = 0) -> list[str]:
     """Why this server cannot train this run (empty if it can), each reason with its numbers."""
     why = []
     if mc.hidden_size > limits.max_hidden_size:
@@ -123,14 +133,15 @@ def check(mc: ModelConfig, tc: TrainConfig, vocab_size: int, steps: int, limits:
                    f"is above the limit of {limits.max_batch_tokens:,}")
     if steps > limits.max_steps:
         why.append(f"{steps:,} steps per Start is above the limit of {limits.max_steps:,}")
-    cost = estimate(mc, tc, vocab_size)
+    cost = estimate(mc, tc, vocab_size, corpus_tokens)
     if cost.step_seconds > limits.max_step_seconds:
         why.append(f"one step would take about {cost.step_seconds:,.1f} s ({cost.flops_per_step / 1e9:,.0f} GFLOP) "
                    f"on this server, above its limit of {limits.max_step_seconds:g} s: a smaller hidden_size, "
                    "num_layers, seq_len or batch_size makes it faster")
     if cost.memory_mb > limits.max_run_memory_mb:
+        corpus = f" and {cost.corpus_bytes / 2**20:,.0f} MB of token ids" if cost.corpus_bytes >= 2**20 else ""
         why.append(f"the run would need about {cost.memory_mb:,.0f} MB of memory (weights, gradients, Adam "
-                   f"state and activations), above the limit of {limits.max_run_memory_mb:,} MB per run")
+                   f"state, activations{corpus}), above the limit of {limits.max_run_memory_mb:,} MB per run")
     return why
 
 

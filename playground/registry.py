@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass, field, replace
 
 from .config import ModelConfig, TrainConfig
+from .encoded import EncodedText, encode
 from .front import Backend, RunFront, RunObserver
 from .limits import LIMITS, Limits, check
 from .scheduler import Scheduler
@@ -66,6 +67,7 @@ class RunRegistry:
         self.runs: dict[str, RunFront] = {}
         self.workspaces: dict[str, Workspace] = {}
         self._lock = threading.RLock()
+        self._start_lock = threading.Lock()
         self._reap_every = reap_every
         self._reaper: threading.Thread | None = None
 
@@ -109,28 +111,68 @@ class RunRegistry:
 
     # ---- runs -----------------------------------------------------------------------------
     def check(self, model_config: ModelConfig, train_config: TrainConfig, text: str, owner: str,
-              vocab: Vocab | None = None) -> None:
-        """ValueError with every reason this server will not build the run (nothing is built)."""
+              vocab: Vocab | None = None) -> EncodedText | None:
+        """ValueError with every reason this server will not build the run (nothing but the encoded
+        text is built: kept while a run uses it, encoded.py). Returns the encoded text."""
         if len(self.runs_of(owner)) >= self.limits.max_runs_per_learner:
             raise ValueError(f"this link already keeps {self.limits.max_runs_per_learner} runs, the server's "
                              "limit: delete some on the Compare runs page first")
         if not text:
             return                             # the trainer says why
-        why = check(model_config, train_config, vocab_size(text, train_config, vocab), 1, self.limits)
+        corpus = encode(text, train_config.tokenizer, train_config.min_freq, vocab)    # its ids count too
+        why = check(model_config, train_config, len(corpus.vocab), 1, self.limits, corpus_tokens=len(corpus))
         if why:
             raise ValueError("this server cannot train that: " + "; ".join(why) + ".")
+        return corpus
 
     def create(self, model_config: ModelConfig, train_config: TrainConfig, text: str, owner: str,
-               label: str = "", corpus_key: str = "", **trainer_kwargs) -> RunFront:
-        """Check the limits, then build the run (config errors raise ValueError) and register it."""
-        self.check(model_config, train_config, text, owner, trainer_kwargs.get("vocab"))
+               label: str = "", corpus_key: str = "", client: str = "", **trainer_kwargs) -> RunFront:
+        """Check the limits, then build the run (config errors raise ValueError) and register it.
+        `client`: who makes it (the fair share between people; the link's token if unknown)."""
+        corpus = self.check(model_config, train_config, text, owner, trainer_kwargs.get("vocab"))  # noqa: F841 kept for the trainer
         self._start_reaper()
         run = self.backend.make_run(model_config, train_config, text, owner, label, corpus_key,
                                     observer=self.observer, **trainer_kwargs)
+        run.client = client or owner
         with self._lock:
             self.runs[run.run_id] = run
             self.workspace(owner).run_ids.append(run.run_id)
         return run
+
+    # ---- starting: a cap per person (client) --------------------------------------------------
+    def active_of(self, client: str) -> list[RunFront]:
+        """The runs `client` has training or paused now (any link)."""
+        with self._lock:
+            runs = list(self.runs.values())
+        return [r for r in runs if getattr(r, "client", "") == client and r.is_active]
+
+    def check_start(self, client: str, run: RunFront | None = None) -> None:
+        """ValueError naming the cap if `client` may not make one more run active now (`run`
+        already active is no new one: Step on it is always allowed)."""
+        if run is not None and run.is_active:
+            return
+        cap = self.limits.max_active_per_client
+        if len(self.active_of(client)) >= cap:
+            raise ValueError(f"you already have {cap} run{'s' if cap != 1 else ''} training or paused, this "
+                             f"server's limit of {cap} at once per person (PLAYGROUND_MAX_ACTIVE_PER_CLIENT), "
+                             "so that everyone in the room gets a fair share: stop one (or let it finish), "
+                             "then start this one")
+
+    def start(self, run: RunFront, steps: int, client: str = "") -> None:
+        """`run.start(steps)` for `client` (the run's own if ""), within the cap per person."""
+        self._act(run, client, lambda: run.start(steps))
+
+    def step(self, run: RunFront, n: int = 1, client: str = "") -> None:
+        """`run.step(n)` for `client`, within the cap per person (Step on an active run always goes)."""
+        self._act(run, client, lambda: run.step(n))
+
+    def _act(self, run: RunFront, client: str, action) -> None:
+        client = client or getattr(run, "client", "") or run.owner
+        with self._start_lock:                 # two quick Starts cannot both pass the cap
+            self.check_start(client, run)
+            if not run.is_active:
+                run.client = client            # its share is the person's who starts it
+            action()
 
     def get(self, run_id: str | None, owner: str | None) -> RunFront | None:
         """The run if it exists and belongs to `owner` (compared in constant time), else None."""

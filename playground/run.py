@@ -196,6 +196,7 @@ class Run:
     train_config: TrainConfig
     settings: RunSettings
     can_restart = False                        # a local run is never lost
+    client = ""                                # who trains it (the registry sets it): the scheduler's fair share
 
     def __init__(self, trainer: Trainer, owner: str, scheduler: Scheduler, limits: Limits,
                  label: str = "", corpus_key: str = "", observer: RunObserver | None = None):
@@ -346,15 +347,14 @@ class Run:
             start = self._history.read_from(self.trainer.steps_done)
             self._history.merge(start, self.trainer.rows(start))
             history = self._history.frame()
-        sched, info = self._scheduler, self.summary
+        info = self.summary
         return Snapshot(run_id=self.run_id, label=self.label, status=s.status, message=s.message, step=s.step,
                         target_step=s.target_step, lr=s.lr, history=history, samples=samples,
                         parameters=info.parameters, vocab_size=info.vocab_size,
                         uniform_perplexity=info.uniform_perplexity, unigram_perplexity=info.unigram_perplexity,
                         running_seconds=s.running_seconds, model_config=self.model_config,
                         train_config=self.train_config, corpus_key=self.corpus_key,
-                        steps_per_minute=self.steps_per_minute(), share=sched.share(),
-                        active_runs=sched.active_jobs(), workers=sched.workers)
+                        steps_per_minute=self.steps_per_minute(), **self._scheduler.shares(self))
 
     def copy_model(self) -> tuple[CharModel, object, ModelConfig]:
         """A CPU copy of the current weights (taken between steps), in eval mode."""

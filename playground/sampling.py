@@ -1,6 +1,6 @@
 """Minibatch samplers for language modelling (seed 004, d2l).
 
-For a corpus of token ids, both yield (X, Y) LongTensors of shape (batch_size, num_steps)
+For a corpus of token ids (any integer dtype), both yield (X, Y) LongTensors of shape (batch_size, num_steps)
 with Y = X shifted one token to the right.
 
 random_batches: non-overlapping windows in random order; neighbouring rows/batches are not
@@ -24,8 +24,10 @@ import torch
 
 
 def _as_tensor(corpus) -> torch.Tensor:
+    """The corpus as a 1-D tensor, kept in its own dtype (a shared uint8/int16/int32 corpus is
+    not copied; each batch is made int64 on its own)."""
     if isinstance(corpus, torch.Tensor):
-        return corpus.long().flatten()
+        return corpus.flatten()
     return torch.as_tensor(list(corpus), dtype=torch.long)
 
 
@@ -45,8 +47,8 @@ def random_batches(corpus: Sequence[int] | torch.Tensor, batch_size: int, num_st
     for i in range(0, num_examples, batch_size):
         idx = torch.tensor(starts[i:i + batch_size])        # (b,)
         offsets = torch.arange(num_steps)                   # (T,)
-        X = data[idx[:, None] + offsets]                    # (b, T)
-        Y = data[idx[:, None] + offsets + 1]                # (b, T)
+        X = data[idx[:, None] + offsets].long()             # (b, T)
+        Y = data[idx[:, None] + offsets + 1].long()         # (b, T)
         yield X, Y
 
 
@@ -58,4 +60,4 @@ def consecutive_batches(corpus: Sequence[int] | torch.Tensor, batch_size: int, n
     rows = data[: row_len * batch_size].view(batch_size, row_len)  # (B, row_len)
     for k in range(num_consecutive_batches(len(data), batch_size, num_steps)):
         i = k * num_steps
-        yield rows[:, i:i + num_steps], rows[:, i + 1:i + num_steps + 1]  # (B, T), (B, T)
+        yield rows[:, i:i + num_steps].long(), rows[:, i + 1:i + num_steps + 1].long()  # (B, T), (B, T)

@@ -1,20 +1,29 @@
-"""Fair sharing of the server's cores: a few worker threads serve every active job in turns.
+"""Fair sharing of the server's cores: a few worker threads serve every active job in turns,
+fair between people (clients) first, then between each person's jobs.
 
     SCHEDULER.submit(job)     # job.work(budget_seconds) -> bool: True while work remains
                               # job.cancelled: the scheduler drops a job that sets it
+                              # job.client: who it is for (a browser's address; "" if unknown)
 
-Round-robin in submission order: a worker takes the job at the head of the queue, lets it
-work for one time slice (`slice_seconds` of training steps), and puts it back at the tail
-if it has more to do. At most `max_workers` threads exist, and only while there is work:
-a waiting job holds no thread. With N jobs and W workers each job gets ~W/N of a core,
-and a new job's first slice starts within about N/W slices.
+Two-level round-robin: clients take turns in the order they arrived, and each client's jobs
+take turns within that client's turn. A worker takes the next job of the first client in turn
+among those with the fewest jobs running now, lets it work for one time slice (`slice_seconds`
+of training steps), and puts it back at the tail of its client's queue (the client goes to the
+tail of the turns) if it has more to do. So ten runs
+from one person get that person's share, not ten shares: with C clients each gets ~1/C of
+the turns, and a client's k jobs split its part. At most `max_workers` threads exist, and
+only while there is work: a waiting job holds no thread.
+
+A job's share of one core (`share(job)`), water-filling: a client with fewer jobs than its
+equal part of the W workers uses what its jobs can (one core each); the rest is split
+equally between the other clients; then within a client equally between its jobs.
 """
 from __future__ import annotations
 
 import logging
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from typing import Protocol
 
 import torch
@@ -29,54 +38,134 @@ class Job(Protocol):
         """Do up to `budget_seconds` of work; True if more remains."""
 
 
+def client_of(job) -> str:
+    """Who a job is for ("" when it does not say: all such jobs count as one client)."""
+    return str(getattr(job, "client", "") or "")
+
+
+def client_cores(jobs_per_client: dict[str, int], workers: int) -> dict[str, float]:
+    """Cores each client gets: an equal part of `workers`, but no more than one per job (what a
+    client cannot use goes to the others)."""
+    cores, left = {}, float(workers)
+    for client, k in sorted(jobs_per_client.items(), key=lambda kv: kv[1]):   # fewest jobs first
+        cores[client] = min(float(k), left / (len(jobs_per_client) - len(cores)))
+        left -= cores[client]
+    return cores
+
+
 class Scheduler:
     def __init__(self, max_workers: int = 2, slice_seconds: float = 0.25, idle_exit_seconds: float = 2.0):
         self.max_workers, self.slice_seconds = max(1, int(max_workers)), slice_seconds
         self.idle_exit_seconds = idle_exit_seconds
-        self._queue: deque = deque()
-        self._busy: set[int] = set()            # id() of jobs a worker is running now
+        self._queues: dict[str, deque] = {}     # client -> its queued jobs (only clients with some)
+        self._turns: deque = deque()            # clients with queued jobs, next turn first
+        self._busy: dict[int, str] = {}         # id() of jobs a worker is running now -> client
         self._cond = threading.Condition()
         self._workers = 0
         self._started = 0
 
     def submit(self, job: Job) -> None:
         """Queue `job` (no-op if it is already queued or running)."""
+        client = client_of(job)
         with self._cond:
-            if id(job) in self._busy or any(j is job for j in self._queue):
+            if id(job) in self._busy or any(j is job for j in self._queues.get(client, ())):
                 return
-            self._queue.append(job)
-            if self._workers < min(self.max_workers, len(self._queue) + len(self._busy)):
+            self._enqueue(job, client)
+            if self._workers < min(self.max_workers, self._queued() + len(self._busy)):
                 self._workers += 1
                 self._started += 1
                 threading.Thread(target=self._worker, name=f"sched-{self._started}", daemon=True).start()
             self._cond.notify()
 
+    def _enqueue(self, job: Job, client: str) -> None:
+        """Under the lock: `job` to the tail of its client's queue; a client without queued jobs
+        joins the tail of the turns."""
+        queue = self._queues.setdefault(client, deque())
+        if not queue:
+            self._turns.append(client)
+        queue.append(job)
+
+    def _queued(self) -> int:
+        return sum(len(q) for q in self._queues.values())
+
+    def _jobs_per_client(self) -> Counter:
+        """Under the lock: queued and running jobs per client."""
+        counts = Counter({c: len(q) for c, q in self._queues.items()})
+        counts.update(self._busy.values())
+        return counts
+
     def active_jobs(self) -> int:
         """Jobs queued or running now."""
         with self._cond:
-            return len(self._queue) + len(self._busy)
+            return self._queued() + len(self._busy)
+
+    def active_clients(self) -> int:
+        """Clients (people) with a job queued or running now."""
+        with self._cond:
+            return len(self._jobs_per_client())
+
+    def jobs_of(self, client: str) -> int:
+        """Jobs of `client` queued or running now."""
+        with self._cond:
+            return self._jobs_per_client().get(client, 0)
 
     @property
     def workers(self) -> int:
         return self._workers
 
-    def share(self) -> float:
-        """Fraction of one core a job gets now: workers / active jobs (at most 1)."""
-        n = self.active_jobs()
-        return min(1.0, self.max_workers / n) if n else 1.0
+    def share(self, job: Job | None = None) -> float:
+        """Fraction of one core a job gets now (at most 1): `job`'s, counted as active even if it
+        waits, by client_cores; without a job, workers / active jobs."""
+        with self._cond:
+            counts = self._jobs_per_client()
+            n = self._queued() + len(self._busy)
+        if job is None:
+            return min(1.0, self.max_workers / n) if n else 1.0
+        client = client_of(job)
+        if id(job) not in self._busy and not any(j is job for j in self._queues.get(client, ())):
+            counts[client] += 1
+        return min(1.0, client_cores(counts, self.max_workers)[client] / counts[client])
+
+    def client_cores(self, client: str) -> float:
+        """Cores `client`'s active jobs share now (0 if it has none)."""
+        with self._cond:
+            counts = self._jobs_per_client()
+        return client_cores(counts, self.max_workers).get(client, 0.0)
+
+    def shares(self, job: Job) -> dict:
+        """How the machine is shared now, for `job`'s Snapshot: share, active_runs, workers,
+        active_clients, client_runs, client_cores."""
+        client = client_of(job)
+        return dict(share=self.share(job), active_runs=self.active_jobs(), workers=self.workers,
+                    active_clients=self.active_clients(), client_runs=self.jobs_of(client),
+                    client_cores=self.client_cores(client))
 
     def _next(self):
         with self._cond:
             deadline = time.monotonic() + self.idle_exit_seconds
-            while not self._queue:
+            while not self._turns:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     self._workers -= 1
                     return None
                 self._cond.wait(left)
-            job = self._queue.popleft()
-            self._busy.add(id(job))
+            client = self._pick()
+            queue = self._queues[client]
+            job = queue.popleft()
+            if queue:
+                self._turns.append(client)
+            else:
+                del self._queues[client]
+            self._busy[id(job)] = client
             return job
+
+    def _pick(self) -> str:
+        """Under the lock: the next client in turn among those with the fewest jobs running now
+        (so a person's one run is not kept waiting while another's many hold every worker)."""
+        running = Counter(self._busy.values())
+        client = min(self._turns, key=lambda c: running[c])        # the first of the fewest
+        self._turns.remove(client)
+        return client
 
     def _worker(self) -> None:
         torch.set_num_threads(1)  # per-thread on this torch build: W workers use W cores
@@ -87,9 +176,9 @@ class Scheduler:
             except Exception:  # noqa: BLE001 - a job reports its own errors; never kill a worker
                 log.exception("scheduler: a job raised")
             with self._cond:
-                self._busy.discard(id(job))
+                client = self._busy.pop(id(job))
                 if more and not job.cancelled:
-                    self._queue.append(job)
+                    self._enqueue(job, client)
                     self._cond.notify()
 
 

@@ -13,6 +13,7 @@ Session-state keys:
 from __future__ import annotations
 
 import logging
+import os
 import re
 import secrets
 from pathlib import Path
@@ -148,13 +149,38 @@ def next_run_label(description: str) -> str:
     return f"#{len(ws.run_ids) + 1} {description}"
 
 
+def client_id() -> str:
+    """Who this browser session is for the fair share (playground/clients.py): its address, the
+    trusted balancer's X-Forwarded-For entry with PLAYGROUND_TRUST_PROXY, else its link."""
+    from playground.clients import client_key, trusted_proxies
+    trusted = trusted_proxies(os.environ)
+    forwarded = (st.context.headers.get("X-Forwarded-For") or "") if trusted else ""
+    return client_key(st.context.ip_address, forwarded, trusted, st.session_state.get(OWNER_KEY, ""))
+
+
+def start_run(run: "Run", steps: int) -> None:
+    """Start `run` for this person: ValueError (for the page to show) at the cap of runs
+    training at once per person."""
+    registry().start(run, steps, client_id())
+
+
+def step_run(run: "Run", n: int = 1) -> None:
+    """Step `run` for this person (a new active run counts against the cap, as Start)."""
+    registry().step(run, n, client_id())
+
+
+def check_may_start(run: "Run | None" = None) -> None:
+    """ValueError if this person may not make one more run active (before a new run is built)."""
+    registry().check_start(client_id(), run)
+
+
 def create_run(model_config, train_config, text: str, corpus_key: str, description: str,
                active: bool = True, **trainer_kwargs) -> "Run":
     """The one way pages create a run: the registry checks the server's limits (before anything
-    is built), builds it in this workspace, and it is selected. Raises ValueError with a message
-    for the page to show."""
+    is built), builds it in this workspace for this person, and it is selected. Raises
+    ValueError with a message for the page to show."""
     run = registry().create(model_config, train_config, text, owner_token(), label=next_run_label(description),
-                            corpus_key=corpus_key, **trainer_kwargs)
+                            corpus_key=corpus_key, client=client_id(), **trainer_kwargs)
     set_current_run(run, active)
     return run
 
