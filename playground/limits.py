@@ -39,6 +39,7 @@ class Limits:
     max_active_per_client: int = 2      # PLAYGROUND_MAX_ACTIVE_PER_CLIENT: runs training or paused per person
     max_concurrent: int = 0             # PLAYGROUND_MAX_CONCURRENT: trainer threads (0: CPU cores)
     grace_minutes: float = 10.0         # PLAYGROUND_GRACE_MINUTES: runs kept after the last viewer
+    keep_days: float = 7.0              # PLAYGROUND_KEEP_DAYS: links unseen this long are deleted with their runs
     max_history_rows: int = 100_000     # PLAYGROUND_MAX_HISTORY_ROWS: steps of history a checkpoint may bring
     max_prefix_chars: int = 2_000       # PLAYGROUND_MAX_PREFIX_CHARS: Generate's prefix
     max_probe_chars: int = 5_000        # PLAYGROUND_MAX_PROBE_CHARS: Hidden states' own text
@@ -78,7 +79,8 @@ class Limits:
                 ("runs training at once per person", f"≤ {self.max_active_per_client} (people share the "
                                                      "trainers equally, then each person's runs)"),
                 ("trainers at once", f"{self.max_concurrent} (all runs take turns)"),
-                ("runs kept after the last viewer leaves", f"{self.grace_minutes:g} min"),
+                ("runs kept in memory after the last viewer leaves", f"{self.grace_minutes:g} min"),
+                ("links kept (with their runs) after their last visit", f"{self.keep_days:g} days"),
                 ("history in an uploaded checkpoint", f"≤ {self.max_history_rows:,} steps"),
                 ("Generate's prefix", f"≤ {self.max_prefix_chars:,} characters"),
                 ("Hidden states' own text", f"≤ {self.max_probe_chars:,} characters")]

@@ -106,6 +106,16 @@ class Lifecycle:
         if self.state.status not in ACTIVE:
             self.idle.set()
 
+    def restore(self, status: Status, message: str, target_step: int, running_seconds: float) -> None:
+        """A run rebuilt from the run store: its saved state, not told to the observer (a PAUSED
+        run is active again: Resume goes on to target_step)."""
+        with self.lock:
+            self.state = replace(self.state, status=status, message=message, target_step=target_step,
+                                 running_seconds=running_seconds)
+            self.first = (self.steps_done(), running_seconds)
+            if status in ACTIVE:
+                self.idle.clear()
+
     def start(self, steps: int) -> bool:
         """Queue `steps` more steps; False if already active."""
         with self.lock:
@@ -199,8 +209,9 @@ class Run:
     client = ""                                # who trains it (the registry sets it): the scheduler's fair share
 
     def __init__(self, trainer: Trainer, owner: str, scheduler: Scheduler, limits: Limits,
-                 label: str = "", corpus_key: str = "", observer: RunObserver | None = None):
-        self.run_id, self.owner, self.corpus_key = secrets.token_urlsafe(16), owner, corpus_key
+                 label: str = "", corpus_key: str = "", observer: RunObserver | None = None,
+                 run_id: str | None = None):
+        self.run_id, self.owner, self.corpus_key = run_id or secrets.token_urlsafe(16), owner, corpus_key
         self.label = label or default_label(trainer.model_config)
         self.model_config, self.train_config = trainer.model_config, trainer.train_config
         self.trainer, self.settings, self.observer = trainer, RunSettings(), observer
@@ -365,14 +376,19 @@ class Run:
         model.load_state_dict(weights)
         return model.eval(), vocab, cfg
 
-    def checkpoint(self) -> tuple[bytes, int]:
-        """(checkpoint bytes, the step they were taken at), between steps."""
+    def checkpoint(self, make=save_checkpoint) -> tuple:
+        """(make(trainer), the step), between steps: checkpoint bytes, or resume.trainer_state."""
         with self._lock:
-            return save_checkpoint(self.trainer), self.trainer.steps_done
+            return make(self.trainer), self.trainer.steps_done
 
     def checkpoint_bytes(self) -> bytes:
         """A checkpoint of the run (checkpoint.save_checkpoint), taken between steps."""
         return self.checkpoint()[0]
+
+    def restore(self, status: Status, message="", target_step=0, running_seconds=0.0, samples=()) -> None:
+        """A run rebuilt from the run store: its samples and status as saved (see Lifecycle.restore)."""
+        self.samples = [s for s in samples if s.step <= self.trainer.steps_done]
+        self._life.restore(status, message, max(target_step, self.trainer.steps_done), running_seconds)
 
     def val_text(self, n_chars: int = 300) -> str:
         return self.trainer.val_text(n_chars)
@@ -391,6 +407,11 @@ class LocalBackend:
 
     def make_run(self, model_config: ModelConfig, train_config: TrainConfig, text: str, owner: str,
                  label: str = "", corpus_key: str = "", observer: RunObserver | None = None,
-                 **trainer_kwargs) -> Run:
-        return Run(Trainer(model_config, train_config, text, **trainer_kwargs), owner, self.scheduler,
-                   self.limits, label, corpus_key, observer)
+                 run_id: str | None = None, **trainer_kwargs) -> Run:
+        return self.adopt(Trainer(model_config, train_config, text, **trainer_kwargs), owner, label, corpus_key,
+                          observer, run_id)
+
+    def adopt(self, trainer: Trainer, owner: str, label: str = "", corpus_key: str = "",
+              observer: RunObserver | None = None, run_id: str | None = None) -> Run:
+        """A run around a trainer built elsewhere (resume.restore_trainer: a run from the store)."""
+        return Run(trainer, owner, self.scheduler, self.limits, label, corpus_key, observer, run_id)

@@ -9,7 +9,8 @@
 
 Where each part lives: the run front and its types in playground/front.py, the local run in
 playground/run.py, the Ray run in playground/ray_backend.py, workspaces, limits and reaping in
-playground/registry.py. This module only wires them (and re-exports their names).
+playground/registry.py, the run store behind them in playground/persist.py and
+playground/stored_registry.py. This module only wires them (and re-exports their names).
 """
 from __future__ import annotations
 
@@ -50,4 +51,18 @@ def backend_from_env(scheduler: Scheduler, limits: Limits, env: dict | None = No
                               "set 'local' or 'ray'")
 
 
-REGISTRY = RunRegistry(scheduler=SCHEDULER, backend=backend_from_env(SCHEDULER, LIMITS))
+def registry_from_env(scheduler: Scheduler, limits: Limits, env: dict | None = None) -> RunRegistry:
+    """The app's registry, its runs saved in the run store (playground/persist.py): a SQLite file
+    in PLAYGROUND_DATA_DIR, or the database PLAYGROUND_DATABASE_URL names. Runs that were training
+    when the server stopped resume in a background thread; a store that cannot be used leaves
+    the app working in memory (every page says so, the log says why)."""
+    from .persist import Persistence
+    from .stored_registry import StoredRegistry
+    persistence = Persistence.from_env(env, keep_days=limits.keep_days)
+    registry = StoredRegistry(scheduler=scheduler, backend=backend_from_env(scheduler, limits, env),
+                              persistence=persistence)
+    persistence.resume_saved(registry)
+    return registry
+
+
+REGISTRY = registry_from_env(SCHEDULER, LIMITS)

@@ -28,7 +28,7 @@ from sqlalchemy.exc import IntegrityError
 
 from . import store as st
 from . import store_schema as S
-from .store_records import RunRecord, describe_error, hash_token
+from .store_records import RunRecord, describe_error, hash_token, text_hash
 
 log = logging.getLogger(__name__)
 
@@ -50,11 +50,12 @@ class Health:
 
 
 class _Batch:
-    """Queued changes, coalesced; applied in a fixed order (workspaces, runs, status,
+    """Queued changes, coalesced; applied in a fixed order (workspaces, corpora, runs, status,
     truncations, history, samples, checkpoints, deletions)."""
 
     def __init__(self):
         self.workspaces: dict[str, tuple] = {}        # hash -> (display_name, now)
+        self.corpora: dict[str, str] = {}             # sha256 -> text (stored once)
         self.runs: dict[str, RunRecord] = {}
         self.status: dict[str, dict] = {}
         self.truncate: dict[str, int] = {}
@@ -64,7 +65,8 @@ class _Batch:
         self.deletes: set[str] = set()
 
     def __len__(self) -> int:
-        return (len(self.workspaces) + len(self.runs) + len(self.status) + len(self.truncate) + len(self.samples)
+        return (len(self.workspaces) + len(self.corpora) + len(self.runs) + len(self.status) + len(self.truncate)
+                + len(self.samples)
                 + sum(map(len, self.rows.values())) + len(self.checkpoints) + len(self.deletes))
 
     def row_count(self) -> int:
@@ -94,6 +96,7 @@ class _Batch:
         """Add changes queued after this batch (this one failed and is retried with them)."""
         for h, (name, now) in newer.workspaces.items():
             self.workspace(h, name, now)
+        self.corpora.update(newer.corpora)
         for record in newer.runs.values():
             self.save_run(record)
         for run_id, fields in newer.status.items():
@@ -112,6 +115,7 @@ class _Batch:
         now, ops = time.time(), []
         ops += [(f"workspace {h[:8]}", lambda c, h=h, v=v: st.upsert_workspace(c, h, v[0], v[1]))
                 for h, v in self.workspaces.items()]
+        ops += [(f"corpus {h[:8]}", lambda c, h=h, t=t: st.insert_corpus(c, h, t, now)) for h, t in self.corpora.items()]
         ops += [(f"run {r}", lambda c, rec=rec: st.save_run(c, rec, now)) for r, rec in self.runs.items()]
         ops += [(f"status of {r}", lambda c, r=r, f=f: st.update_run(c, r, f, now)) for r, f in self.status.items()]
         ops += [(f"truncate {r}", lambda c, r=r, n=n: c.execute(
@@ -121,7 +125,7 @@ class _Batch:
         if self.samples:
             ops.append(("samples", lambda c: st.insert_samples(c, self.samples, now)))
         for r, (step, data, at) in list(self.checkpoints.items()):
-            data = _made(r, data)
+            data, step = _made(r, data, step)
             self.checkpoints[r] = (step, data, at)    # made once, also if the batch is retried
             if data is not None:
                 ops.append((f"checkpoint of {r}", lambda c, r=r, s=step, d=data, at=at: st.put_checkpoint(c, r, s, d, at)))
@@ -130,16 +134,19 @@ class _Batch:
         return ops
 
 
-def _made(run_id: str, data):
-    """Checkpoint bytes, calling the producer if one was queued (None, logged, if it fails)."""
+def _made(run_id: str, data, step: int) -> tuple:
+    """(checkpoint bytes, step), calling the producer if one was queued (it may return bytes or
+    (bytes, the step they were taken at)); bytes None, logged, if it fails."""
     if not callable(data):
-        return data
+        return data, step
     try:
         data = data()
-        return data if isinstance(data, (bytes, bytearray)) else None
     except Exception:   # a checkpoint that cannot be made is skipped; training goes on
         log.exception("run %s: the checkpoint could not be made; skipped", run_id)
-        return None
+        return None, step
+    if isinstance(data, tuple):
+        data, step = data
+    return (data if isinstance(data, (bytes, bytearray)) else None), int(step)
 
 
 class StoreWriter:
@@ -195,6 +202,12 @@ class StoreWriter:
     def save_run(self, record: RunRecord) -> None:
         self._queue(lambda b: b.save_run(record))
 
+    def put_corpus(self, text: str) -> str:
+        """Queue a text to be stored once; its sha256 (a run's corpus_hash) at once."""
+        h = text_hash(text)
+        self._queue(lambda b: b.corpora.__setitem__(h, text))
+        return h
+
     def update_run_status(self, run_id: str, status: str, step: int | None = None, **fields) -> None:
         changes = {k: v for k, v in dict(fields, status=str(status), step=step).items() if v is not None}
         self._queue(lambda b: b.status.setdefault(run_id, {}).update(changes))
@@ -218,8 +231,9 @@ class StoreWriter:
     def add_sample(self, run_id: str, sample) -> None:
         self._queue(lambda b: b.samples.append((run_id, sample)))
 
-    def put_checkpoint(self, run_id: str, step: int, data: "bytes | Callable[[], bytes]") -> None:
-        """Queue the run's checkpoint (replacing one still queued) and write it soon."""
+    def put_checkpoint(self, run_id: str, step: int, data: "bytes | Callable[[], bytes | tuple]") -> None:
+        """Queue the run's checkpoint (replacing one still queued) and write it soon. A producer
+        runs on the writer's thread and may return (bytes, step) when the step was not known."""
         now = time.time()
         self._queue(lambda b: b.checkpoints.__setitem__(run_id, (int(step), data, now)), urgent=True)
 
@@ -228,11 +242,13 @@ class StoreWriter:
 
     # ---- flushing ------------------------------------------------------------------------------
     def flush(self, timeout: float = 30.0) -> bool:
-        """Wait until everything queued before this call is written; False if it could not be
-        within `timeout` (the database is failing: see health)."""
+        """Wait until everything queued before this call is written (and the store is open);
+        False if it could not be within `timeout` (the database is failing: see health)."""
         self.start()
         deadline = time.monotonic() + timeout
         with self._lock:
+            if self._store is None:
+                self._queued += 1             # opening it counts as an operation
             target = self._queued
             self._urgent = True
             self._wake.notify_all()

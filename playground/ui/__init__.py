@@ -16,6 +16,7 @@ import logging
 import os
 import re
 import secrets
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -77,6 +78,16 @@ def setup_page(title: str, icon: str = "🔁", runs: bool = True) -> None:
         st.divider()
     from playground.ui.notice import broadcast_notice; broadcast_notice()  # noqa: E702  the instructor's message
     owner_token() if runs else _link_token()
+    store_warning()
+
+
+def store_warning() -> None:
+    """One warning when the run store cannot save (the registry's; not loaded on Home until
+    another page has loaded the training engine)."""
+    runner = sys.modules.get("playground.runner")
+    persistence = getattr(getattr(runner, "REGISTRY", None), "persistence", None)
+    if persistence is not None and (problem := persistence.problem()):
+        st.warning(problem, icon="💾")
 
 
 def _link_token() -> str:
@@ -111,14 +122,15 @@ def _session_guard(owner: str) -> _SessionGuard:
 
 def owner_token() -> str:
     """The workspace token of this session: the link's, if its workspace still exists on this
-    server; otherwise a fresh one (with a note saying why the link's runs are not shown)."""
+    server (in memory, or in the run store: then its runs are loaded back); otherwise a fresh
+    one (with a note saying why the link's runs are not shown)."""
     token = _link_token()
     if st.session_state.pop("owner_from_link", False) and not registry().has_workspace(token):
-        minutes = registry().limits.grace_minutes
+        days = registry().limits.keep_days
         st.session_state[NOTE_KEY] = (
-            "This link's runs are not on this server any more: runs are freed "
-            f"{minutes:g} minutes after their last viewer leaves (or the server restarted). "
-            "A new, empty workspace was started; its link is in the address bar.")
+            "This link's runs are not on this server any more: links nobody opened for "
+            f"{days:g} days are deleted with their runs (so are runs the server could not save, "
+            "and runs you deleted). A new, empty workspace was started; its link is in the address bar.")
         token = st.session_state[OWNER_KEY] = secrets.token_urlsafe(16)
         st.query_params[LINK_PARAM] = token
     _session_guard(token)

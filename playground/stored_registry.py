@@ -1,0 +1,103 @@
+"""A run registry whose runs live in the run store as well as in memory (playground/persist.py).
+
+    registry = StoredRegistry(scheduler=..., backend=..., persistence=Persistence.from_env())
+
+What changes against registry.RunRegistry:
+    create        the run is saved (record, text, then all it does: Persistence is its observer)
+    remove        a run deleted by its learner is deleted from the store too
+    has_workspace a link not in memory is looked up in the store and its runs loaded back
+    reap          the grace period frees memory, not work: runs are stopped, checkpointed and
+                  dropped from memory (stop_owner), still in the store; old workspaces are culled
+    attach/detach mark the workspace seen (culled PLAYGROUND_KEEP_DAYS after it was last seen)
+"""
+from __future__ import annotations
+
+import logging
+import time
+
+from .front import RunFront
+from .persist import Persistence
+from .registry import RunRegistry, release_memory
+
+log = logging.getLogger(__name__)
+
+
+class StoredRegistry(RunRegistry):
+    """RunRegistry + a run store (see the module docstring)."""
+
+    def __init__(self, *args, persistence: Persistence, **kwargs):
+        super().__init__(*args, observer=persistence, **kwargs)
+        self.persistence = persistence
+
+    def knows(self, token: str) -> bool:
+        """Whether the workspace is in memory now (the store is not asked)."""
+        return super().has_workspace(token)
+
+    def has_workspace(self, token: str) -> bool:
+        """In memory, or found in the store and loaded back (its runs stopped at their last
+        checkpoint, or claimed from those that resumed training at startup)."""
+        if self.knows(token):
+            return True
+        return bool(token) and self.persistence.restore_workspace(self, token)
+
+    def create(self, model_config, train_config, text: str, owner: str, *args, **kwargs) -> RunFront:
+        run = super().create(model_config, train_config, text, owner, *args, **kwargs)
+        self.persistence.created(run, text)
+        return run
+
+    def remove(self, run_id: str) -> None:
+        """Delete the run: from memory and from the store."""
+        if run_id in self.runs:
+            self.persistence.deleted(run_id)
+        super().remove(run_id)
+
+    def attach(self, token: str) -> None:
+        super().attach(token)
+        self.persistence.seen(token)
+
+    def detach(self, token: str) -> None:
+        super().detach(token)
+        self.persistence.seen(token)
+
+    def stop_owner(self, owner: str) -> None:
+        """Unload a workspace (the grace period is over): each run is stopped and checkpointed,
+        then dropped from memory; the store keeps them for the link's next visit."""
+        runs = self.runs_of(owner)
+        for run in runs:
+            self.persistence.unload(run, self.limits.grace_minutes)
+        with self._lock:
+            for run in runs:
+                self.runs.pop(run.run_id, None)
+            self.workspaces.pop(owner, None)
+        log.info("workspace %s: %d run(s) unloaded from memory (kept in the run store)", owner[:6], len(runs))
+        release_memory()
+
+    def reap(self, now: float | None = None) -> int:
+        gone = super().reap(now)
+        self.persistence.housekeeping(now)
+        return gone
+
+    def adopt(self, token: str, runs: list[RunFront]) -> None:
+        """Put runs rebuilt from the store into the workspace `token` (the newest one selected)."""
+        with self._lock:
+            ws = self.workspace(token)
+            for run in runs:
+                self.runs[run.run_id] = run
+                ws.run_ids.append(run.run_id)
+            if runs and ws.active_run_id is None:
+                ws.active_run_id = runs[-1].run_id
+            ws.left_at = time.time()
+        self._start_reaper()
+
+    def claim(self, key: str, token: str) -> bool:
+        """Give the workspace held under `key` (runs restored before their link came) to `token`."""
+        with self._lock:
+            ws = self.workspaces.pop(key, None)
+            if ws is None:
+                return False
+            ws.token = token
+            self.workspaces[token] = ws
+            for run_id in ws.run_ids:
+                if run_id in self.runs:
+                    self.runs[run_id].owner = token
+        return True

@@ -1,0 +1,200 @@
+"""Runs in the run store, at the registry level: saved as they train, back after a restart (a new
+registry on the same store; a process killed with SIGKILL), unloaded not deleted after the grace
+period, culled after PLAYGROUND_KEEP_DAYS, and training on in memory when the store fails."""
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from dataclasses import replace
+from functools import partial
+from pathlib import Path
+
+import pytest
+import sqlalchemy.exc
+
+from conftest import ROOT, wait_until
+from playground import corpora
+from playground.config import ModelConfig, TrainConfig
+from playground.front import Status
+from playground.limits import LIMITS
+from playground.persist import ORPHAN, Persistence
+from playground.registry import RunRegistry
+from playground.store import RunStore
+from playground.store_records import hash_token
+from playground.store_writer import StoreWriter
+from playground.stored_registry import StoredRegistry
+
+wait_for = partial(wait_until, timeout=60.0, every=0.05)
+TEXT = corpora.load("brackets", 20_000)
+MODEL = ModelConfig(cell="LSTM", hidden_size=16, embedding_dim=8)
+TRAIN = TrainConfig(seq_len=16, batch_size=4, seed=7)
+TOKEN = "tokA-Zq3xY8pLmN0aBcDeFgH"
+LIMITS1 = replace(LIMITS, max_concurrent=1, grace_minutes=1.0)
+
+
+def stored(data_dir: Path, checkpoint_every: float = 30.0, **kw) -> StoredRegistry:
+    """A registry on the SQLite store in data_dir (its own trainer thread), as the app makes one."""
+    persistence = Persistence(StoreWriter(lambda: RunStore.open(data_dir=data_dir), flush_every=0.2).start(),
+                              checkpoint_every=checkpoint_every)
+    registry = StoredRegistry(limits=kw.pop("limits", LIMITS1), persistence=persistence, **kw)
+    persistence.resume_saved(registry)
+    assert persistence.resumed.wait(30)
+    return registry
+
+
+def losses(run) -> list[float]:
+    return run.snapshot().history["loss"].tolist()
+
+
+def test_a_run_restored_by_a_new_registry_continues_with_the_uninterrupted_losses(tmp_path):
+    whole = RunRegistry(limits=LIMITS1).create(MODEL, TRAIN, TEXT, "someone")
+    whole.start(40)
+    assert whole.join(60)
+    reference = losses(whole)
+
+    first = stored(tmp_path)
+    run = first.create(MODEL, TRAIN, TEXT, TOKEN, label="mine")
+    run.start(20)
+    assert run.join(60) and run.status == Status.FINISHED
+    assert first.persistence.writer.flush(30)
+    first.persistence.writer.close()
+
+    second = stored(tmp_path)                       # "after a restart": nothing in memory
+    assert not second.knows(TOKEN)
+    assert second.has_workspace(TOKEN)              # the link finds its workspace in the store
+    (back,) = second.runs_of(TOKEN)
+    assert (back.run_id, back.label, back.status, back.steps_done) == (run.run_id, "mine", Status.FINISHED, 20)
+    assert second.active_run(TOKEN) is back and back.owner == TOKEN
+    assert losses(back) == pytest.approx(reference[:20], abs=0)
+    back.start(20)
+    assert back.join(60)
+    assert losses(back)[20:] == pytest.approx(reference[20:], rel=1e-6, abs=1e-7)
+    store = second.persistence.ready()
+    assert [r["step"] for r in store.history(run.run_id)][-1] == 40
+
+
+KILLED = textwrap.dedent("""
+    import sys, time
+    from dataclasses import replace
+    from pathlib import Path
+    sys.path.insert(0, {root!r})
+    from playground import corpora
+    from playground.config import ModelConfig, TrainConfig
+    from playground.limits import LIMITS
+    from playground.persist import Persistence
+    from playground.store import RunStore
+    from playground.store_writer import StoreWriter
+    from playground.stored_registry import StoredRegistry
+    p = Persistence(StoreWriter(lambda: RunStore.open(data_dir=Path({data!r})), flush_every=0.2).start(),
+                    checkpoint_every=0.3)
+    reg = StoredRegistry(limits=replace(LIMITS, max_concurrent=1), persistence=p)
+    run = reg.create(ModelConfig(cell="GRU", hidden_size=16, embedding_dim=8),
+                     TrainConfig(seq_len=16, batch_size=4), corpora.load("brackets", 20_000), {token!r})
+    run.start(100_000)
+    while True:
+        time.sleep(0.2)
+        p.writer.flush(10)
+        ckpt = p.writer.store.latest_checkpoint(run.run_id)
+        if ckpt is not None and ckpt.step >= 20:
+            print("READY", run.run_id, flush=True)
+            time.sleep(1e6)
+""")
+
+
+def test_runs_training_when_the_process_was_killed_resume_by_themselves(tmp_path):
+    proc = subprocess.Popen([sys.executable, "-c", KILLED.format(root=str(ROOT), data=str(tmp_path), token=TOKEN)],
+                            stdout=subprocess.PIPE, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("READY"), line
+        run_id = line.split()[1]
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(30)
+    before = RunStore.open(data_dir=tmp_path)
+    saved_rows, ckpt = len(before.history(run_id)), before.latest_checkpoint(run_id)
+    assert before.get_run(run_id).status == "running" and saved_rows >= ckpt.step >= 20
+    before.close()
+
+    registry = stored(tmp_path)                     # no call below starts the run
+    run = registry.runs.get(run_id)
+    assert run is not None and run.owner == ORPHAN + hash_token(TOKEN)
+    assert wait_for(lambda: run.steps_done > ckpt.step + 5), "the restored run did not train by itself"
+    assert run.snapshot().history["step"].tolist()[:ckpt.step] == list(range(1, ckpt.step + 1))
+    assert registry.has_workspace(TOKEN) and registry.runs_of(TOKEN) == [run] and run.owner == TOKEN
+    assert registry.get(run_id, ORPHAN + hash_token(TOKEN)) is None
+    run.stop()
+
+
+def test_the_grace_period_unloads_runs_but_keeps_them(tmp_path):
+    registry = stored(tmp_path)
+    run = registry.create(MODEL, TRAIN, TEXT, TOKEN)
+    registry.attach(TOKEN)
+    run.start(100_000)
+    assert wait_for(lambda: run.steps_done >= 5)
+    registry.detach(TOKEN)
+    assert registry.reap(now=registry.workspaces[TOKEN].left_at + 61) == 1
+    assert not registry.knows(TOKEN) and run.run_id not in registry.runs
+    assert wait_for(lambda: not run.is_active) and run.status == Status.STOPPED
+    assert registry.persistence.writer.flush(30)
+    step = run.steps_done
+    store = registry.persistence.ready()
+    assert store.latest_checkpoint(run.run_id).step == step and store.get_run(run.run_id).status == "stopped"
+
+    assert registry.has_workspace(TOKEN)            # the link opened later
+    (back,) = registry.runs_of(TOKEN)
+    assert back is not run and back.status == Status.STOPPED and back.steps_done == step
+    assert "Unloaded from memory" in back.message
+    back.start(3)
+    assert back.join(60) and back.steps_done == step + 3
+
+
+def test_a_deleted_run_is_gone_from_the_store_and_old_links_are_culled(tmp_path):
+    registry = stored(tmp_path)
+    keep, gone = (registry.create(MODEL, TRAIN, TEXT, TOKEN) for _ in range(2))
+    registry.remove(gone.run_id)
+    assert registry.persistence.writer.flush(30)
+    store = registry.persistence.ready()
+    assert [r.run_id for r in store.runs_of(TOKEN)] == [keep.run_id]
+    registry.stop_owner(TOKEN)
+    assert registry.persistence.housekeeping(now=store.find_workspace(TOKEN).last_seen + 8 * 86400) == 1
+    assert store.runs_of(TOKEN) == [] and not registry.has_workspace(TOKEN)
+
+
+def failing_open(message: str):
+    def open_():
+        raise sqlalchemy.exc.OperationalError("INSERT", {}, Exception(message))
+    return open_
+
+
+def file_as_folder(tmp):
+    (tmp / "file").write_text("x")
+    return RunStore.open(data_dir=tmp / "file")
+
+
+def corrupt_file(tmp):
+    (tmp / "playground.sqlite").write_bytes(b"garbage" * 1000)
+    return RunStore.open(data_dir=tmp)
+
+
+@pytest.mark.parametrize("make_store,reason", [
+    (file_as_folder, "a file, not a folder"),
+    (corrupt_file, "damaged"),
+    (lambda tmp: RunStore.open(url="postgresql+psycopg2://nobody@127.0.0.1:9/none"), "cannot be reached"),
+    (lambda tmp: failing_open("database or disk is full")(), "the disk is full"),
+    (lambda tmp: failing_open("attempt to write a readonly database")(), "read-only"),
+])
+def test_a_failing_store_leaves_training_in_memory_and_says_why(tmp_path, make_store, reason, caplog):
+    persistence = Persistence(StoreWriter(lambda: make_store(tmp_path), flush_every=0.2, retry_max=0.5).start())
+    registry = StoredRegistry(limits=LIMITS1, persistence=persistence)
+    persistence.resume_saved(registry)
+    assert persistence.resumed.wait(30)
+    run = registry.create(MODEL, TRAIN, TEXT, TOKEN)
+    run.start(30)
+    assert run.join(60) and run.status == Status.FINISHED and run.steps_done == 30
+    assert wait_for(lambda: persistence.problem() is not None)
+    assert reason in persistence.problem() and "not being saved" in persistence.problem()
+    assert "retrying" in caplog.text or "not saving" in caplog.text
+    assert not registry.has_workspace("another-link-token-123456")    # no crash, no wait
+    assert wait_for(lambda: persistence.writer.health.pending > 0)     # kept for a retry
