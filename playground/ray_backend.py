@@ -1,41 +1,33 @@
-"""The Ray backend: every run trains in its own Ray actor (playground/ray_actor.py); Streamlit
-keeps a proxy, `RayRun`, that implements the run front (playground/front.py) like the local
-`Run` (control calls, incremental snapshots, a CPU copy of the weights, checkpoint bytes), so
-pages never know where a run trains.
+"""The Ray backend: runs train on pooled trainer actors (playground/ray_pool.py: a few
+long-lived `TrainerPool` actors per node, each training many runs in turns on its own fair
+scheduler); Streamlit keeps a proxy per run, `RayRun` (playground/ray_run.py), that implements
+the run front (playground/front.py) like the local `Run`, so pages never know where a run trains.
 
     PLAYGROUND_BACKEND=ray streamlit run app.py                        # a local Ray, started here
     PLAYGROUND_BACKEND=ray RAY_ADDRESS=head:6379 streamlit run app.py  # join a running cluster
 
 `ray` is imported on the first run only (the local backend never loads it).
 
-One actor per run (not a pool of actors each time-slicing many runs): Ray places and restarts
-runs one by one, a crash takes one learner's run with it, not a pool's, and the operating
-system shares a node's cores between the actors' processes (measured in benchmarks/
-ray_backend.py: the same aggregate tokens/s as the in-process scheduler on the same cores).
-Each actor asks for a fraction of a CPU (PLAYGROUND_RAY_CPUS_PER_RUN, default 0.25: four runs
-per core before Ray makes further ones wait) and is spread over the nodes (SPREAD).
+Pools: one per PLAYGROUND_RAY_CPUS_PER_POOL CPUs (default 1) of every alive node, one per GPU on
+GPU nodes (a cuda run lands on one), detached and named in the PLAYGROUND_RAY_NAMESPACE namespace
+(default "rnn-playground"), so they outlive any front and every front uses the same ones. Start
+is a placement: the least-loaded warm pool builds the run (`add_run`); no process starts. The
+watcher pings the pools every PING_SECONDS, follows the cluster's nodes every PLAN_SECONDS (new
+nodes get pools) and recovers the runs of a pool that died: each is placed on another pool from
+its newest checkpoint (the run store's, else the proxy's) and trains on; its message says so.
 
-Actors are not detached: they live as long as the Streamlit process that created them. The
-links' workspaces (which run belongs to which learner) live in that process; after a restart
-nobody could reach a detached run any more, and it would train on, unseen, for up to the wall
-time limit. Not detached, Ray frees them with the process.
+Placement (run id -> pool name) is written to the run store's `placement` column when a store
+is set (`backend.store = RunStore`), so a front started later finds a run by its id and pool
+(`find`) with `ray.get_actor(name, namespace=...)`. A front's restart stops nothing.
 
-Control calls are sent in order and not waited for; the next read is taken after them. The
-lr is checked once, here (RayRun.set_lr), before it is sent.
-
-Faults: when an actor dies, its run turns LOST with LOST_MESSAGE; the proxy (playground/
-ray_run.py) keeps the last snapshot and the last checkpoint bytes it fetched (every
-CHECKPOINT_EVERY steps and whenever the run stops training), and `restart()` starts a new
-actor from them.
-
-An observer (front.RunObserver) of a Ray run is told what the proxy fetches: rows and samples
-at each snapshot or poll (the backend's watcher polls training runs every WATCH_SECONDS), a
-status change when a read sees one.
+Control calls are sent in order and not waited for; the next read is taken after them. The lr is
+checked once, here (RayRun.set_lr), before it is sent.
 """
 from __future__ import annotations
 
 import logging
 import os
+import secrets
 import socket
 import threading
 import time
@@ -43,35 +35,40 @@ import time
 from .config import ModelConfig, TrainConfig
 from .front import ACTIVE, RunObserver, default_label
 from .limits import Limits
-from .ray_actor import RunActor, RunSpec
-from .ray_run import LOST_MESSAGE, RayRun  # noqa: F401  (LOST_MESSAGE: what a lost run says)
+from .ray_actor import RunSpec
+from .ray_pool import NAMESPACE, PooledRun, Pools
+from .ray_run import LOST_MESSAGE, RECOVERED, RayRun, recover  # noqa: F401  (what a lost or recovered run says)
 
 log = logging.getLogger(__name__)
 
-START_TIMEOUT = 120.0       # s: for Ray to place a new actor and for it to build its trainer
-WATCH_SECONDS = 10.0        # s: how often runs nobody is looking at are checked (lost? checkpoint?)
+START_TIMEOUT = 120.0       # s: for the first pool to come up, and for a pool to build a run
+PING_SECONDS = 2.0          # s: how often the pools are asked for their load (a dead one is noticed)
+PLAN_SECONDS = 10.0         # s: how often the pools are matched to the cluster's nodes
+WATCH_SECONDS = 10.0        # s: how often runs nobody is looking at are polled (checkpoint due?)
 
 
 class RayBackend:
-    """Makes `RayRun`s: connects to Ray on first use (RAY_ADDRESS, else a local Ray)."""
+    """Makes `RayRun`s on trainer pools: connects to Ray on first use (RAY_ADDRESS, else a local Ray)."""
     name = "ray"
 
-    def __init__(self, limits: Limits, env: dict | None = None):
+    def __init__(self, limits: Limits, env: dict | None = None, store=None):
         env = os.environ if env is None else env
-        self.limits = limits
+        self.limits, self.store = limits, store     # store: a RunStore for placements and checkpoints
         self.address = env.get("RAY_ADDRESS", "").strip() or None
-        self.cpus_per_run = _positive(env.get("PLAYGROUND_RAY_CPUS_PER_RUN"), 0.25)
-        self._actor_class = None
+        self.cpus_per_pool = _positive(env.get("PLAYGROUND_RAY_CPUS_PER_POOL"), 1.0)
+        self.namespace = env.get("PLAYGROUND_RAY_NAMESPACE", "").strip() or NAMESPACE
+        self.database_url = env.get("PLAYGROUND_DATABASE_URL", "").strip()  # shared by the fronts: placements
+        self.pools: Pools | None = None
         self._runs: dict[str, RayRun] = {}
+        self._unsaved: set[str] = set()             # runs whose placement the store has not taken yet
         self._lock = threading.Lock()
-        self._cpus, self._cpus_at = 1, 0.0
 
     # ---- the cluster --------------------------------------------------------------------------
     def connect(self) -> None:
-        """Join RAY_ADDRESS's cluster, or start a local Ray; ValueError with a clear message if
-        that fails (the page shows it; the server log has it too)."""
+        """Join RAY_ADDRESS's cluster, or start a local Ray, and make the pools; ValueError with a
+        clear message if that fails (the page shows it; the server log has it too)."""
         with self._lock:
-            if self._actor_class is not None:
+            if self.pools is not None:
                 return
             try:
                 import ray
@@ -79,14 +76,16 @@ class RayBackend:
                 raise ValueError("PLAYGROUND_BACKEND=ray needs the ray package: "
                                  "pip install -r requirements-ray.txt") from None
             if self.address and (why := unreachable(self.address)) is not None:
-                raise self._cannot_reach(why)
+                raise cannot_reach(self.address, why)
             if not ray.is_initialized():
                 self._init(ray)
-            self._actor_class = ray.remote(concurrency_groups={"weights": 2})(RunActor)
-            threading.Thread(target=self._watch, name="ray-run-watcher", daemon=True).start()
-            log.info("Ray backend: %s, %g CPUs; each run asks for %g CPU",
-                     f"cluster at {self.address}" if self.address else "a local Ray", self.cluster_cpus(),
-                     self.cpus_per_run)
+            self.store = self.store or open_store(self.database_url)
+            self.pools = Pools(self.namespace, self.cpus_per_pool)
+            self.pools.ensure()
+            threading.Thread(target=self._watch, name="ray-pool-watcher", daemon=True).start()
+            log.info("Ray backend: %s, trainer pools in namespace %r (one per %g CPU)",
+                     f"cluster at {self.address}" if self.address else "a local Ray", self.namespace,
+                     self.cpus_per_pool)
 
     def _init(self, ray) -> None:
         if self.address is None:
@@ -95,95 +94,163 @@ class RayBackend:
         try:
             ray.init(address=self.address, runtime_env=_runtime_env())
         except Exception as e:  # noqa: BLE001 - ConnectionError, RuntimeError, ...: one message
-            raise self._cannot_reach(f"{type(e).__name__}: {e}") from None
-
-    def _cannot_reach(self, why: str) -> ValueError:
-        """The one message for the page (ValueError) and the server log: no silent fallback."""
-        message = (f"the Ray cluster at RAY_ADDRESS={self.address} cannot be reached ({why}). "
-                   "Start it (ray start --head) or fix RAY_ADDRESS, then press Start again.")
-        log.error("Ray backend: %s", message)
-        return ValueError(message)
-
-    def cluster_cpus(self) -> int:
-        """CPUs the cluster has (read at most every 30 s)."""
-        import ray
-        if time.monotonic() - self._cpus_at > 30:
-            self._cpus, self._cpus_at = int(ray.cluster_resources().get("CPU", 1)), time.monotonic()
-        return self._cpus
+            raise cannot_reach(self.address, f"{type(e).__name__}: {e}") from None
 
     def sharing(self) -> tuple[int, int]:
-        """(runs training now, CPUs of the cluster), from what the proxies last saw."""
-        active = sum(r.last_status in ACTIVE for r in list(self._runs.values()))
-        return active, self.cluster_cpus()
-
-    def actor_options(self, train_config: TrainConfig) -> dict:
-        """Ray options of a run's actor: a share of a CPU, spread over the nodes, one GPU for cuda."""
-        options = {"num_cpus": self.cpus_per_run, "scheduling_strategy": "SPREAD", "max_restarts": 0,
-                   "runtime_env": {"env_vars": {"PLAYGROUND_BACKEND": "local"}}}   # inside, the run is local
-        if train_config.device == "cuda":
-            options["num_gpus"] = 1
-        return options
+        """(runs training on the pools now, worker threads of the pools), as last pinged."""
+        if self.pools is None:
+            return 0, 1
+        loads = list(self.pools.loads.values())
+        return sum(load.active for load in loads), self.pools.workers()
 
     # ---- runs ------------------------------------------------------------------------------------
     def make_run(self, model_config: ModelConfig, train_config: TrainConfig, text: str, owner: str,
                  label: str = "", corpus_key: str = "", observer: RunObserver | None = None,
-                 **trainer_kwargs) -> RayRun:
-        """Start the run's actor and wait until it has built its trainer (ValueError if it cannot)."""
+                 run_id: str | None = None, **trainer_kwargs) -> RayRun:
+        """Place the run on the least-loaded warm pool (ValueError if it cannot be built). With
+        the `run_id` of a run a pool still holds (a front restarted), that run is taken over."""
         self.connect()
+        if run_id and (live := self._live(run_id, owner, text, observer)) is not None:
+            return live
         import ray
         if train_config.device == "cuda" and not ray.cluster_resources().get("GPU"):
             raise ValueError("device 'cuda' was chosen but the Ray cluster has no GPU")
-        label = label or default_label(model_config)
-        spec = RunSpec(model_config, train_config, ray.put(text), label, corpus_key, trainer_kwargs)
-        actor, summary = self.spawn(spec)
-        run = RayRun(self, spec, owner, actor, summary, observer)
-        with self._lock:
-            self._runs[run.run_id] = run
+        if not self.pools.wait_warm(START_TIMEOUT):
+            raise ValueError(f"no trainer pool of the Ray cluster answered within {START_TIMEOUT:g} s")
+        spec = RunSpec(model_config, train_config, text, label or default_label(model_config), corpus_key,
+                       trainer_kwargs)
+        run_id = run_id or secrets.token_urlsafe(16)
+        handle, summary = self.spawn(spec, None, None, run_id)
+        run = RayRun(self, spec, owner, handle, summary, observer, run_id=run_id)
+        self._keep(run)
         run.poll()                                   # takes the first checkpoint (for a restart)
         return run
 
-    def spawn(self, spec: RunSpec, checkpoint: bytes | None = None, samples: list | None = None):
-        """A new actor for `spec` and its RunSummary; ValueError with the reason otherwise."""
+    def spawn(self, spec: RunSpec, checkpoint: bytes | None, samples: list | None, run_id: str):
+        """Build `spec` on a pool: (PooledRun, RunSummary); ValueError with the reason otherwise.
+        A pool that died meanwhile is forgotten and another one tried."""
         import ray
-        actor = self._actor_class.options(**self.actor_options(spec.train_config)).remote(
-            spec.model_config, spec.train_config, spec.text_ref, self.limits, spec.label, spec.corpus_key,
-            spec.trainer_kwargs, checkpoint, samples)
-        try:
-            info = ray.get(actor.ready.remote(), timeout=START_TIMEOUT)
-        except ray.exceptions.GetTimeoutError:
-            self.kill(actor)
-            raise ValueError(f"the Ray cluster did not start a worker for this run within {START_TIMEOUT:g} s: "
-                             f"it may be full (each run asks for {self.cpus_per_run:g} CPU)") from None
-        except ray.exceptions.RayError as e:
-            self.kill(actor)
-            log.error("Ray backend: a run's actor failed to start: %s", e)
-            raise ValueError(f"the Ray worker for this run failed to start ({type(e).__name__})") from None
-        if isinstance(info, str):
-            self.kill(actor)
-            raise ValueError(info)
-        return actor, info
+        avoid: frozenset = frozenset()
+        for _ in range(3):
+            name, pool = self.pools.pick(spec.train_config, avoid)
+            ref = pool.add_run.remote(run_id, spec.model_config, spec.train_config, spec.text, self.limits,
+                                      spec.label, spec.corpus_key, spec.trainer_kwargs, checkpoint, samples)
+            try:
+                info = ray.get(ref, timeout=START_TIMEOUT)
+            except ray.exceptions.RayActorError:
+                self.pools.refresh()
+                avoid = avoid | {name}
+                continue
+            except ray.exceptions.GetTimeoutError:
+                raise ValueError(f"the trainer pool {name} did not build this run within {START_TIMEOUT:g} s: "
+                                 "the cluster may be overloaded") from None
+            except ray.exceptions.RayError as e:
+                log.error("Ray backend: placing a run on %s failed: %s", name, e)
+                raise ValueError(f"the Ray cluster could not build this run ({type(e).__name__})") from None
+            if isinstance(info, str):
+                raise ValueError(info)
+            return PooledRun(pool, name, run_id), info
+        raise ValueError("the Ray cluster's trainer pools keep failing: ask the instructor to check the cluster")
 
-    def kill(self, actor) -> None:
+    def find(self, run_id: str, owner: str, placement: str, text: str = "",
+             observer: RunObserver | None = None) -> RayRun | None:
+        """The run `run_id` on the pool named `placement` (e.g. from the run store, in a front
+        started after the one that made it), or None if that pool does not hold it. `text` is
+        what a restart would train on."""
+        self.connect()
         import ray
+        pool = self.pools.find(placement)
         try:
-            ray.kill(actor, no_restart=True)
-        except Exception:  # noqa: BLE001 - already gone
-            pass
+            if pool is None or not ray.get(pool.has_run.remote(run_id), timeout=10):
+                return None
+            summary = ray.get(pool.ready.remote(run_id), timeout=10)
+        except ray.exceptions.RayError:
+            return None
+        extra = summary.extra
+        spec = RunSpec(summary.model_config, summary.train_config, text, extra.get("label", ""),
+                       extra.get("corpus_key", ""))
+        run = RayRun(self, spec, owner, PooledRun(pool, placement, run_id), summary, observer, run_id=run_id)
+        self._keep(run)
+        return run
+
+    def _live(self, run_id: str, owner: str, text: str, observer) -> RayRun | None:
+        """The run `run_id` if a pool holds it: where the store says, else asking every pool."""
+        import ray
+        record = self.store.get_run(run_id) if self.store is not None else None
+        names = [record.placement] if record is not None and record.placement else list(self.pools.handles)
+        for name in names:
+            pool = self.pools.find(name)
+            try:
+                if pool is not None and ray.get(pool.has_run.remote(run_id), timeout=10):
+                    return self.find(run_id, owner, name, text, observer)
+            except ray.exceptions.RayError:
+                continue
+        return None
+
+    def _keep(self, run: RayRun) -> None:
+        with self._lock:
+            self._runs[run.run_id] = run
+            self._unsaved.add(run.run_id)
+
+    def release(self, handle) -> None:
+        """Drop a run from its pool (the pool lives on)."""
+        handle.remove()
 
     def forget(self, run: RayRun) -> None:
         with self._lock:
             self._runs.pop(run.run_id, None)
+            self._unsaved.discard(run.run_id)
 
+    def stored_checkpoint(self, run_id: str):
+        """The run store's latest checkpoint of the run (a CheckpointRecord), or None."""
+        if self.store is None:
+            return None
+        try:
+            return self.store.latest_checkpoint(run_id)
+        except Exception as e:  # noqa: BLE001 - the store unreachable: the proxy's checkpoint will do
+            log.warning("Ray backend: no stored checkpoint for run %s (%s)", run_id[:6], e)
+            return None
+
+    # ---- the watcher ------------------------------------------------------------------------------
     def _watch(self) -> None:
-        """Every WATCH_SECONDS: poll runs that train (lost? checkpoint due?), viewed or not."""
+        """Ping pools (a dead one's runs are recovered), follow the nodes, poll runs, save placements."""
+        planned = polled = time.monotonic()
         while True:
-            time.sleep(WATCH_SECONDS)
-            for run in list(self._runs.values()):
-                try:
-                    if run.last_status in ACTIVE:
+            time.sleep(PING_SECONDS)
+            try:
+                now = time.monotonic()
+                dead = self.pools.refresh()
+                if dead or now - planned > PLAN_SECONDS:
+                    self.pools.ensure()
+                    planned = now
+                self._recover(dead)
+                if now - polled > WATCH_SECONDS:          # runs nobody views: checkpoint due? lost?
+                    for run in [r for r in list(self._runs.values()) if r.last_status in ACTIVE]:
                         run.poll()
-                except Exception:  # noqa: BLE001 - the watcher must survive anything
-                    log.exception("Ray backend: polling run %s failed", run.run_id[:6])
+                    polled = now
+                save_placements(self.store, self._runs, self._unsaved)
+            except Exception:  # noqa: BLE001 - the watcher must survive anything
+                log.exception("Ray backend: the watcher failed")
+
+    def _recover(self, dead: set[str]) -> None:
+        """Runs on a dead pool are lost; those lost while training go to another pool."""
+        for run in list(self._runs.values()):
+            if run.placement in dead:
+                run.mark_lost()
+            if run.needs_recovery:
+                try:
+                    recover(run)
+                    self._unsaved.add(run.run_id)
+                    log.info("Ray backend: run %s recovered on %s", run.run_id[:6], run.placement)
+                except ValueError as e:
+                    log.error("Ray backend: run %s could not be recovered yet: %s", run.run_id[:6], e)
+
+def cannot_reach(address: str, why: str) -> ValueError:
+    """The one message for the page (ValueError) and the server log: no silent fallback."""
+    message = (f"the Ray cluster at RAY_ADDRESS={address} cannot be reached ({why}). "
+               "Start it (ray start --head) or fix RAY_ADDRESS, then press Start again.")
+    log.error("Ray backend: %s", message)
+    return ValueError(message)
 
 
 def unreachable(address: str, timeout: float = 3.0) -> str | None:
@@ -210,3 +277,33 @@ def _positive(raw, default: float) -> float:
     except (TypeError, ValueError):
         return default
     return value if value > 0 else default
+
+
+def save_placements(store, runs: dict, unsaved: set) -> None:
+    """Write run -> pool (and node) to the store's runs table for the runs in `unsaved`; a run
+    whose row does not exist yet (its front saves it) stays there and is tried again."""
+    if store is None or not unsaved:
+        return
+    from .store import update_run
+    for run_id in list(unsaved):
+        run = runs.get(run_id)
+        if run is None:
+            unsaved.discard(run_id)
+            continue
+        with store.begin() as conn:
+            if update_run(conn, run_id, {"placement": run.placement, "node": run.node_id}, time.time()):
+                unsaved.discard(run_id)
+
+
+def open_store(url: str):
+    """The run store the fronts share (placements, checkpoints), or None (no URL, or it fails:
+    then recovery uses the front's own checkpoints and placements are not written)."""
+    if not url:
+        return None
+    from .store import RunStore
+    from .store_schema import StoreError
+    try:
+        return RunStore.open(url)
+    except StoreError as e:
+        log.error("Ray backend: the run store cannot be used for placements (%s)", e)
+        return None

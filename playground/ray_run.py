@@ -1,8 +1,14 @@
 """The proxy of a run that trains in a Ray actor: `RayRun` implements the run front
 (playground/front.py) by sending control calls to its actor (playground/ray_actor.py) in order,
 without waiting, and by fetching only what it lacks for a snapshot. It keeps the last snapshot and
-the last checkpoint it fetched, so a LOST run (its actor died) is still drawn and can restart.
-The backend that makes these (placing actors, the cluster) is playground/ray_backend.py.
+the last checkpoint it fetched, so a LOST run (its pool died) is still drawn and can restart.
+The backend that makes these (placing runs on trainer pools, the cluster) is
+playground/ray_backend.py; `_actor` is a ray_pool.PooledRun (the run on its pool, addressed like
+an actor of its own).
+
+A run whose pool died while it trained is recovered by the backend's watcher (`recover()`): it
+is placed on another pool from its newest checkpoint (the run store's or the proxy's) and trains
+on to the step it was asked for; its message says what happened until the learner's next action.
 """
 from __future__ import annotations
 
@@ -20,6 +26,8 @@ from .ray_actor import RunDelta, RunSpec
 log = logging.getLogger(__name__)
 
 LOST_MESSAGE = "The worker running this run stopped: restart from the last checkpoint?"
+RECOVERED = ("The trainer running this run stopped at step {lost:,}; the run was moved to another trainer "
+             "and resumed from its last checkpoint (step {step:,}).")
 READ_TIMEOUT = 2.0          # s: a read that takes longer returns what the proxy last saw
 WEIGHTS_TIMEOUT = 60.0      # s: a weight copy or checkpoint waits for at most one step
 STATE_TTL = 0.05            # s: run.status, run.steps_done, ... within one page rerun share a read
@@ -106,8 +114,8 @@ class RayRun:
     can_restart = True                   # a lost run restarts from its last kept checkpoint
 
     def __init__(self, backend: "RayBackend", spec: RunSpec, owner: str, actor, summary: RunSummary,
-                 observer: RunObserver | None = None):
-        self.run_id, self.owner = secrets.token_urlsafe(16), owner
+                 observer: RunObserver | None = None, run_id: str | None = None):
+        self.run_id, self.owner = run_id or secrets.token_urlsafe(16), owner
         self.label, self.corpus_key = spec.label, spec.corpus_key
         self.model_config, self.train_config = summary.model_config, summary.train_config
         self.settings, self.observer = RunSettings(), observer
@@ -118,13 +126,17 @@ class RayRun:
         lr = self.train_config.lr
         self._state = RunState(step=len(spec.trainer_kwargs.get("history") or []), lr=lr, base_lr=lr)
         self._state_at, self._seen, self._val_text = 0.0, Seen(self.run_id, observer), {}
+        self._before_loss: RunState | None = None    # the state when the pool died while training
+        self._note = ""                              # what happened (a recovery), until the next action
 
     # ---- reading state -------------------------------------------------------------------------
     node_id = property(lambda self: self._summary.extra.get("node_id", ""))
+    placement = property(lambda self: getattr(self._actor, "pool_name", ""), doc="The pool that holds the run.")
+    needs_recovery = property(lambda self: self._lost and self._before_loss is not None)
     last_status = property(lambda self: self._state.status, doc="As last seen, without asking the actor.")
     checkpoint_step = property(lambda self: self.kept.step, doc="The step a restart starts from (-1: none).")
     status = property(lambda self: self._read_state().status)
-    message = property(lambda self: self._read_state().message)
+    message = property(lambda self: self._read_state().message or self._note)
     is_active = property(lambda self: self.status in ACTIVE)
     steps_done = property(lambda self: self._read_state().step)
     lr = property(lambda self: self._read_state().lr)
@@ -150,14 +162,15 @@ class RayRun:
     def _get(self, ref, timeout: float):
         """ray_get; None (a dead actor makes the run lost) if there is no answer."""
         got = ray_get(ref, timeout, self.run_id)
-        return self._mark_lost() if got is ACTOR_DIED else got
+        return self.mark_lost() if got is ACTOR_DIED else got
 
-    def _mark_lost(self) -> None:
+    def mark_lost(self) -> None:
         """The run is LOST (returns None)."""
         with self._lock:
             if self._lost or self._freed:
                 return
             self._lost = True
+            self._before_loss = self._state if self._state.status in ACTIVE else None
             self._state = replace(self._state, status=Status.LOST, message=LOST_MESSAGE)
         log.error("run %s: its Ray actor died at step %d; the last checkpoint is from step %d",
                   self.run_id[:6], self._state.step, self.kept.step)
@@ -166,6 +179,8 @@ class RayRun:
 
     # ---- control (sent in order, not waited for) ------------------------------------------------
     def _send(self, name: str, *args, **kwargs) -> None:
+        self._note = ""                          # the learner acted: a recovery note is old news
+        self._before_loss = None
         if not self._freed:
             self._actor.call.remote(name, args, kwargs)
             self._state_at = 0.0                 # the next read is taken after this call
@@ -213,14 +228,15 @@ class RayRun:
     def restart(self) -> None:
         """A new actor from the last checkpoint kept (from the start without one): status ready."""
         with self._lock:
-            self._backend.kill(self._actor)
+            self._backend.release(self._actor)
+            if (stored := self._backend.stored_checkpoint(self.run_id)) is not None:
+                self.kept.offer(stored.data, stored.step)    # the run store's, if newer
             samples = [s for s in self._seen.samples if s.step <= max(self.kept.step, 0)]
-            self._actor, self._summary = self._backend.spawn(self._spec, self.kept.data, samples)
+            self._actor, self._summary = self._backend.spawn(self._spec, self.kept.data, samples, self.run_id)
             self._lost, self._state_at, self._seen = False, 0.0, Seen(self.run_id, self.observer)
             self.kept.forget_fetch()
         self._send("update_settings", **asdict(self.settings))
-        log.info("run %s restarted from step %d on node %s", self.run_id[:6], max(self.kept.step, 0),
-                 self.node_id[:8])
+        log.info("run %s restarted from step %d on %s", self.run_id[:6], max(self.kept.step, 0), self.placement)
 
     # ---- snapshots ---------------------------------------------------------------------------
     def snapshot(self) -> Snapshot:
@@ -229,7 +245,7 @@ class RayRun:
             self.poll()
             s, info = self._state, self._summary
             active, cpus = self._backend.sharing()
-            return Snapshot(run_id=self.run_id, label=self.label, status=s.status, message=s.message,
+            return Snapshot(run_id=self.run_id, label=self.label, status=s.status, message=s.message or self._note,
                             step=s.step, target_step=s.target_step, lr=s.lr, history=self._seen.history.frame(),
                             samples=list(self._seen.samples), parameters=info.parameters, vocab_size=info.vocab_size,
                             uniform_perplexity=info.uniform_perplexity, unigram_perplexity=info.unigram_perplexity,
@@ -251,20 +267,10 @@ class RayRun:
     # ---- weights ------------------------------------------------------------------------------------
     def copy_model(self):
         """A CPU copy of the current weights, in eval mode (from the last checkpoint when lost)."""
-        from .models import CharModel
         got = None
         if not (self._lost or self._freed):
             got = self._get(self._actor.copy_weights.options(concurrency_group="weights").remote(), WEIGHTS_TIMEOUT)
-        if got is None:
-            from .checkpoint import load_checkpoint
-            if self.kept.data is None:
-                raise ValueError("The worker running this run stopped before a checkpoint was kept: "
-                                 "start a new run.")
-            return load_checkpoint(self.kept.data)
-        weights, vocab, cfg = got
-        model = CharModel(cfg)
-        model.load_state_dict(weights)
-        return model.eval(), vocab, cfg
+        return model_from(got, self.kept.data)
 
     def checkpoint_bytes(self) -> bytes:
         """A checkpoint of the run, taken between steps (the last one kept when lost)."""
@@ -292,7 +298,33 @@ class RayRun:
         self._freed = True
         if self._state.status in ACTIVE:
             self._state = replace(self._state, status=Status.STOPPED)
-        self._backend.kill(self._actor)
+        self._backend.release(self._actor)
         self._backend.forget(self)
 
 
+def recover(run: RayRun) -> None:
+    """Restart a run whose pool died while it trained on another pool, from its newest checkpoint,
+    and train on to the step it was asked for (paused if it was paused); its message says so."""
+    before = run._before_loss
+    if before is None:
+        return
+    run.restart()
+    run._send("start", max(1, before.target_step - run.steps_done))
+    if before.status == Status.PAUSED:
+        run._send("pause")
+    run._note = RECOVERED.format(lost=before.step, step=max(run.kept.step, 0))
+
+
+def model_from(got: tuple | None, kept: bytes | None) -> tuple:
+    """(model in eval mode, vocab, model config) from copy_weights' answer, else from the kept
+    checkpoint (ValueError without one)."""
+    if got is None:
+        from .checkpoint import load_checkpoint
+        if kept is None:
+            raise ValueError("The worker running this run stopped before a checkpoint was kept: start a new run.")
+        return load_checkpoint(kept)
+    from .models import CharModel
+    weights, vocab, cfg = got
+    model = CharModel(cfg)
+    model.load_state_dict(weights)
+    return model.eval(), vocab, cfg

@@ -1,5 +1,6 @@
-"""The Ray backend: choosing it, an unreachable cluster, a killed actor, incremental snapshots,
-reads that do not wait for a step. (tests/test_runner.py runs the run front's behaviour tests on
+"""The Ray backend: choosing it, an unreachable cluster, pools planned from the nodes, a killed
+pool (its runs recovered elsewhere; a run that was not training offers a restart), incremental
+snapshots, reads that do not wait for a step. Pooled runs (fairness, memory): test_ray_pool.py. (tests/test_runner.py runs the run front's behaviour tests on
 both backends.)"""
 import socket
 import subprocess
@@ -15,6 +16,7 @@ from playground import corpora
 from playground.config import ModelConfig, TrainConfig
 from playground.limits import LIMITS, Limits
 from playground.ray_backend import LOST_MESSAGE, RayBackend, unreachable
+from playground.ray_pool import PoolLoad, Pools, pool_plan
 from playground.ray_run import Seen
 from playground.runner import LocalBackend, RunRegistry, UnavailableBackend, backend_from_env
 from playground.scheduler import Scheduler
@@ -38,9 +40,9 @@ def test_backend_is_chosen_by_environment():
     assert isinstance(backend_from_env(sched, LIMITS, {}), LocalBackend)
     address = f"127.0.0.1:{closed_port()}"
     ray_backend = backend_from_env(sched, LIMITS, {"PLAYGROUND_BACKEND": "Ray", "RAY_ADDRESS": address,
-                                                   "PLAYGROUND_RAY_CPUS_PER_RUN": "0.5"})
+                                                   "PLAYGROUND_RAY_CPUS_PER_POOL": "2"})
     assert isinstance(ray_backend, RayBackend)
-    assert ray_backend.address == address and ray_backend.cpus_per_run == 0.5
+    assert ray_backend.address == address and ray_backend.cpus_per_pool == 2 and ray_backend.namespace == "rnn-playground"
     typo = backend_from_env(sched, LIMITS, {"PLAYGROUND_BACKEND": "rya"})
     assert isinstance(typo, UnavailableBackend)
     with pytest.raises(ValueError, match="'rya' is not a backend"):
@@ -53,13 +55,31 @@ def test_the_local_backend_does_not_import_ray():
     assert out.stdout.strip() == "False"
 
 
-def test_actor_options_ask_for_a_gpu_only_for_cuda():
-    backend = RayBackend(LIMITS, env={"PLAYGROUND_RAY_CPUS_PER_RUN": "0.2"})
-    cpu = backend.actor_options(TRAIN)
-    assert cpu["num_cpus"] == 0.2 and "num_gpus" not in cpu and cpu["scheduling_strategy"] == "SPREAD"
-    assert cpu["runtime_env"]["env_vars"]["PLAYGROUND_BACKEND"] == "local"     # no Ray inside an actor
-    cuda = backend.actor_options(replace(TRAIN, device="cuda"))
-    assert cuda["num_gpus"] == 1 and cuda["num_cpus"] == 0.2
+def test_pools_are_planned_from_the_nodes_and_gpu_nodes_get_gpu_pools():
+    nodes = [{"NodeID": "a" * 40, "Alive": True, "Resources": {"CPU": 4.0}},
+             {"NodeID": "b" * 40, "Alive": True, "Resources": {"CPU": 3.0, "GPU": 2.0}},
+             {"NodeID": "c" * 40, "Alive": False, "Resources": {"CPU": 8.0}},      # gone: no pools
+             {"NodeID": "d" * 40, "Alive": True, "Resources": {"CPU": 0.5}}]
+    plan = pool_plan(nodes, cpus_per_pool=2.0)
+    assert [s.name for s in plan] == ["trainer-aaaaaaaa-0", "trainer-aaaaaaaa-1", "trainer-bbbbbbbb-gpu0",
+                                      "trainer-bbbbbbbb-gpu1", "trainer-dddddddd-0"]
+    assert [(s.num_cpus, s.num_gpus) for s in plan] == [(2.0, 0), (2.0, 0), (1.0, 1.0), (1.0, 1.0), (0.5, 0)]
+    assert len(pool_plan(nodes[:1], cpus_per_pool=1.0)) == 4                   # one per CPU by default
+
+
+def test_placement_picks_the_least_loaded_pool_and_a_gpu_pool_for_cuda():
+    pools = Pools()
+    pools.handles = {"p0": "h0", "p1": "h1", "g0": "hg"}
+    pools.loads = {"p0": PoolLoad("p0", "n", 1, 1, 0.0, 3, 3, 0), "p1": PoolLoad("p1", "n", 1, 1, 0.0, 1, 1, 0),
+                   "g0": PoolLoad("g0", "n", 1, 1, 1.0, 0, 0, 0)}
+    assert pools.pick(TRAIN) == ("p1", "h1")
+    assert pools.pick(TRAIN) == ("p1", "h1")          # counted: 2 active now, still below p0's 3
+    assert pools.pick(TRAIN) == ("p0", "h0")          # p1 now as loaded as p0: the first of them
+    assert pools.pick(replace(TRAIN, device="cuda")) == ("g0", "hg")
+    assert pools.pick(TRAIN, avoid=frozenset({"p0", "p1"}))[0] in ("p0", "p1")   # CPU runs never take a GPU pool
+    del pools.loads["g0"]
+    with pytest.raises(ValueError, match="no trainer pool with a GPU"):
+        pools.pick(replace(TRAIN, device="cuda"))
 
 
 def test_an_unreachable_cluster_is_one_clear_message(caplog, monkeypatch):
@@ -95,15 +115,16 @@ def reg(ray_cluster):
 
 
 @pytest.mark.ray
-def test_a_killed_actor_turns_the_run_lost_and_restarts_from_its_checkpoint(reg, ray_cluster):
+def test_a_killed_pool_turns_an_idle_run_lost_and_it_restarts_from_its_checkpoint(reg, ray_cluster):
     run = reg.create(MODEL, TRAIN, TEXT, owner="a")
     run.start(30)
     assert run.join(60) and run.status == "finished"
     assert wait_for(lambda: (run.poll(), run.checkpoint_step)[1] == 30)     # kept when it finished
-    run.start(100_000)
-    assert wait_for(lambda: len(run.snapshot().history) > 40)               # a page polls its snapshot
+    run.step(15)
+    assert run.join(60) and run.steps_done == 45
+    assert wait_for(lambda: (run.poll(), run.checkpoint_step)[1] == 45)
     seen = len(run.snapshot().history)
-    ray_cluster.kill(run._actor)
+    ray_cluster.kill(run._actor.pool)                                       # the whole pool holding it
     assert wait_for(lambda: run.status == "lost")
     snap = run.snapshot()
     assert snap.status == "lost" and snap.message == LOST_MESSAGE
@@ -113,10 +134,10 @@ def test_a_killed_actor_turns_the_run_lost_and_restarts_from_its_checkpoint(reg,
     assert not run.is_active and run.join(1)
 
     run.restart()
-    assert run.status == "ready" and run.steps_done == run.checkpoint_step == 30
+    assert run.status == "ready" and run.steps_done == run.checkpoint_step == 45
     run.start(5)
-    assert run.join(60) and run.status == "finished" and run.steps_done == 35
-    assert len(run.snapshot().history) == 35
+    assert run.join(60) and run.status == "finished" and run.steps_done == 50
+    assert len(run.snapshot().history) == 50
 
 
 @pytest.mark.ray
@@ -172,7 +193,7 @@ def test_train_page_offers_a_restart_for_a_lost_run(ray_cluster, monkeypatch):
         assert run.join(60)
         run.snapshot()
         assert wait_for(lambda: (run.poll(), run.checkpoint_step)[1] == 20)
-        ray_cluster.kill(run._actor)
+        ray_cluster.kill(run._actor.pool)
         assert wait_for(lambda: run.status == "lost")
         at = open_page("pages/1_Train.py", run=run)
         assert not at.exception
