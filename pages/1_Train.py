@@ -3,8 +3,8 @@ from playground import warmup; warmup.wait()  # noqa: E702  torch & co.: importe
 import streamlit as st
 
 from playground import ui
-from playground.cells import LABELS
 from playground.ui import live
+from playground.ui import run_controls
 from playground.ui import train as train_ui
 from playground.ui.share import LinkCheck, instructor_banner
 
@@ -12,33 +12,31 @@ ui.setup_page("Train", "🏋️")
 link = LinkCheck("train")  # before the widgets read the link
 st.title("🏋️ Train a recurrent network, live")
 instructor_banner(train_ui.SETTINGS)  # before the widgets, so hidden ones never flash into view
-train_ui.apply_pending_settings()     # a loaded checkpoint's settings, before the widgets read them
+run = ui.current_run()
+if train_ui.sync_sidebar(run):        # the run on screen's settings, before the widgets read them
+    link.params = {}                  # the run's settings win over the link's
 
 with st.sidebar:
     st.header("Data")
-    corpus_key, text = train_ui.corpus_picker()
+    text = train_ui.corpus_picker()
     st.header("Model")
     model_config = train_ui.model_settings()
     st.header("Training")
-    train_config, steps = train_ui.training_settings()
+    train_config, steps = train_ui.training_settings(text.text)
 ui.limits_sidebar()
 link.report(train_ui.SETTINGS, train_ui.url_labels())
 
-if model_config is not None and text:
-    params, vocab_size = train_ui.parameter_count(model_config, text, train_config.tokenizer if train_config else "char")
-    st.caption(f"**{LABELS[model_config.cell]}**, {model_config.num_layers} layer(s) × "
-               f"hidden_size {model_config.hidden_size}, "
-               f"{'one-hot' if not model_config.embedding_dim else f'embedding_dim {model_config.embedding_dim}'} "
-               f"input · vocabulary |V| = {vocab_size:,} · **{params:,} parameters**")
-
-run = train_ui.controls(ui.current_run(), model_config, train_config, corpus_key, text, steps)
-live.render(run)
+setup = run_controls.Setup.of(model_config, train_config, text, steps)
+run_controls.header(run, setup)
+run = run_controls.controls(run, setup)
+live.render(run, read_only=not train_ui.in_control())
 if run is not None:
     st.caption("🔗 This page's address is your runs' link: reload it, open it in another tab or on "
-               "another device (or show it on the projector) and you see and control the same runs.")
+               "another device (or show it on the projector) and you see the same runs. Add `&view=1` "
+               "for a read-only projector view.")
 
 with st.expander("Save or resume a run"):
-    train_ui.checkpoint_section(run, text, corpus_key)
+    train_ui.checkpoint_section(run, text, run_controls.checkpoint_run)
 
 with st.expander("Share these settings"):
     train_ui.share_section()

@@ -21,10 +21,11 @@ was_active = run.is_active
 
 @st.fragment(run_every=hidden_ui.REFRESH_SECONDS if was_active else None)
 def views() -> None:
-    result = hidden_ui.probe_run(run, text)  # cached per (run, step, text)
-    if result is None:
+    probed = hidden_ui.probe_run(run, text)  # the last probe; newer steps are probed in the background
+    if probed is None:
         return
-    hidden_ui.status_caption(run, result)
+    result, step = probed
+    hidden_ui.status_caption(run, result, step)
     view = hidden_ui.view_controls(result)   # layer, direction, quantity, sorting
     hidden_ui.depth_hint(result, text)
     hidden_ui.heatmap(run, result, view)

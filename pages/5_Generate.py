@@ -17,14 +17,9 @@ st.caption("The model reads the prefix, then writes: at each step it turns its s
 
 run = ui.require_run("the Generate page")
 
-top = st.columns([4, 1])
-refresh = top[1].button("Generate", type="primary", width="stretch")  # with the run's latest weights
-w = gen_ui.weights(run, refresh)
-live = " (still training: press Generate for newer weights)" if run.is_active else ""
-top[0].caption(f"Run {run.run_id[:8]} · {w.model_config.cell}, {w.model_config.num_layers} layer(s) × "
-               f"hidden_size {w.model_config.hidden_size} · weights from step {w.step}{live}")
-
-opts = gen_ui.sampling_controls(run, len(w.vocab))
+w = gen_ui.weights(run, st.session_state.pop(gen_ui.REFRESH_KEY, False))  # Generate: the run's latest weights
+gen_ui.weights_caption(run, w)
+opts = gen_ui.sampling_controls(run, len(w.vocab))   # a form: nothing regenerates until Generate
 common, sampling = opts.text(w), opts.sampling
 greedy = generate_trace(**common, greedy=True)
 sampled = generate_trace(**common, **sampling)

@@ -6,6 +6,7 @@ import math
 import torch
 import pandas as pd
 
+from .cells import LABELS
 from .front import Snapshot
 
 
@@ -15,7 +16,7 @@ def summary_row(snap: Snapshot) -> dict:
     val = h["val_loss"].dropna()
     tail = h["loss"].tail(20)
     return {
-        "run": snap.label, "status": str(snap.status), "cell": mc.cell, "hidden_size": mc.hidden_size,
+        "run": snap.label, "status": str(snap.status), "cell": LABELS.get(mc.cell, mc.cell), "hidden_size": mc.hidden_size,
         "num_layers": mc.num_layers, "parameters": snap.parameters, "steps": snap.step,
         "train perplexity (last 20)": math.exp(tail.mean()) if len(tail) else float("nan"),
         "val perplexity": math.exp(val.iloc[-1]) if len(val) else float("nan"),

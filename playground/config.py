@@ -128,6 +128,7 @@ class TrainConfig:
     tokenizer: str = "char"     # "char" | "word" (whitespace runs kept) | "word_ws" (split, <eos>)
     min_freq: int = 0           # tokens rarer than this map to <unk>
     anneal_factor: float = 0.0  # lr /= this when validation loss does not beat its best; 0 or 1 = off
+    text_id: str = ""           # the text trained on: a corpus key, "sha256:<hex>" of own text ("" unknown)
 
     def __post_init__(self):
         _int_at_least("seq_len", self.seq_len, 1)
@@ -153,6 +154,7 @@ class TrainConfig:
                and (self.anneal_factor == 0 or self.anneal_factor >= 1),
                f"anneal_factor must be 0 or 1 (off) or > 1 (lr is divided by it), got {self.anneal_factor!r}")
         self.anneal_factor = float(self.anneal_factor)
+        _check(isinstance(self.text_id, str), f"text_id must be a string, got {self.text_id!r}")
 
     @property
     def anneals(self) -> bool:

@@ -183,7 +183,7 @@ class Snapshot:
     model_config: ModelConfig = None
     train_config: TrainConfig = None
     corpus_key: str = ""
-    steps_per_minute: float = 0.0   # wall-clock rate over the last ~30 s (turns shared with others)
+    steps_per_minute: float = 0.0   # wall-clock rate over the last ~12 s (turns shared with others)
     share: float = 1.0              # fraction of one core this run gets now
     active_runs: int = 0            # runs training on this server now
     workers: int = 1                # trainer threads serving them (Ray: the cluster's CPUs)

@@ -93,9 +93,9 @@ def test_lr_100_diverges_with_advice_and_a_lower_lr_is_then_applied():
     at.run()
     assert "Training diverged" in texts(at) and "lower learning rate" in texts(at)
     at.select_slider(key="lr").set_value(0.003).run()
-    button(at, "Start").click().run()
+    button(at, "Continue (+500 steps)").click().run()
     assert shown_run(at) is run and run.lr == 0.003                 # continued, with the new lr
-    assert "with the sidebar's lr 0.003 (was" in texts(at)
+    assert "with the sidebar's lr 0.003 (was" in " ".join(c.value for c in at.caption)   # the click's acknowledgement
     run.stop()
 
 
@@ -182,17 +182,18 @@ def test_start_twice_stop_while_paused_reset_while_running_start_while_queued():
     at = open_page("pages/1_Train.py", query={"steps": "50000", "hidden_size": "16"})
     button(at, "Start").click().run()
     run = shown_run(at)
-    assert button(at, "Start").disabled                      # Start twice: the second is disabled
+    assert button(at, "Continue (+50,000 steps)").disabled   # Start twice: Continue waits while it trains
     button(at, "Pause").click().run()
     assert run.status == "paused"
     button(at, "Stop").click().run()
     assert run.status == "stopped" and not at.exception
-    button(at, "Start").click().run()                      # continues the stopped run
+    button(at, "Continue (+50,000 steps)").click().run()    # continues the stopped run
     assert shown_run(at) is run and run.is_active
-    button(at, "Reset").click().run()                      # while running
+    button(at, "Reset").click().run()                      # while running: asks first
+    assert run.is_active
+    button(at, "Yes, reset").click().run()
     assert run.status == "stopped" and "Reset" in run.message
-    fresh = shown_run(at)
-    assert fresh is not run and fresh.steps_done == 0 and not at.exception
+    assert shown_run(at) is None and not at.exception      # no empty run left behind
     run.join(5)
 
 
@@ -231,7 +232,8 @@ def test_a_hidden_size_typed_out_of_range_is_named_and_start_waits(hidden_size):
 @pytest.mark.parametrize("top_k, note", [(999, "more than the"), (-1, "below 0")])
 def test_generate_top_k_out_of_range_says_it_is_ignored(trained_run, top_k, note):
     at = open_page("pages/5_Generate.py", run=trained_run)
-    at.number_input(key="gen_top_k").set_value(top_k).run()
+    at.number_input(key="gen_top_k").set_value(top_k)
+    button(at, "Generate").click().run()                             # the options are a form
     assert not at.exception
     assert f"Top-k {top_k:,} is {note}" in texts(at) and "it is ignored" in texts(at)
     assert "top-k" not in " ".join(m.value for m in at.markdown if "Sampled" in m.value)
@@ -242,7 +244,8 @@ def test_a_long_generate_prefix_is_capped_with_a_message(trained_run):
     cap = LIMITS.max_prefix_chars
     at = open_page("pages/5_Generate.py", run=trained_run)
     assert at.text_area(key="gen_prefix").max_chars == cap
-    at.text_area(key="gen_prefix").set_value("ab" * cap).run()     # a client that ignores max_chars
+    at.text_area(key="gen_prefix").set_value("ab" * cap)            # a client that ignores max_chars
+    button(at, "Generate").click().run()
     assert len(at.text_area(key="gen_prefix").value) <= cap
     assert not at.exception
     assert f"The prefix is at this server's limit of {cap:,} characters" in texts(at)

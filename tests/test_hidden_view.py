@@ -96,4 +96,4 @@ def test_saturation_and_parity_figures():
 
 
 def test_show_token():
-    assert hv.show_token(" ") == "␣" and hv.show_token("<unk>") == "¿" and hv.show_token("ab") == "ab"
+    assert hv.show_token(" ") == "␣" and hv.show_token("<unk>") == "⟨unk⟩" and hv.show_token("ab") == "ab"

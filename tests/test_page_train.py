@@ -219,4 +219,4 @@ def test_moving_the_lr_widget_changes_a_training_runs_lr_and_drawing_does_not():
     assert run.base_lr == 0.01
     at.select_slider(key="lr").set_value(0.03).run()   # the learner moves the slider
     assert run.base_lr == 0.03
-    assert any("Learning rate changed to 0.03" in t.value for t in at.toast)
+    assert any("→ 0.03: pending" in t.value for t in at.toast)

@@ -75,11 +75,20 @@ def curve_figure(history: pd.DataFrame, metric: str, uniform_perplexity: float,
     traces.append(dict(type="scatter", x=_f32(val["step"]), y=_f32(val["val_perplexity" if ppl else "val_loss"]),
                        name="validation", mode="lines+markers", line=dict(color=VAL, width=2)))
     traces += anneal_markers(history, "val_perplexity" if ppl else "val_loss")
-    lines = [_hline(value if ppl else math.log(value), name, BASE, "dot") for value, name in (
-        (uniform_perplexity, f"uniform guess (|V| = {uniform_perplexity:.0f})"),
-        (unigram_perplexity, f"letter frequencies only ({unigram_perplexity:.1f})"))]
+    lines = [_hline(y, name, BASE, "dot") for y, name in baselines(ppl, uniform_perplexity, unigram_perplexity)]
     title = "Perplexity = exp(loss)" if ppl else "Loss (cross-entropy, nats per token)"
     return _figure(traces, lines, title, "perplexity" if ppl else "loss", log_y, revision)
+
+
+def baselines(ppl: bool, uniform_perplexity: float, unigram_perplexity: float) -> list[tuple[float, str]]:
+    """(y, label) of the two baseline lines, in the chart's own units: perplexity, or loss = ln(perplexity)."""
+    v = f"|V| = {uniform_perplexity:.0f}"
+    if ppl:
+        return [(uniform_perplexity, f"uniform guess: perplexity {uniform_perplexity:.0f} ({v})"),
+                (unigram_perplexity, f"letter frequencies only: perplexity {unigram_perplexity:.2f}")]
+    return [(math.log(uniform_perplexity), f"uniform guess: loss ln {uniform_perplexity:.0f} = "
+                                           f"{math.log(uniform_perplexity):.2f} ({v})"),
+            (math.log(unigram_perplexity), f"letter frequencies only: loss {math.log(unigram_perplexity):.2f}")]
 
 
 def anneal_markers(history: pd.DataFrame, column: str) -> list[dict]:

@@ -13,16 +13,19 @@ from plotly.subplots import make_subplots
 
 from ..cells import GATE_TITLES, SIGMOID_GATES   # titles and sigmoid gates: the cell types declare them
 from ..vocab import UNK
+from .style import DIVERGING
 
+UNK_SHOWN = "⟨unk⟩"
 SHOWN = {"\n": "↵", " ": "␣", "\t": "⇥", "\r": "␍"}
 MAX_FLOAT32_CELLS = 64_000   # above this many cells, "auto" sends uint8 (1 byte a cell)
 MAX_CHAR_TICKS = 160         # label every time step with its character up to this length
 
 
 def show_token(tok: str) -> str:
-    """A visible label for a token: space -> ␣, newline -> ↵, the unknown token <unk> -> ¿."""
+    """A visible label for a token: space -> ␣, newline -> ↵, the unknown token <unk> -> ⟨unk⟩
+    (named: a look-alike character such as ¿ read as text)."""
     if tok == UNK:
-        return "¿"
+        return UNK_SHOWN
     return "".join(SHOWN.get(ch, ch) for ch in tok) or "∅"
 
 
@@ -59,7 +62,7 @@ def heatmap_figure(values: np.ndarray, tokens: list[str], order=None, quantity: 
         raise ValueError(f"encoding must be 'float32', 'uint8' or 'auto', got {encoding!r}")
     rows = [f"unit {u}" for u in order]
     colorbar = dict(title=dict(text=quantity, side="right"), thickness=12)
-    heat = dict(x=np.arange(T, dtype=np.int32), y=rows, colorscale="RdBu_r", colorbar=colorbar)
+    heat = dict(x=np.arange(T, dtype=np.int32), y=rows, colorscale=DIVERGING, colorbar=colorbar)
     if encoding == "uint8":
         ticks = np.linspace(zmin, zmax, 5)
         colorbar.update(tickvals=quantize_uint8(ticks, zmin, zmax).astype(int).tolist(),

@@ -4,8 +4,9 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-CELL_COLORS = {"RNN_TANH": "#d62728", "GRU": "#2ca02c", "LSTM": "#1f77b4"}
-CELL_NAMES = {"RNN_TANH": "RNN (tanh)", "GRU": "GRU", "LSTM": "LSTM"}
+from .style import CELL_COLORS, CELL_DASHES, CELL_SYMBOLS, cell_name
+
+CELL_NAMES = {c: cell_name(c) for c in CELL_COLORS}
 CHANCE = 1 / 8
 
 
@@ -23,7 +24,8 @@ def recall_figure(results: pd.DataFrame, height: int = 380) -> go.Figure:
         color, name = CELL_COLORS.get(cell, "#7f7f7f"), CELL_NAMES.get(cell, cell)
         mean = rows.groupby("gap")["recall"].mean()
         fig.add_trace(go.Scatter(x=mean.index, y=mean.values, mode="lines+markers", name=name,
-                                 legendgroup=cell, line=dict(color=color, width=2.5)))
+                                 legendgroup=cell, line=dict(color=color, width=2.5, dash=CELL_DASHES.get(cell, "solid")),
+                                 marker=dict(color=color, symbol=CELL_SYMBOLS.get(cell, "circle"), size=9)))
         fig.add_trace(go.Scatter(x=rows["gap"], y=rows["recall"], mode="markers", showlegend=False,
                                  legendgroup=cell, marker=dict(color=color, size=6, opacity=0.45),
                                  customdata=rows[["seed", "steps"]],

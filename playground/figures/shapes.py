@@ -13,6 +13,8 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
+from .style import DIVERGING
+
 from playground.shapes import GATE_MEANINGS, ShapeReport, output_segments, state_slices, tensor_axes
 
 GATE_COLOURS = {"h": "#7f9cc9", "i": "#4c78a8", "f": "#f58518", "g": "#54a24b", "o": "#e45756",
@@ -219,7 +221,7 @@ def weight_heatmap(values: np.ndarray, title: str, row_offset: int = 0) -> go.Fi
         z = z[:, None]
     limit = float(np.abs(z).max()) or 1.0
     fig = go.Figure(go.Heatmap(z=z, y=np.arange(row_offset, row_offset + z.shape[0]),
-                               colorscale="RdBu", zmid=0, zmin=-limit, zmax=limit,
+                               colorscale=DIVERGING, zmid=0, zmin=-limit, zmax=limit,
                                colorbar=dict(title="value")))
     fig.update_layout(title=title, height=420, margin=dict(l=10, r=10, t=40, b=10),
                       uirevision="heatmap", xaxis_title="column (input feature)",

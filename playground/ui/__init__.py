@@ -96,6 +96,7 @@ def _link_token() -> str:
         raw = st.query_params.get(LINK_PARAM, "")
         st.session_state[OWNER_KEY] = raw if TOKEN.fullmatch(raw) else secrets.token_urlsafe(16)
         st.session_state["owner_from_link"] = bool(TOKEN.fullmatch(raw))
+        st.session_state["arrived_by_link"] = bool(TOKEN.fullmatch(raw))   # kept: a viewer watches read-only
         if raw and not TOKEN.fullmatch(raw):
             st.session_state[NOTE_KEY] = "This link's workspace id is not valid, so a new, empty one was started."
     token = st.session_state[OWNER_KEY]

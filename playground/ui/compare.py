@@ -18,6 +18,10 @@ COLUMNS = {
 }
 
 
+FORMATS = {"train perplexity (last 20)": "{:.3f}", "val perplexity": "{:.3f}", "time (s)": "{:.1f}",
+           "tokens/s": "{:,.0f}", "parameters": "{:,}", compare.RECALL_COLUMN: "{:.2f}"}   # empty cells: "—"
+
+
 @st.cache_resource(max_entries=64, show_spinner=False)
 def _recall(run_id: str, step: int, _run) -> float:
     """Long-range recall of a run at a step (recomputed every 100 steps while it trains)."""
@@ -30,8 +34,8 @@ def runs_table(runs: list, snaps: list):
     if any(r.corpus_key == "long_range" for r in runs):
         table[compare.RECALL_COLUMN] = [
             _recall(r.run_id, s.step - s.step % 100 if r.is_active else s.step, r) for r, s in zip(runs, snaps)]
-    event = st.dataframe(table, hide_index=True, on_select="rerun", selection_mode="multi-row",
-                         key="compare_table", column_config=COLUMNS)
+    event = st.dataframe(table.style.format({k: f for k, f in FORMATS.items() if k in table}, na_rep="—"), hide_index=True, on_select="rerun",
+                         selection_mode="multi-row", key="compare_table", column_config=COLUMNS)
     return table, event.selection.rows
 
 
@@ -44,7 +48,21 @@ def overlay(snaps: list) -> None:
 
 
 def delete_button(snaps: list, rows: list[int]) -> None:
-    if rows and st.button(f"Delete the {len(rows)} selected run(s)"):
-        for i in rows:
-            ui.delete_run(snaps[i].run_id)
+    """Delete the selected runs, after a confirm step (a deleted run cannot come back)."""
+    ids = tuple(snaps[i].run_id for i in rows)
+    names = ", ".join(snaps[i].label for i in rows)
+    if not ids:
+        return
+    if st.session_state.get("cmp_confirm_delete") != ids:
+        st.button(f"Delete the {len(ids)} selected run{'s' if len(ids) != 1 else ''}…", key="cmp_delete",
+                  on_click=st.session_state.__setitem__, args=("cmp_confirm_delete", ids))
+        return
+    st.warning(f"Delete {names}? Their weights and curves are gone for good (download a checkpoint on "
+               "the Train page first to keep one).")
+    c = st.columns([1, 1, 4])
+    if c[0].button("Yes, delete", type="primary"):
+        for run_id in ids:
+            ui.delete_run(run_id)
+        st.session_state.pop("cmp_confirm_delete", None)
         st.rerun()
+    c[1].button("Cancel", key="cmp_delete_no", on_click=st.session_state.pop, args=("cmp_confirm_delete", None))

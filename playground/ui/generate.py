@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import streamlit as st
 import torch
 
-from playground.cells import SIGMOID_GATES
+from playground.cells import LABELS, SIGMOID_GATES
 from playground.figures import generate as gv
 from playground.generate import Clamp, GenerationTrace, unit_quantities
 from playground.figures.hidden import GATE_TITLES
@@ -21,6 +21,7 @@ from playground.ui.share import capped, plain
 from playground.ui import registry
 
 CLAMP_MODES = ("zero it", "set it to a value")
+REFRESH_KEY = "gen_refresh"   # Generate was pressed: take the run's newest weights
 DECODINGS = ("sampled", "greedy")
 
 
@@ -68,21 +69,38 @@ def weights(run: Run, refresh: bool) -> Weights:
     return kept
 
 
+def weights_caption(run: Run, w: Weights) -> None:
+    mc = w.model_config
+    live = " (still training: press Generate for newer weights)" if run.is_active else ""
+    layers = f"{mc.num_layers} layer{'s' if mc.num_layers != 1 else ''}"
+    st.caption(f"{plain(run.label)} · {LABELS.get(mc.cell, mc.cell)}, {layers} × hidden_size {mc.hidden_size} · "
+               f"|V| = {len(w.vocab):,} ({len(w.vocab) - 1:,} distinct tokens + <unk>) · weights from step "
+               f"{w.step:,}{live}")
+
+
+def _ask_refresh() -> None:
+    st.session_state[REFRESH_KEY] = True
+
+
 def sampling_controls(run: Run, vocab_size: int) -> GenerateOptions:
-    """Prefix, length, temperature, top-k and seed, in one row."""
+    """Prefix, length, temperature, top-k and seed, in one form: moving a slider or an arrow key
+    regenerates nothing until **Generate** (which also takes the run's newest weights)."""
     if "gen_prefix" not in st.session_state:
         st.session_state["gen_prefix"] = run.val_text(24)
-    c = st.columns([3, 2, 2, 1, 1])
-    cap = registry().limits.max_prefix_chars
-    prefix = capped(c[0].text_area(f"Prefix (the model reads it first; at most {cap:,} characters)",
-                                   key="gen_prefix", height=68, max_chars=cap),
-                    cap, "The prefix", "PLAYGROUND_MAX_PREFIX_CHARS")
-    length = c[1].slider("Length (characters to generate)", 10, 1000, 200, 10, key="gen_length")
-    temperature = c[2].slider("Temperature (sampled only; < 1 sharper, > 1 flatter)", 0.1, 2.0, 0.8, 0.05,
-                              key="gen_temperature")
-    top_k = top_k_used(c[3].number_input(f"Top-k (0 = all; at most |V| = {vocab_size})", value=0, step=1,
-                                         key="gen_top_k"), vocab_size)
-    seed = c[4].number_input("Seed", 0, 2**31 - 1, 0, key="gen_seed")
+    with st.form("gen_form", border=False):
+        c = st.columns([3, 2, 2, 1, 1])
+        cap = registry().limits.max_prefix_chars
+        prefix = capped(c[0].text_area(f"Prefix (the model reads it first; at most {cap:,} characters)",
+                                       key="gen_prefix", height=68, max_chars=cap),
+                        cap, "The prefix", "PLAYGROUND_MAX_PREFIX_CHARS")
+        length = c[1].slider("Length (characters to generate)", 10, 1000, 200, 10, key="gen_length")
+        temperature = c[2].slider("Temperature (sampled only; < 1 sharper, > 1 flatter)", 0.1, 2.0, 0.8, 0.05,
+                                  key="gen_temperature")
+        top_k = top_k_used(c[3].number_input(f"Top-k (0 = all; at most |V| = {vocab_size})", value=0, step=1,
+                                             key="gen_top_k"), vocab_size)
+        seed = c[4].number_input("Seed", 0, 2**31 - 1, 0, key="gen_seed")
+        st.form_submit_button("Generate", type="primary", on_click=_ask_refresh,
+                              help="Generates with these settings and the run's newest weights.")
     return GenerateOptions(prefix=prefix, length=int(length), temperature=float(temperature),
                            top_k=int(top_k) or None, seed=int(seed))
 

@@ -19,7 +19,9 @@ from playground import probe as pr
 from playground.figures.hidden import GATE_TITLES
 from playground.runner import Run
 from playground.ui import registry
-from playground.ui.share import capped
+from playground.cells import LABELS
+from playground.latest import Latest
+from playground.ui.share import capped, plain
 
 SOURCES = ("Validation snippet", "My own text")
 SORTS = ("unit index", "activity", "correlation")
@@ -70,28 +72,33 @@ def text_picker(run: Run) -> str:
 
 
 
-@st.cache_resource(show_spinner=False, max_entries=32, ttl=600)
-def _probe(_run: Run, run_id: str, step: int, text: str) -> pr.ProbeResult:
-    """probe() on a fresh copy of the run's weights, once per (run, step, text) for everyone
-    looking; the result is shared, never changed. ValueError (e.g. empty text) is not cached."""
-    torch.set_num_threads(1)  # per thread here: leave the other core to training
-    model, vocab, _ = _run.copy_model()
-    return pr.probe(model, vocab, text, _run.train_config.tokenizer)
+PROBES = Latest(max_keys=32)   # per (run, text): the last probe, refreshed in the background
 
 
-def probe_run(run: Run, text: str) -> pr.ProbeResult | None:
-    """Probe the run's weights at its current step (cached); a warning instead for bad text."""
+def _probe(run: Run, text: str) -> pr.ProbeResult:
+    """probe() on a fresh copy of the run's weights (one torch thread: leave the cores to training)."""
+    torch.set_num_threads(1)
+    model, vocab, _ = run.copy_model()
+    return pr.probe(model, vocab, text, run.train_config.tokenizer)
+
+
+def probe_run(run: Run, text: str) -> tuple[pr.ProbeResult, int] | None:
+    """(the last probe of the run's weights, the step it was taken at): drawn at once; a newer
+    step is probed in the background while the run trains, so a control change never waits for
+    a probe. A warning instead for bad text (e.g. empty)."""
     try:
-        return _probe(run, run.run_id, run.steps_done, text)
+        return PROBES.get((run.run_id, text), run.steps_done, lambda: _probe(run, text), wait=not run.is_active)
     except ValueError as err:
         st.warning(str(err))
         return None
 
 
-def status_caption(run: Run, result: pr.ProbeResult) -> None:
-    live = f"training, refreshed every {REFRESH_SECONDS:g} s" if run.is_active else run.status
-    st.caption(f"Run {run.run_id[:8]} · step {run.steps_done} · {live} · "
-               f"{result.cell}, {result.num_layers} layer(s) × hidden_size {result.hidden_size} · "
+def status_caption(run: Run, result: pr.ProbeResult, step: int) -> None:
+    live = (f"training (now at step {run.steps_done:,}); the views follow every {REFRESH_SECONDS:g} s or so"
+            if run.is_active else str(run.status))
+    layers = f"{result.num_layers} layer{'s' if result.num_layers != 1 else ''}"
+    st.caption(f"{plain(run.label)} · weights of step {step:,} · {live} · "
+               f"{LABELS.get(result.cell, result.cell)}, {layers} × hidden_size {result.hidden_size} · "
                f"{len(result.tokens)} tokens, mean loss {result.mean_loss:.3f} nats")
 
 

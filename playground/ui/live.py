@@ -12,6 +12,7 @@ import time
 
 import streamlit as st
 
+from playground import coach
 from playground.figures import curves as curve_figures
 from playground.refresh import RefreshBudget
 from playground.front import ACTIVE, RunFront as Run, Snapshot, Status
@@ -33,9 +34,10 @@ def _buttons(status: str) -> tuple[bool, bool]:
     return status in ACTIVE, status == Status.PAUSED
 
 
-def render(run: Run | None) -> None:
-    """Progress and metrics (every second for one page), curves and samples, while the run is
-    active, at the intervals the server's refresh budgets allow: slower when many pages are open."""
+def render(run: Run | None, read_only: bool = False) -> None:
+    """Progress, metrics and coaching (every second for one page), curves and samples, while the
+    run is active, at the intervals the server's refresh budgets allow: slower when many pages
+    are open. `read_only`: a viewer's page changes nothing of the run (sample settings)."""
     if run is None:
         st.info("Pick a corpus and a model in the sidebar, then press **Start**. "
                 "The curves below fill in live while the network learns.")
@@ -53,11 +55,12 @@ def render(run: Run | None) -> None:
         status(snap, run)
         if len(snap.history):
             metrics(snap)
+            coaching(snap)
         if _buttons(snap.status) != buttons:
             st.rerun()  # started, paused, resumed or ended (maybe in another tab): the buttons follow
         if was_active and chart_every > POLL_SECONDS:
-            st.caption(f"Curves and samples redraw every {chart_every:.0f} s while {CHARTS.viewers()} pages "
-                       "are live on this server (so that drawing does not slow training).")
+            st.caption(f"Curves and samples redraw every {chart_every:.0f} s while {pages_live(CHARTS.viewers())} "
+                       "on this server (so that drawing does not slow training).")
         if was_active:
             PROGRESS.record(viewer, time.perf_counter() - t0)
             if not (0.5 <= CHARTS.interval() / chart_every <= 2 and 0.5 <= PROGRESS.interval() / poll_every <= 2):
@@ -69,13 +72,26 @@ def render(run: Run | None) -> None:
         snap = run.snapshot()
         if len(snap.history):
             curves(snap)
-            sample_settings(run)
+            if not read_only:
+                sample_settings(run)
             samples(snap)
         if was_active:
             CHARTS.record(viewer, time.perf_counter() - t0)
 
     progress()
     charts_view()
+
+
+def pages_live(n: int) -> str:
+    """"1 page is live", "3 pages are live"."""
+    return f"{n:,} page is live" if n == 1 else f"{n:,} pages are live"
+
+
+def coaching(snap: Snapshot) -> None:
+    """What the numbers say (playground/coach.py), under the metrics."""
+    for a in coach.advice(snap.history, snap.vocab_size, snap.unigram_perplexity,
+                          snap.status == Status.DIVERGED):
+        (st.error if a.level == "error" else st.warning)(f"**Coach:** {a.message}")
 
 
 def status(snap: Snapshot, run: Run | None = None) -> None:
@@ -111,10 +127,22 @@ def sharing(snap: Snapshot) -> str:
     if snap.backend == "ray":
         return (f"{runs} train{'s' if n == 1 else ''} on the Ray cluster's {w} core{'s' if w != 1 else ''}, "
                 f"each in its own worker: this run gets {share}{rate}.")
+    if snap.active_clients > 1:
+        return people_sharing(snap, share + rate)
     if n == 1:
         return f"This run is the only one training on this server: it gets {share}{rate}."
     return (f"{runs} train on this server, taking turns on {w} trainer thread"
             f"{'s' if w != 1 else ''}: this run gets {share}{rate}.")
+
+
+def people_sharing(snap: Snapshot, this_run: str) -> str:
+    """"3 people are training; your runs share your part …": the scheduler shares the trainer
+    threads between people first, then between each person's runs (playground/scheduler.py)."""
+    p, k, cores = snap.active_clients, max(snap.client_runs, 1), snap.client_cores
+    part = f"~{cores:.1f} core{'s' if round(cores, 1) != 1 else ''}"
+    yours = f"your {k} runs share your part" if k > 1 else "your run has your part"
+    return (f"{p} people are training, and the trainer threads are shared between people first: "
+            f"{yours} ({part}); this run gets {this_run}.")
 
 
 def eta(snap: Snapshot) -> str:
@@ -131,11 +159,11 @@ def metrics(snap: Snapshot) -> None:
     annealed = int(h["annealed"].sum())
     c = st.columns(7)
     c[0].metric("step", f"{snap.step:,}")
-    c[1].metric("train loss (last 20)", f"{h['loss'].tail(20).mean():.3f}",
+    c[1].metric("train loss", f"{h['loss'].tail(20).mean():.3f}",
                 help="Cross-entropy in nats per token, averaged over the last 20 steps.")
     c[2].metric("val perplexity", f"{math.exp(val.iloc[-1]):.2f}" if len(val) else "—",
                 help=f"exp(validation loss), per {snap.train_config.tokenizer} token. 1 = perfect; "
-                     f"uniform guessing = |V| = {snap.vocab_size}. Compare perplexities only between runs "
+                     f"uniform guessing = |V| = {snap.vocab_size} ({snap.vocab_size - 1} distinct tokens + <unk>). Compare perplexities only between runs "
                      "with the same tokens.")
     c[3].metric("val bits/char", f"{bpc.iloc[-1]:.3f}" if len(bpc) else "—",
                 help="Validation nats summed over the scored tokens / (ln 2 × the characters of text they "

@@ -6,21 +6,21 @@ Their defaults are ModelConfig()'s and TrainConfig()'s (DEFAULTS), never copied 
 """
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import streamlit as st
 
-from playground import corpora
+from playground import corpora, run_setup
 from playground.cells import CELL_TYPES, LABELS
 from playground.checkpoint import CheckpointError, read_checkpoint
 from playground.config import INITS, OPTIMIZERS, SAMPLERS, TOKENIZERS, ModelConfig, TrainConfig
 from playground import models
-from playground.limits import check as check_limits
-from playground.front import RunFront as Run, Status
+from playground.front import RunFront as Run
 from playground.train import BIDIRECTIONAL_MESSAGE, available_devices
 from playground.vocab import Vocab, tokenize
 from playground.ui.share import bound, out_of_range, plain, set_before_widgets, share_link
-from playground.ui import OWNER_KEY, create_run, registry
+from playground.ui import OWNER_KEY, registry
 
 OWN_TEXT = "own"
 LR_CHOICES = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0, 10.0, 20.0, 30.0, 100.0]
@@ -45,6 +45,8 @@ TOKENIZER_HELP = (
 ERROR_KEY, CKPT_MESSAGE_KEY, NOTICE_KEY = "train_error", "checkpoint_message", "train_notice"
 LR_TOAST_KEY = "train_lr_toast"   # "Learning rate changed ...", shown once after the lr widget moved
 PENDING_KEY = "pending_settings"   # settings to put into the sidebar before its widgets run
+SYNCED_KEY = "train_sidebar_run"   # the run whose settings the sidebar was last filled with
+MAX_OWN_TEXTS = 200                # own texts kept for other devices opening a run's link
 
 
 @st.cache_data(show_spinner="Reading the corpus…", max_entries=8)
@@ -57,37 +59,75 @@ def vocab_size(text: str, tokenizer: str, min_freq: int) -> int:
     return len(Vocab(tokenize(text, tokenizer), min_freq=min_freq))
 
 
-def corpus_picker() -> tuple[str, str | None]:
-    """(corpus key, text or None when the user's own text is missing or unreadable)."""
+@dataclass(frozen=True)
+class TextChoice:
+    """The text the sidebar picked: a built-in corpus or the learner's own (uploaded or pasted)."""
+    corpus_key: str             # a corpora.CORPORA key, or OWN_TEXT
+    text: str | None            # None: own text missing or unreadable
+    name: str                   # shown: the corpus's name, the file's name, or "pasted text 3f9a2c"
+
+    @property
+    def text_id(self) -> str:
+        """What TrainConfig.text_id keeps: the corpus key, or the own text's content hash."""
+        builtin = self.corpus_key in corpora.CORPORA
+        return run_setup.text_id(self.corpus_key, self.text or "", builtin) if builtin or self.text else ""
+
+
+@st.cache_resource(show_spinner=False)
+def _own_texts() -> OrderedDict:
+    """Own texts runs were trained on, by text_id, for every session of this server: a link
+    opened on another device shows the run's text in its sidebar."""
+    return OrderedDict()
+
+
+def remember_text(choice: TextChoice) -> None:
+    if choice.text and choice.corpus_key == OWN_TEXT:
+        texts = _own_texts()
+        texts[choice.text_id] = (choice.name, choice.text)
+        while len(texts) > MAX_OWN_TEXTS:
+            texts.popitem(last=False)
+
+
+def known_text(tid: str) -> tuple[str, str] | None:
+    """(name, text) of an own text this server has seen, else None."""
+    return _own_texts().get(tid)
+
+
+def text_names() -> dict:
+    """text_id -> shown name, for every corpus and own text this server knows."""
+    return {**{k: c.name for k, c in corpora.CORPORA.items()}, **{k: v[0] for k, v in list(_own_texts().items())}}
+
+
+def corpus_picker() -> TextChoice:
+    """The corpus menu, with the upload and paste boxes for own text."""
     keys = [*corpora.CORPORA, OWN_TEXT]
     names = {**{k: c.name for k, c in corpora.CORPORA.items()}, OWN_TEXT: "Your own text"}
     key = bound(st.selectbox, "corpus", "Corpus", keys, index=keys.index(DEFAULTS["corpus"]), format_func=names.get)
     if key != OWN_TEXT:
-        text = corpus_text(key)
+        text, name = corpus_text(key), corpora.CORPORA[key].name
         st.caption(corpora.CORPORA[key].description)
     else:
-        text = _own_text()
+        text, name = _own_text()
     if text:
         st.caption(f"{len(text):,} characters · {len(set(text)):,} distinct")
-    return key, text
+    return TextChoice(key, text, name)
 
 
-def _own_text() -> str | None:
+def _own_text() -> tuple[str | None, str]:
+    """(text or None, its shown name: the upload's file name or "pasted text <hash>")."""
     upload = st.file_uploader("Upload a UTF-8 .txt file", type=["txt"], key="corpus_upload")
     pasted = st.text_area("…or paste text (any language)", key="corpus_paste", height=120,
                           persist_state="session")
     if upload is not None:
         try:
-            return corpora.decode_upload(upload.getvalue())
+            return corpora.decode_upload(upload.getvalue()), upload.name[:60]
         except ValueError as e:
             st.error(f"Could not read {plain(upload.name)}: {e}"
                      + (" Training on the pasted text instead." if pasted.strip() else ""))
-            if not pasted.strip():
-                return None
     if pasted.strip():
-        return pasted
+        return pasted, f"pasted text {run_setup.short_hash(run_setup.text_id(OWN_TEXT, pasted, False))}"
     st.info("Upload or paste some text to train on.")
-    return None
+    return None, ""
 
 
 def _choice(widget, key: str, label: str, options: list, **kwargs):
@@ -232,133 +272,53 @@ def parameter_count(cfg: ModelConfig, text: str, tokenizer: str) -> tuple[int, i
     return models.parameter_count(cfg, v), v
 
 
-def same_setup(run: Run, cfg: ModelConfig, tc: TrainConfig, corpus_key: str) -> bool:
-    """Would pressing Start continue `run`? (lr may differ: Start applies the sidebar's.)"""
-    a = {**run.train_config.to_dict(), "lr": 0}
-    b = {**tc.to_dict(), "lr": 0}
-    mc = ModelConfig.from_dict({**cfg.to_dict(), "vocab_size": run.model_config.vocab_size})
-    return run.corpus_key == corpus_key and mc == run.model_config and a == b
+CONTROL_KEY = "train_in_control"   # this browser session may act on the workspace's runs
 
 
-def new_run(cfg: ModelConfig, tc: TrainConfig, text: str, corpus_key: str, **trainer_kwargs) -> Run | None:
-    """Create and select a run; on bad settings, remember the message for the page to show."""
-    name = corpora.CORPORA[corpus_key].name if corpus_key in corpora.CORPORA else "your text"
-    try:
-        return create_run(cfg, tc, text, corpus_key, f"{LABELS[cfg.cell]} h{cfg.hidden_size} · {name}",
-                          **trainer_kwargs)
-    except (ValueError, RuntimeError) as e:
-        st.session_state[ERROR_KEY] = f"Could not start: {e}"
-        return None
-
-
-@dataclass(frozen=True)
-class Setup:
-    """What the sidebar asks for in this rerun: the configs (None while invalid), the text (None
-    while missing), the corpus and how many steps Start trains."""
-    model_config: ModelConfig | None
-    train_config: TrainConfig | None
-    text: str | None
-    corpus_key: str
-    steps: int
-
-    @property
-    def complete(self) -> bool:
-        return None not in (self.model_config, self.train_config, self.text)
-
-    def new_run(self) -> Run | None:
-        return new_run(self.model_config, self.train_config, self.text, self.corpus_key)
-
-    def continues(self, run: Run) -> bool:
-        """Would Start/Step continue `run` (lr aside: Start applies the sidebar's)?"""
-        return run.is_active or same_setup(run, self.model_config, self.train_config, self.corpus_key)
+def in_control() -> bool:
+    """Whether this session acts on the runs (run_controls decides; read-only viewers do not)."""
+    return bool(st.session_state.get(CONTROL_KEY, True))
 
 
 def _lr_changed() -> None:
-    """The lr widget moved (an explicit action): a training run takes the new lr from its next step."""
+    """The lr widget moved (an explicit action; a slider sends on release): a training run takes
+    the new lr from its next step. Read-only viewers change nothing."""
     run, lr = registry().active_run(st.session_state.get(OWNER_KEY, "")), st.session_state.get("lr")
-    if run is not None and lr is not None and run.is_active and run.base_lr != lr:
-        run.set_lr(lr)
-        st.session_state[LR_TOAST_KEY] = f"Learning rate changed to {lr:g} from step {run.steps_done + 1}."
-
-
-def _run_for(run: Run | None, setup: Setup) -> Run | None:
-    """`run` if Start/Step would continue it (with the sidebar's lr), else a new run."""
-    lr = setup.train_config.lr
-    if run is None or not setup.continues(run):
-        return setup.new_run()
-    if run.base_lr != lr:
+    if in_control() and run is not None and lr is not None and run.is_active and run.base_lr != lr:
         old = run.base_lr
         run.set_lr(lr)
-        st.session_state[NOTICE_KEY] = (f"Continuing from step {run.steps_done:,} with the sidebar's "
-                                        f"lr {lr:g} (was {old:g}).")
-    return run
+        st.session_state[LR_TOAST_KEY] = (f"lr {old:g} → {lr:g}: pending, applied from step "
+                                          f"{run.steps_done + 1:,} (the lr metric follows then).")
 
 
-def _act(run: Run | None, action: str, setup: Setup) -> None:
-    """Carry out a button's action with this rerun's settings."""
-    st.session_state.pop(NOTICE_KEY, None)
-    if action in ("start", "step") and (run := _run_for(run, setup)) is not None:
-        run.start(setup.steps) if action == "start" else run.step(1)
-    elif action == "pause":
-        run.resume() if run.status == Status.PAUSED else run.pause()
-    elif action == "stop":
-        run.stop()
-    elif action == "reset":  # the old run stays on the Compare page until deleted there
-        run.stop("Replaced by a fresh run (Reset).")
-        registry().set_active(run.owner, None)
-        if setup.complete:
-            setup.new_run()
+def run_settings(run: Run) -> dict:
+    """Sidebar values that show `run`'s settings, its text included (own text: if this server
+    still has it)."""
+    values = _checkpoint_settings(run.model_config, run.train_config)
+    tid = run.train_config.text_id or run.corpus_key
+    if tid in corpora.CORPORA:
+        values["corpus"] = tid
+    elif (known := known_text(tid)) is not None:
+        values.update(corpus=OWN_TEXT, corpus_paste=known[1])
+    return values
 
 
-def limit_problems(cfg: ModelConfig | None, tc: TrainConfig | None, text: str | None, steps: int) -> list[str]:
-    """Why this server's limits refuse these settings (empty: Start may train them)."""
-    typed = out_of_range(SETTINGS)   # numbers typed outside their range (ui.share)
-    if None in (cfg, tc, text):
-        return typed
-    _, v = parameter_count(cfg, text, tc.tokenizer)
-    return typed + check_limits(cfg, tc, v, steps, registry().limits)
+def sync_sidebar(run: Run | None) -> bool:
+    """Before the sidebar's widgets run: when the run on screen is not the one the sidebar last
+    showed (a link opened on another device, a checkpoint loaded, a run made in another tab),
+    put its settings into them. True if it did (the link's own settings then give way)."""
+    pending = st.session_state.pop(PENDING_KEY, {})
+    synced = run is not None and st.session_state.get(SYNCED_KEY) != run.run_id
+    if synced:
+        pending = {**run_settings(run), **pending}
+        st.session_state[SYNCED_KEY] = run.run_id
+    set_before_widgets(pending)
+    return synced
 
 
-def controls(run: Run | None, cfg: ModelConfig | None, tc: TrainConfig | None, corpus_key: str,
-             text: str | None, steps: int) -> Run | None:
-    """Start, Pause/Resume, Step, Stop, Reset. A click acts, then reruns the page so every
-    widget shows the new state. Returns the active run."""
-    setup = Setup(cfg, tc, text, corpus_key, steps)
-    too_big = limit_problems(cfg, tc, text, steps)
-    ready = setup.complete and not too_big
-    active = run is not None and run.is_active
-    c = st.columns(5)
-    clicks = {
-        "start": c[0].button("Start", type="primary", disabled=not ready or active, width="stretch"),
-        "pause": c[1].button("Resume" if run is not None and run.status == Status.PAUSED else "Pause",
-                             disabled=not active, width="stretch"),
-        "step": c[2].button("Step", disabled=not ready, width="stretch",
-                            help="Exactly one optimisation step (pauses a running run). Quick clicks add up."),
-        "stop": c[3].button("Stop", disabled=not active, width="stretch"),
-        "reset": c[4].button("Reset", disabled=run is None, width="stretch",
-                             help="Start again from fresh weights (the old run stays on the Compare page)."),
-    }
-    for action, clicked in clicks.items():
-        if clicked:
-            _act(run, action, setup)
-            st.rerun()
-    if too_big:
-        st.error("This server's limits cannot hold these settings: " + "; ".join(too_big)
-                 + ". (The limits are listed in the sidebar.)")
-    if (error := st.session_state.pop(ERROR_KEY, None)):
-        st.error(error)
-    if (notice := st.session_state.get(NOTICE_KEY)):   # kept until the next button: the page may rerun
-        st.info(notice)
-    if (toast := st.session_state.pop(LR_TOAST_KEY, None)):
-        st.toast(toast)
-    if run is not None and ready and not active and not same_setup(run, cfg, tc, corpus_key):
-        st.info("The settings differ from the last run: Start trains a new model with them.")
-    return run
-
-
-def apply_pending_settings() -> None:
-    """Before the sidebar's widgets run: put a loaded checkpoint's settings into them."""
-    set_before_widgets(st.session_state.pop(PENDING_KEY, {}))
+def mark_synced(run: Run | None) -> None:
+    """The sidebar already shows `run`'s settings (it was just made from them)."""
+    st.session_state[SYNCED_KEY] = run.run_id if run is not None else None
 
 
 def _checkpoint_settings(mc: ModelConfig, tc: TrainConfig) -> dict:
@@ -375,18 +335,39 @@ def _checkpoint_settings(mc: ModelConfig, tc: TrainConfig) -> dict:
     return values
 
 
-def checkpoint_section(run: Run | None, text: str | None, corpus_key: str) -> None:
-    """Download the run (weights + configs + vocab + history); upload one to resume it: its
-    settings come into the sidebar, and Start continues it."""
+def checkpoint_text(tc: TrainConfig, choice: TextChoice) -> TextChoice | None:
+    """The text a checkpoint resumes on: the one it was trained on when this server has it
+    (a built-in corpus, or own text seen here), else the sidebar's."""
+    tid = tc.text_id
+    if tid in corpora.CORPORA:
+        return TextChoice(tid, corpus_text(tid), corpora.CORPORA[tid].name)
+    if tid and tid == choice.text_id:
+        return choice
+    if (known := known_text(tid)) is not None:
+        return TextChoice(OWN_TEXT, known[1], known[0])
+    return choice if choice.text else None
+
+
+def checkpoint_downloads(run: Run | None, col) -> None:
+    if run is not None:
+        stem = run_setup.safe_file_name(f"rnn-playground-{run.label}")
+        col.download_button("Download checkpoint (.pt)", data=run.checkpoint_bytes, file_name=f"{stem}.pt",
+                            mime="application/octet-stream")
+        col.download_button("Download metrics (.csv)", data=lambda: run.snapshot().history.to_csv(index=False),
+                            file_name=f"{stem}-history.csv", mime="text/csv")
+
+
+def checkpoint_section(run: Run | None, choice: TextChoice, new_run) -> None:
+    """Download the run (weights + configs + vocab + history); upload one to resume it: it
+    becomes the run on screen, its settings (text included) fill the sidebar, and Continue
+    trains it on. `new_run(mc, tc, choice, **trainer_kwargs)` makes the run."""
     if (message := st.session_state.pop(CKPT_MESSAGE_KEY, None)):
         st.success(message)
     col1, col2 = st.columns(2)
-    if run is not None:
-        col1.download_button("Download checkpoint (.pt)", data=run.checkpoint_bytes,
-                             file_name=f"rnn-playground-{run.label.replace(' ', '-')}.pt",
-                             mime="application/octet-stream")
-        col1.download_button("Download metrics (.csv)", data=lambda: run.snapshot().history.to_csv(index=False),
-                             file_name="rnn-playground-history.csv", mime="text/csv")
+    checkpoint_downloads(run, col1)
+    if not in_control():
+        col2.caption("Resuming a checkpoint needs control of this link's runs (Take control above).")
+        return
     upload = col2.file_uploader("Resume from a checkpoint", type=["pt"], key="ckpt_upload")
     if upload is None or st.session_state.get("ckpt_loaded") == upload.file_id:
         return
@@ -395,21 +376,23 @@ def checkpoint_section(run: Run | None, text: str | None, corpus_key: str) -> No
     except CheckpointError as e:
         col2.error(f"Could not load {plain(upload.name)}: {plain(e)}")
         return
+    text = checkpoint_text(ckpt["train_config"], choice)
     if text is None:
-        col2.warning("Choose a corpus first: a checkpoint resumes training on the current corpus.")
+        col2.warning("Choose a corpus first: this checkpoint's text is not on this server, so it resumes "
+                     "training on the sidebar's text.")
         return
     tc = TrainConfig.from_dict({**ckpt["train_config"].to_dict(), "device": "cpu"})
-    run = new_run(ckpt["model_config"], tc, text, corpus_key, vocab=ckpt["vocab"],
-                  state_dict=ckpt["state_dict"], history=ckpt["history"])
+    run = new_run(ckpt["model_config"], tc, text, vocab=ckpt["vocab"], state_dict=ckpt["state_dict"],
+                  history=ckpt["history"])
     if run is None:
         col2.error(st.session_state.pop(ERROR_KEY, "Could not resume this checkpoint."))
         return
     st.session_state["ckpt_loaded"] = upload.file_id
-    st.session_state[PENDING_KEY] = _checkpoint_settings(run.model_config, tc)
+    other = "" if tc.text_id in ("", text.text_id) else " It was trained on another text, which this server does not have."
     st.session_state[CKPT_MESSAGE_KEY] = (
-        f"Loaded {plain(upload.name)}: {run.label}, {run.steps_done:,} steps trained. Its settings are now in "
-        "the sidebar; press Start to continue training it.")
-    st.rerun()  # redraw the sidebar, the controls and the curves for the resumed run
+        f"Loaded {plain(upload.name)}: {plain(run.label)}, {run.steps_done:,} steps trained, on "
+        f"{plain(text.name)}.{other} The sidebar now shows its settings; **Continue** trains it on.")
+    st.rerun()  # redraw the sidebar (synced to the new run), the controls and the curves
 
 
 def url_labels() -> dict:
