@@ -172,3 +172,17 @@ def test_client_key_from_the_peer_or_the_trusted_balancer():
     assert client_key(None, "not-an-ip", trusted=1, fallback="tok") == "link:tok"
     assert forwarded_address("a, b", 3) is None
     assert trusted_proxies({"PLAYGROUND_TRUST_PROXY": "1"}) == 1 and trusted_proxies({}) == 0
+
+
+def test_the_sharing_caption_counts_people_and_your_part():
+    import pandas as pd
+
+    from playground.front import Snapshot
+    from playground.ui.live import sharing
+    snap = Snapshot(run_id="r", label="l", status=Status.RUNNING, message="", step=1, target_step=9, lr=1e-3,
+                    history=pd.DataFrame(), samples=[], parameters=1, vocab_size=2, uniform_perplexity=2.0,
+                    unigram_perplexity=2.0, running_seconds=1.0, share=0.1, active_runs=11, workers=2,
+                    active_clients=2, client_runs=10, client_cores=1.0, steps_per_minute=120)
+    assert sharing(snap) == ("2 people are training, and the trainer threads are shared between people first: "
+                             "your 10 runs share your part (~1.0 core); this run gets ~1/10 of a core, "
+                             "~120 steps/min.")
