@@ -97,11 +97,12 @@ class RayBackend:
             raise cannot_reach(self.address, f"{type(e).__name__}: {e}") from None
 
     def sharing(self) -> tuple[int, int]:
-        """(runs training on the pools now, worker threads of the pools), as last pinged."""
+        """(runs training on the pools now, worker threads of the pools): the pools' counts as
+        last pinged (every front's runs), at least this front's runs as last seen."""
         if self.pools is None:
             return 0, 1
-        loads = list(self.pools.loads.values())
-        return sum(load.active for load in loads), self.pools.workers()
+        mine = sum(r.last_status in ACTIVE for r in list(self._runs.values()))
+        return max(mine, sum(load.active for load in list(self.pools.loads.values()))), self.pools.workers()
 
     # ---- runs ------------------------------------------------------------------------------------
     def make_run(self, model_config: ModelConfig, train_config: TrainConfig, text: str, owner: str,
@@ -214,9 +215,12 @@ class RayBackend:
     # ---- the watcher ------------------------------------------------------------------------------
     def _watch(self) -> None:
         """Ping pools (a dead one's runs are recovered), follow the nodes, poll runs, save placements."""
+        import ray
         planned = polled = time.monotonic()
         while True:
             time.sleep(PING_SECONDS)
+            if not ray.is_initialized():              # this process left Ray (shutdown): nothing to watch
+                return
             try:
                 now = time.monotonic()
                 dead = self.pools.refresh()

@@ -114,7 +114,7 @@ def test_one_worker_serves_every_run_in_turns(registry):
     assert snap.active_runs == 3
     if registry.backend.name == "local":
         assert registry.scheduler.workers == 1 and snap.share == pytest.approx(1 / 3)
-    else:                           # one actor each; the OS shares the local Ray's 2 CPUs
+    else:                           # two trainer pools of one thread each (the local Ray's 2 CPUs)
         assert snap.workers == 2 and snap.share == pytest.approx(2 / 3)
     for run in runs:
         run.stop()
