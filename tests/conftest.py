@@ -12,11 +12,17 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
+
+# Nothing a test runs writes into the repository or a real database: the app's run store (the
+# registry playground.runner makes on import) lives in a throwaway folder for this session.
+os.environ["PLAYGROUND_DATA_DIR"] = tempfile.mkdtemp(prefix="playground-test-data-")
+os.environ.pop("PLAYGROUND_DATABASE_URL", None)
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "tests" / "artifacts"
@@ -60,12 +66,14 @@ def stop_process(proc: subprocess.Popen, timeout: float = 10.0) -> None:
 
 
 @contextlib.contextmanager
-def serve_app(env: dict | None = None):
-    """A freshly started `streamlit run app.py` on a free localhost port; yields its base URL.
-    Its output goes to tests/artifacts/streamlit-PORT.log."""
-    port = free_port()
+def serve_app(env: dict | None = None, port: int | None = None):
+    """A freshly started `streamlit run app.py` on a free localhost port (or `port`); yields its
+    base URL. Its run store is a fresh folder unless `env` names PLAYGROUND_DATA_DIR. Its output
+    goes to tests/artifacts/streamlit-PORT.log."""
+    port = port or free_port()
+    env = {"PLAYGROUND_DATA_DIR": tempfile.mkdtemp(prefix="playground-server-data-"), **(env or {})}
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    log = open(ARTIFACTS / f"streamlit-{port}.log", "w")  # kept: the server's output, for debugging
+    log = open(ARTIFACTS / f"streamlit-{port}.log", "a")  # kept: the server's output, for debugging
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true",
@@ -105,14 +113,19 @@ def own_registry():
         reg.remove(run.run_id)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def app_server():
-    with serve_app() as url:
+    """One `streamlit run app.py` shared by the browser tests that need nothing special of it
+    (a module that must open its first page on a fresh server defines its own). A link's runs
+    are freed soon after its tab closes (grace 0.1 min), so one test's run does not train on
+    under the next test."""
+    with serve_app({"PLAYGROUND_GRACE_MINUTES": "0.1"}) as url:
         yield url
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def browser():
+    """One headless Chromium for the session; each test gets its own context (`page`)."""
     if not (shutil.which(CHROMIUM) or Path(CHROMIUM).exists()):
         reason = f"no Chromium at {CHROMIUM}: install it with `apt-get install -y chromium`"
         if os.environ.get("CI"):
@@ -232,8 +245,8 @@ def pause_and_check_it_holds(pg) -> int:
     pg.get_by_role("button", name="Pause").click()
     pg.get_by_role("button", name="Resume").wait_for(timeout=15_000)
     paused_at = settled_step_count(pg)
-    time.sleep(3)  # a negative can only be checked by waiting: no new step
-    assert step_count(pg) == paused_at, "a paused run went on training"
+    # a negative can only be checked by watching for a while: no new step comes
+    assert not wait_until(lambda: step_count(pg) != paused_at, timeout=3), "a paused run went on training"
     return paused_at
 
 

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from conftest import screenshot, wait_idle
+from conftest import APP_IDLE, screenshot, wait_idle
 from playground.labs.registry import LABS
 
 pytestmark = pytest.mark.browser
@@ -14,7 +14,9 @@ def full_height(pg) -> None:
     """Streamlit scrolls inside its main container: grow the viewport to show all of it."""
     height = pg.evaluate("document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
     pg.set_viewport_size({"width": 1400, "height": min(int(height) + 40, 6000)})
-    pg.wait_for_timeout(600)
+    # the resize is drawn once the browser has painted two frames at the new size
+    pg.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))")
+    pg.wait_for_selector(APP_IDLE)
 
 
 def test_lab_urls_open_each_lab(app_server, page):

@@ -4,9 +4,17 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from conftest import pause_and_check_it_holds, screenshot, step_count, wait_idle, wait_until
+from conftest import pause_and_check_it_holds, screenshot, serve_app, step_count, wait_idle, wait_until
 
 pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def app_server():
+    """This module's own server: its first test opens a page URL first on a fresh server (the
+    legacy-mode trap, DESIGN.md), which the session's shared server cannot promise."""
+    with serve_app() as url:
+        yield url
 
 
 def test_train_page_live(app_server, page):

@@ -101,7 +101,7 @@ def test_steps_between_samples_are_interpolated():
 
 @pytest.mark.load
 def test_three_learners_all_train_with_no_exception():
-    cmd = [sys.executable, "-m", "benchmarks.workshop", "--sessions", "3", "--seconds", "20",
+    cmd = [sys.executable, "-m", "benchmarks.workshop", "--sessions", "3", "--seconds", "12",
            "--baseline-seconds", "0", "--settle-seconds", "1", "--toggle-every", "8"]
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=150)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
