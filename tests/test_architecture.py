@@ -144,7 +144,7 @@ def private_reaches(path: Path) -> list[str]:
     return found
 
 
-RUN_LAYER = ["front.py", "run.py", "registry.py", "runner.py", "ray_actor.py", "ray_backend.py",
+RUN_LAYER = ["front.py", "run.py", "registry.py", "runner.py", "ray_actor.py", "ray_backend.py", "ray_pool.py",
              "scheduler.py", "train.py", "compare.py"]
 
 
