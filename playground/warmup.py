@@ -7,7 +7,7 @@ page starts this warm-up once it is drawn and never waits for it, and every othe
 runs the first import; everyone else finds the modules loaded.
 
     start()  -> the warm-up thread (started on the first call, the same thread afterwards)
-    wait()   -> start() and block until torch, pandas and plotly are imported
+    wait()   -> start() and block until torch, pandas, plotly and the run registry are imported
 """
 from __future__ import annotations
 
@@ -15,7 +15,9 @@ import functools
 import importlib
 import threading
 
-MODULES = ("torch", "pandas", "plotly.graph_objects")
+# playground.runner last: it opens the run store, and runs that were training when the server
+# stopped resume from the first page served after a restart (Home included), without a click
+MODULES = ("torch", "pandas", "plotly.graph_objects", "playground.runner")
 _START = threading.Lock()  # two sessions may call start() at the same moment
 
 
