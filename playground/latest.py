@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import OrderedDict
 from typing import Any, Callable, Hashable
 
@@ -25,15 +26,17 @@ class _Slot:
         self.version: Any = None
         self.error: Exception | None = None
         self.busy = False
+        self.done_at = 0.0          # monotonic time the last computation finished
 
 
 class Latest:
     """Per key: the last finished (result, version); at most one computation running per key."""
 
-    def __init__(self, max_keys: int = 32):
+    def __init__(self, max_keys: int = 32, min_interval: float = 0.0):
         self._slots: OrderedDict[Hashable, _Slot] = OrderedDict()
         self._lock = threading.Lock()
         self._max = max_keys
+        self.min_interval = min_interval   # seconds between background computations of a key (CPU for others)
 
     def _slot(self, key: Hashable) -> _Slot:
         with self._lock:
@@ -52,9 +55,11 @@ class Latest:
         slot = self._slot(key)
         if (wait or slot.version is None and not slot.busy) and slot.version != version:
             slot.result, slot.version = compute(), version
+            slot.done_at = time.monotonic()
             return slot.result, slot.version
         with self._lock:
-            start = not slot.busy and slot.version != version
+            start = (not slot.busy and slot.version != version
+                     and time.monotonic() - slot.done_at >= self.min_interval)
             slot.busy = slot.busy or start
         if start:
             threading.Thread(target=self._refresh, args=(slot, version, compute), daemon=True,
@@ -74,4 +79,5 @@ class Latest:
             log.warning("background refresh failed: %s", e)
             slot.error = e
         finally:
+            slot.done_at = time.monotonic()
             slot.busy = False

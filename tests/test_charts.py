@@ -57,3 +57,29 @@ def test_long_histories_are_thinned_but_keep_the_last_step():
     x = trace(fig, "train").x
     assert len(x) <= charts.MAX_POINTS + 1 and x[-1] == 10_000
     assert isinstance(x, np.ndarray) and x.dtype == np.float32
+
+
+def test_baselines_are_labelled_in_the_charts_own_units():
+    """The issue: "letter frequencies only (2.3)" (a perplexity) was drawn at loss 0.83."""
+    import math
+    from playground.figures import curves
+    loss = dict(curves.baselines(False, 30.0, 2.3))
+    ppl = dict(curves.baselines(True, 30.0, 2.3))
+    assert loss[math.log(2.3)] == f"letter frequencies only: loss {math.log(2.3):.2f}"
+    assert "loss ln 30 = 3.40" in loss[math.log(30.0)] and "|V| = 30" in loss[math.log(30.0)]
+    assert ppl[2.3] == "letter frequencies only: perplexity 2.30"
+
+
+def test_one_diverging_colour_convention_and_lines_told_apart_by_dash():
+    import numpy as np
+    import pandas as pd
+    from playground.figures import hidden, memory, shapes, style
+    heat = hidden.heatmap_figure(np.random.default_rng(0).normal(size=(5, 4)).astype("float32"), list("abcde"),
+                                 np.arange(4), "h", title="t")
+    weights = shapes.weight_heatmap(np.ones((3, 2)), "w")
+    assert heat.data[0].colorscale == weights.data[0].colorscale    # red = positive on both pages
+    assert weights.data[0].colorscale[-1][1].lower() in ("rgb(103,0,31)", style.POSITIVE, "#67001f")
+    results = pd.DataFrame({"cell": ["GRU", "LSTM"] * 2, "gap": [4, 4, 8, 8], "recall": [1.0] * 4,
+                            "seed": [0] * 4, "steps": [10] * 4})
+    lines = [t for t in memory.recall_figure(results).data if t.mode == "lines+markers"]
+    assert len({t.line.dash for t in lines}) == 2 and len({t.marker.symbol for t in lines}) == 2

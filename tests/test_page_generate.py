@@ -77,7 +77,8 @@ def test_greedy_and_sampled_side_by_side(trained_run):
 def test_changing_seed_and_step_updates_the_page(trained_run):
     at = _open(trained_run)
     before = _tokens(at)[1]
-    at.number_input(key="gen_seed").set_value(12345).run()
+    at.number_input(key="gen_seed").set_value(12345)
+    next(b for b in at.button if b.label == "Generate").click().run()   # the options are a form
     assert not at.exception
     after = _tokens(at)[1]
     assert after != before and len(after) == len(before) == at.slider(key="gen_length").value

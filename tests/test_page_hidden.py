@@ -97,9 +97,10 @@ def test_view_holds_the_chosen_arrays_and_the_probe_is_cached(trained_run):
     from playground.ui import hidden as hidden_ui
 
     text = trained_run.val_text(200)
-    result = hidden_ui._probe(trained_run, trained_run.run_id, trained_run.steps_done, text)
-    assert hidden_ui._probe(trained_run, trained_run.run_id, trained_run.steps_done, text) is result
-    other = hidden_ui._probe(trained_run, trained_run.run_id, trained_run.steps_done, text[:50])
+    result, step = hidden_ui.probe_run(trained_run, text)
+    assert step == trained_run.steps_done
+    assert hidden_ui.probe_run(trained_run, text)[0] is result       # the last probe, not a new one
+    other, _ = hidden_ui.probe_run(trained_run, text[:50])
     assert len(other.tokens) == 50 != len(result.tokens)   # another text is probed, not reused
     view = hidden_ui.make_view(result, 1, 0, "c", "correlation", "is a vowel")
     c = view.values

@@ -72,7 +72,8 @@ def text_picker(run: Run) -> str:
 
 
 
-PROBES = Latest(max_keys=32)   # per (run, text): the last probe, refreshed in the background
+PROBE_EVERY = 5.0       # seconds between background probes of a training run (the cores are for training)
+PROBES = Latest(max_keys=32, min_interval=PROBE_EVERY)   # per (run, text): the last probe
 
 
 def _probe(run: Run, text: str) -> pr.ProbeResult:
@@ -94,7 +95,7 @@ def probe_run(run: Run, text: str) -> tuple[pr.ProbeResult, int] | None:
 
 
 def status_caption(run: Run, result: pr.ProbeResult, step: int) -> None:
-    live = (f"training (now at step {run.steps_done:,}); the views follow every {REFRESH_SECONDS:g} s or so"
+    live = (f"training (now at step {run.steps_done:,}), refreshed every {REFRESH_SECONDS:g} s"
             if run.is_active else str(run.status))
     layers = f"{result.num_layers} layer{'s' if result.num_layers != 1 else ''}"
     st.caption(f"{plain(run.label)} · weights of step {step:,} · {live} · "
