@@ -22,12 +22,28 @@ from benchmarks import workshop
 from deploy.hall import Hall
 
 
+def connect(address: str):
+    import ray
+    from playground.ray_backend import _runtime_env
+    if not ray.is_initialized():
+        ray.init(address=address, log_to_driver=False, runtime_env=_runtime_env())
+    return ray
+
+
+def warm_pools(address: str, timeout: float = 180) -> int:
+    """Start the trainer pools as a front's first Start would, so the learners meet warm pools
+    (the cold start is reported apart); how many answered."""
+    connect(address)
+    from playground.ray_pool import Pools
+    pools = Pools()
+    pools.wait_warm(timeout)
+    return len(pools.loads)
+
+
 def pool_loads(address: str) -> list[dict]:
     """Every trainer pool's load (runs held, RSS), asked from this process as a Ray client."""
-    import ray
     from playground.ray_pool import NAMESPACE
-    if not ray.is_initialized():
-        ray.init(address=address, log_to_driver=False)
+    ray = connect(address)
     names = [a["name"] for a in ray.util.list_named_actors(all_namespaces=True) if a["namespace"] == NAMESPACE]
     loads = []
     for name in names:
@@ -51,6 +67,12 @@ def measure(args, hall: Hall) -> dict:
     wargs = workshop.parse_args(["--sessions", str(args.learners), "--seconds", str(args.seconds),
                                  "--baseline-seconds", "0", "--ramp-seconds", str(args.ramp_seconds),
                                  "--toggle-every", "0", "--settle-seconds", "2", "--query", args.query])
+    cold = None
+    if hall.ray_address and not args.cold:
+        t = time.monotonic()
+        warm = warm_pools(hall.ray_address)
+        cold = round(time.monotonic() - t, 1)
+        print(f"  {warm} trainer pools warm after {cold} s", flush=True)
     rss_idle = fronts_rss(hall)
     cpu0, t0 = fronts_cpu(hall), time.monotonic()
     out = asyncio.run(workshop.workshop(wargs, hall.url, hall.started[0].pid))
@@ -60,7 +82,7 @@ def measure(args, hall: Hall) -> dict:
     busy = (fronts_cpu(hall) - cpu0) / wall
     out["hall"] = {"fronts": len(hall.started), "backend": hall.backend, "database": hall.database.split(":")[0],
                    "fronts_rss_mb_idle": rss_idle, "fronts_rss_mb_after": fronts_rss(hall),
-                   "fronts_cpu_cores": round(busy, 2), "front_cpu_cores_per_learner": round(busy / args.learners, 4)}
+                   "pools_cold_start_s": cold, "fronts_cpu_cores": round(busy, 2), "front_cpu_cores_per_learner": round(busy / args.learners, 4)}
     if hall.ray_address:
         pools = pool_loads(hall.ray_address)
         held = sum(p["runs"] for p in pools)
@@ -79,6 +101,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--backend", choices=["ray", "local"], default="ray")
     ap.add_argument("--database", choices=["postgres", "sqlite"], default="sqlite")
     ap.add_argument("--query", default="steps=50000", help="query string for /Train")
+    ap.add_argument("--cold", action="store_true", help="do not warm the pools first (the first Start does)")
     args = ap.parse_args(argv)
     os.environ.setdefault("RAY_AUTH_MODE", "token")
     with Hall(args.fronts, 0, args.backend, args.database,

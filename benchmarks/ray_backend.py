@@ -6,16 +6,15 @@
    node `ray start --address ... --num-cpus 1`, both on 127.0.0.1, in their own temp dir so that
    they, and only they, are stopped by PID at the end);
 2. local backend: --runs runs of the Train page's defaults (LSTM 128, seq_len 64, batch 32) on
-   the in-process scheduler with 2 trainer threads; Ray backend: the same runs as actors on the
-   cluster's 2 CPUs; alternated --repeats times (machine noise hits both sides). For each: aggregate
+   the in-process scheduler with 2 trainer threads; Ray backend: the same runs on the trainer
+   pools of the cluster's 2 CPUs (one pool of one thread per node); alternated --repeats times (machine noise hits both sides). For each: aggregate
    tokens/s over --seconds once every run has stepped, and, meanwhile, a page's calls: snapshot
    round trips (p50/p95; the Ray proxy fetches only new rows), control latency (set_lr, then the
    page's next read shows it; pause, then status shows it), where each actor runs, and the time
-   from create to a run's first step. On a machine shared with other work, 6 actor processes win
-   more of it from the OS than 2 trainer threads do: tokens per CPU-second of the trainers'
-   processes (this one, and the actors) compares the two without that;
+   from create to a run's first step. Tokens per CPU-second of the trainers' processes (this one,
+   and the pools) compares the two without the machine's other work;
 3. --workshop N: benchmarks/workshop.py with N learners against a Streamlit server using the
-   cluster (PLAYGROUND_BACKEND=ray RAY_ADDRESS=...), while the actors alive per node are counted.
+   cluster (PLAYGROUND_BACKEND=ray RAY_ADDRESS=...), while the pools alive per node are counted.
 
 The last line is the whole result as JSON.
 """
@@ -180,12 +179,12 @@ def ray_registry(address: str):
 
 
 def actors_per_node(stop: threading.Event, seen: list) -> None:
-    """Every 5 s: alive RunActors per node, from the cluster's actor table (GCS; the state API
+    """Every 5 s: alive trainer pools (TrainerPool actors) per node, from the cluster's actor table (GCS; the state API
     would need the dashboard, which this cluster runs without)."""
     from ray._private.state import actors
     while not stop.wait(5):
         with contextlib.suppress(Exception):
-            alive = [a for a in actors().values() if a["State"] == "ALIVE" and "RunActor" in a["ActorClassName"]]
+            alive = [a for a in actors().values() if a["State"] == "ALIVE" and "TrainerPool" in a["ActorClassName"]]
             seen.append(dict(Counter(a["Address"]["NodeID"][:8] for a in alive)))
 
 
