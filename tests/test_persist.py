@@ -198,3 +198,21 @@ def test_a_failing_store_leaves_training_in_memory_and_says_why(tmp_path, make_s
     assert "retrying" in caplog.text or "not saving" in caplog.text
     assert not registry.has_workspace("another-link-token-123456")    # no crash, no wait
     assert wait_for(lambda: persistence.writer.health.pending > 0)     # kept for a retry
+
+
+def test_an_unusable_data_dir_at_startup_gives_one_clear_message_on_every_page(tmp_path, monkeypatch, caplog):
+    from conftest import open_page
+    from playground import runner
+    (tmp_path / "file").write_text("x")
+    registry = runner.registry_from_env(runner.SCHEDULER, LIMITS1, env={"PLAYGROUND_DATA_DIR": str(tmp_path / "file")})
+    assert registry.persistence.resumed.wait(60)
+    problem = registry.persistence.problem()
+    assert problem and f"PLAYGROUND_DATA_DIR={tmp_path / 'file'} cannot be used: it is a file" in problem
+    assert caplog.text.count("not saving") == 1                       # the log: once, with the detail
+    monkeypatch.setattr(runner, "REGISTRY", registry)
+    for page in ("pages/6_Compare.py", "pages/2_Shapes.py"):
+        at = open_page(page)
+        assert not at.exception
+        (shown,) = [w.value for w in at.warning if "not being saved" in w.value]    # one warning, saying why
+        assert "it is a file, not a folder" in shown and "Training goes on in memory" in shown
+    registry.persistence.writer.close(timeout=1)
