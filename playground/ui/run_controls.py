@@ -236,7 +236,7 @@ def _clicked(run: Run | None, action: str, setup: Setup) -> None:
 
 def _buttons(run: Run | None, setup: Setup, ready: bool, differ: bool) -> dict:
     active = run is not None and run.is_active
-    c = st.columns(6 if run is not None else 5)
+    c = st.columns([2.2, 1.2, 1, 1, 1, 1] if run is not None else 5)
     if run is None:
         clicks = {"start": c[0].button("Start", key="train_start", on_click=_clicked, args=(run, "start", setup), type="primary", disabled=not ready, width="stretch",
                                        help=f"Makes a new run from the sidebar and trains {setup.steps:,} steps.")}
