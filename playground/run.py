@@ -53,7 +53,9 @@ def make_sample(t: Trainer, s: RunSettings, step: int) -> Sample:
 
 
 class RateMeter:
-    """Steps per wall-clock minute over the last ~30 s of turns (0 while unknown)."""
+    """Steps per wall-clock minute over the last ~WINDOW s of turns (0 while unknown): short, so an
+    ETA follows the share a run gets now (30 s lagged a room's changes by half a minute)."""
+    WINDOW = 12.0
 
     def __init__(self):
         self._points: deque = deque(maxlen=64)   # (monotonic time, steps done) after each turn
@@ -69,7 +71,7 @@ class RateMeter:
         if len(points) < 2:
             return 0.0
         now = points[-1][0]
-        old = next((p for p in points if now - p[0] <= 30.0), points[0])
+        old = next((p for p in points if now - p[0] <= self.WINDOW), points[0])
         old = points[-2] if old is points[-1] else old
         dt = now - old[0]
         return 60.0 * (points[-1][1] - old[1]) / dt if dt > 0 else 0.0
