@@ -40,6 +40,7 @@ class Workspace:
     active_run_id: str | None = None
     viewers: int = 0
     left_at: float = field(default_factory=time.time)   # when the last viewer left
+    display_name: str = ""                               # what the instructor's Room calls it ("" -> "learner 7")
 
 
 def vocab_size(text: str, train_config: TrainConfig, vocab: Vocab | None = None) -> int:
@@ -99,6 +100,11 @@ class RunRegistry:
                     ws.left_at = time.time()
                     log.info("workspace %s: last viewer left; its %d run(s) are kept for %g min",
                              token[:6], len(ws.run_ids), self.limits.grace_minutes)
+
+    def set_display_name(self, token: str, name: str) -> None:
+        """The name the instructor's Room shows for this workspace (room.clean_display_name'd by the page)."""
+        with self._lock:
+            self.workspace(token).display_name = name
 
     def active_run(self, owner: str) -> RunFront | None:
         with self._lock:

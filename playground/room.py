@@ -1,6 +1,6 @@
 """The instructor's room: every learner's runs, as plain rows the Room page draws.
 
-    runs = room_runs_from_registry(REGISTRY)   # the live runs (later: the run store)
+    runs = room_store.room_runs(REGISTRY, store)   # the store's runs and the live ones (room_store.py)
     flags(run)                 -> ["💥 diverged", ...]   what needs the instructor's eye
     leaderboard(runs)          -> {group: DataFrame}      best validation figures per corpus
     summary(runs)              -> {group: "median perplexity by cell: LSTM 3.3, GRU 3.4 (n = 10, 11)"}
@@ -31,7 +31,7 @@ MAX_CURVE_POINTS = 100        # validation points kept per run (300 runs overlay
 STUCK_MIN_STEPS = 300         # before this, sitting at the unigram baseline is normal
 STUCK_TOLERANCE = 0.03        # "at the baseline": val perplexity within 3 % of the unigram one
 OWN_TEXT = "own"              # corpus key of a learner's own text (not comparable between learners)
-MAX_NAME = 24                 # characters of a display name
+MAX_NAME = 40                 # characters of a display name
 
 
 @dataclass
@@ -112,7 +112,7 @@ def downsample(points: list[tuple[int, float]], max_points: int = MAX_CURVE_POIN
     return [points[i] for i in idx]
 
 
-def _last(values: np.ndarray) -> float:
+def last_measured(values: np.ndarray) -> float:
     """The last measured (non-NaN) value, NaN if none."""
     measured = values[~np.isnan(values)]
     return float(measured[-1]) if len(measured) else float("nan")
@@ -222,7 +222,7 @@ def room_csv(runs: list[RoomRun]) -> str:
     return buf.getvalue()
 
 
-# ---- the data source (today: the live registry; later: the run store) ------------------------
+# ---- the live runs (room_store.py adds the run store's) --------------------------------------
 
 NUMBERS = LearnerNumbers()
 SEEN: dict[str, tuple] = {}     # run_id -> (what changes, when it last changed, its RoomRun)
@@ -233,19 +233,21 @@ def perplexity(loss: float) -> float:
     return math.exp(loss) if loss < 700 else float("inf") if loss == loss else loss
 
 
-def room_runs_from_registry(registry, numbers: LearnerNumbers = NUMBERS, seen: dict[str, tuple] = SEEN) -> list[RoomRun]:
+def room_runs_from_registry(registry, numbers: LearnerNumbers = NUMBERS, seen: dict[str, tuple] = SEEN,
+                            key_of=workspace_hash, names: dict[str, str] | None = None) -> list[RoomRun]:
     """Every run of every workspace in the live registry (runner.RunRegistry), as RoomRuns.
-    The one function that knows the registry: re-point it to the run store later. A run whose
-    step, status and learner did not change since the last call is not read again."""
+    `key_of(token)`: the workspace's short hash; `names`: display names by that hash where the
+    registry has none (the store's). A run whose step, status and learner did not change since
+    the last call is not read again."""
     workspaces = [(t, getattr(ws, "display_name", ""), list(ws.run_ids))   # list(): one atomic copy
                   for t, ws in list(registry.workspaces.items())]
     out, now = [], time.time()
     for token, display, run_ids in workspaces:
-        wid = workspace_hash(token)
-        learner = numbers.name(wid, display)
+        wid = key_of(token)
+        learner = numbers.name(wid, display or (names or {}).get(wid))
         for run in filter(None, map(registry.runs.get, run_ids)):
             snap = run.snapshot()
-            key = (snap.step, str(snap.status), len(snap.history), learner)
+            key = (snap.step, str(snap.status), len(snap.history), learner, snap.label)
             old = seen.get(snap.run_id)
             if old is None or old[0] != key:
                 changed = now if old is None or old[0][0] != snap.step else old[1]
@@ -274,12 +276,12 @@ def room_run(snap, workspace: str, learner: str, last_update: float | None = Non
         workspace=workspace, learner=learner, run_id=snap.run_id, label=snap.label, cell=mc.cell,
         hidden_size=mc.hidden_size, num_layers=mc.num_layers, embedding_dim=mc.embedding_dim,
         corpus=snap.corpus_key, status=str(snap.status), step=snap.step, target_step=snap.target_step,
-        val_perplexity=perplexity(_last(loss)), val_bits_per_char=_last(bpc),
+        val_perplexity=perplexity(last_measured(loss)), val_bits_per_char=last_measured(bpc),
         tokens_per_s=float(tokens.sum() / seconds.sum()) if seconds.sum() > 0 else 0.0, uniform_perplexity=snap.uniform_perplexity,
         unigram_perplexity=snap.unigram_perplexity, curve=downsample(curve), last_update=last_update,
-        tokenizer=tc.tokenizer, config=_fields(mc) | _fields(tc))
+        tokenizer=tc.tokenizer, config=config_fields(mc) | config_fields(tc))
 
 
-def _fields(config) -> dict:
+def config_fields(config) -> dict:
     """A config dataclass's fields (to_dict without asdict's deep copy: 300 runs a refresh)."""
     return {f.name: getattr(config, f.name) for f in fields(config)}

@@ -8,6 +8,7 @@ What changes against registry.RunRegistry:
     has_workspace a link not in memory is looked up in the store and its runs loaded back
     reap          the grace period frees memory, not work: runs are stopped, checkpointed and
                   dropped from memory (stop_owner), still in the store; old workspaces are culled
+    set_display_name  the name the Room shows is saved on the workspace (restored with it)
     attach/detach mark the workspace seen (culled PLAYGROUND_KEEP_DAYS after it was last seen)
 """
 from __future__ import annotations
@@ -38,7 +39,25 @@ class StoredRegistry(RunRegistry):
         checkpoint, or claimed from those that resumed training at startup)."""
         if self.knows(token):
             return True
-        return bool(token) and self.persistence.restore_workspace(self, token)
+        if not (token and self.persistence.restore_workspace(self, token)):
+            return False
+        self._load_display_name(token)
+        return True
+
+    def set_display_name(self, token: str, name: str) -> None:
+        """The Room's name for the workspace, kept in the store (every front, after a restart)."""
+        super().set_display_name(token, name)
+        self.persistence.writer.save_workspace(token, display_name=name)
+
+    def _load_display_name(self, token: str) -> None:
+        store = self.persistence.writer.store if self.persistence.writer.health.saving else None
+        try:
+            record = store.find_workspace(token) if store is not None else None
+        except Exception as e:  # noqa: BLE001 - a failing store: the name is only cosmetic
+            log.warning("run store: reading a workspace's name failed: %s", e)
+            return
+        if record is not None and record.display_name:
+            super().set_display_name(token, record.display_name)
 
     def create(self, model_config, train_config, text: str, owner: str, *args, **kwargs) -> RunFront:
         run = super().create(model_config, train_config, text, owner, *args, **kwargs)

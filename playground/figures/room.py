@@ -5,6 +5,7 @@ separated by None gaps: 300 runs draw as 4 traces, not 300.
 """
 from __future__ import annotations
 
+import html
 import math
 import statistics
 
@@ -79,7 +80,7 @@ def by_cell_figure(runs: list, title: str = "Validation perplexity by cell type"
             continue
         traces.append(dict(type="box", y=np.asarray([r.val_perplexity for r in mine], np.float32),
                            name=f"{label} (n = {len(mine)})", boxpoints="all", jitter=0.4, pointpos=0,
-                           text=[r.learner for r in mine], hovertemplate="%{text}: %{y:.3f}<extra></extra>",
+                           text=[html.escape(r.learner) for r in mine],   # plotly reads tags in hover text hovertemplate="%{text}: %{y:.3f}<extra></extra>",
                            marker=dict(color=_color(cell), size=7), line=dict(color=_color(cell))))
     layout = dict(title=title, height=420, margin=dict(l=10, r=10, t=50, b=10), showlegend=False,
                   uirevision="room-by-cell", yaxis=dict(title="validation perplexity"))

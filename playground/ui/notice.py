@@ -2,29 +2,34 @@
 
 A small fragment polls for a new message at an interval the server's refresh budget allows
 (300 open pages checking every 2 minutes cost ~0.05 of a core), so a message reaches a learner
-who is only watching a run train.
+who is only watching a run train. The message is in the run store when one is open (every
+front shows it; broadcast.py caches the read for a few seconds per process).
 """
 from __future__ import annotations
 
-import re
 import secrets
+import sys
 import time
 
 import streamlit as st
 
 from playground import broadcast
 from playground.refresh import RefreshBudget
+from playground.ui.share import plain
 
 NOTICES = RefreshBudget(budget_cores=0.05, min_interval=5.0, max_interval=120.0, overhead_seconds=0.02)
-_MARKDOWN = re.compile(r"([!-/:-@\[-`{-~])")   # every ASCII punctuation character
 
 
-def plain(text: str) -> str:
-    """`text` escaped so that markdown shows it as typed (no links, images, colours, LaTeX, emoji codes)."""
-    return _MARKDOWN.sub(r"\\\1", text)
+def app_store():
+    """The app's open run store (the registry's, once the training engine is loaded; the Home
+    page does not load it), None without one: the broadcast is then this process's."""
+    runner = sys.modules.get("playground.runner")
+    writer = getattr(getattr(getattr(runner, "REGISTRY", None), "persistence", None), "writer", None)
+    return writer.store if writer is not None and writer.health.saving else None
 
 
 def show(message: broadcast.Broadcast | None) -> None:
+    """The message as typed: plain text (no markdown, no link even for a typed URL)."""
     if message is not None:
         st.info(plain(message.text), icon="📣")
 
@@ -36,7 +41,7 @@ def broadcast_notice() -> None:
     @st.fragment(run_every=NOTICES.interval())
     def notice() -> None:
         t0 = time.perf_counter()
-        show(broadcast.latest())
+        show(broadcast.latest(app_store()))
         NOTICES.record(viewer, time.perf_counter() - t0)
 
     notice()

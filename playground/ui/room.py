@@ -15,14 +15,14 @@ import time
 
 import streamlit as st
 
-from playground import broadcast, corpora, instructor, room
+from playground import broadcast, corpora, instructor, room, room_store
 from playground.cells import LABELS
 from playground.figures import curves as curve_figures
 from playground.figures import room as room_figures
 from playground.refresh import RefreshBudget
 from playground.ui import notice, registry
 from playground.ui import train as train_ui
-from playground.ui.share import share_link
+from playground.ui.share import plain, share_link
 
 UNLOCKED, SESSION, MESSAGE, KEY_INPUT = "room_unlocked", "room_session", "room_key_message", "room_key"
 # The Room's live redraws: at most 5 % of a core whatever the room's size (slower for 300 runs).
@@ -39,6 +39,7 @@ COLUMNS = {
     "updated (s ago)": NUMBER(format="%.0f", help="Seconds since the room saw this run's step change"),
 }
 EXERCISE = ["corpus", "cell", "hidden_size", "num_layers", "embedding_dim", "lr", "steps"]
+WINDOWS = {1: "the last hour", 3: "the last 3 hours", 12: "the last 12 hours", 24: "the last day", 168: "the last week"}
 
 
 # ---- the key --------------------------------------------------------------------------------
@@ -83,15 +84,30 @@ def lock_button() -> None:
 
 # ---- live sections --------------------------------------------------------------------------
 
+def store():
+    """The app's run store (every front's runs, kept across restarts); None: this front only."""
+    return room_store.store_of(registry())
+
+
+def room_runs(hours: float | None = None) -> list[room.RoomRun]:
+    hours = hours or st.session_state.get("room_window", 12)
+    return room_store.room_runs(registry(), store(), since=time.time() - hours * 3600)
+
+
 def live_room() -> None:
     """The room at a glance, the lesson and the projector, redrawn within the refresh budget."""
     viewer = st.session_state.setdefault("room_viewer", secrets.token_hex(8))
     every = ROOM.interval()
+    hours = st.selectbox("Learners seen in", list(WINDOWS), index=2, format_func=WINDOWS.get, key="room_window",
+                         help="Workspaces opened, or runs that changed, in this time: on every front of this "
+                              "server, including runs unloaded from memory and runs from before a restart.")
+    if store() is None:
+        st.caption("No run store is open: the room shows the runs in this server process only.")
 
     @st.fragment(run_every=every)
     def view() -> None:
         t0 = time.perf_counter()
-        runs = room.room_runs_from_registry(registry())
+        runs = room_runs(hours)
         headline(runs)
         glance, lesson, projector = st.tabs(["The room at a glance", "The lesson", "Projector: one run"])
         with glance:
@@ -161,25 +177,28 @@ def projector_view(runs: list[room.RoomRun]) -> None:
     by_id = {r.run_id: r for r in runs}
     run_id = st.selectbox("Run to show", list(by_id), key="room_projector",
                           format_func=lambda i: f"{by_id[i].learner} · {by_id[i].label} · {by_id[i].status}")
-    snap = room.snapshot_of(registry(), run_id)
-    if snap is None:
+    r = by_id[run_id]
+    data = room_store.projector_data(registry(), store(), r)
+    if data is None:
         st.info("That run is gone (its learner deleted it or left).")
         return
-    r = by_id[run_id]
-    st.subheader(f"{r.learner}: {r.label}")
+    st.subheader(plain(f"{r.learner}: {r.label} · {r.status}"))
     c = st.columns(4)
     c[0].metric("step", f"{r.step:,} of {r.target_step:,}")
     c[1].metric("val perplexity", f"{r.val_perplexity:.3f}" if r.val_perplexity == r.val_perplexity else "—")
     c[2].metric("val bits/char", f"{r.val_bits_per_char:.3f}" if r.val_bits_per_char == r.val_bits_per_char else "—")
     c[3].metric("tokens/s", f"{r.tokens_per_s:,.0f}")
-    if len(snap.history):
-        st.plotly_chart(curve_figures.curve_figure(snap.history, "loss", snap.uniform_perplexity,
-                                                   snap.unigram_perplexity, False, 0.6, snap.run_id),
+    if len(data.history):
+        st.plotly_chart(curve_figures.curve_figure(data.history, "loss", data.uniform_perplexity,
+                                                   data.unigram_perplexity, False, 0.6, run_id),
                         key="room_projector_curve")
-    if snap.samples:
-        s = snap.samples[-1]
+    if data.sample is not None:
+        s = data.sample
         st.caption(f"Generated after step {s.step:,} (sampled at temperature {s.temperature:g})")
-        st.code(s.prefix + s.sampled, language=None, wrap_lines=True)
+        st.html("<div style='font-size:1.6rem;line-height:1.4;font-family:monospace;white-space:pre-wrap;"
+                f"word-break:break-all'><b>{html.escape(s.prefix)}</b>{html.escape(s.sampled)}</div>")
+    st.caption("Read-only: nothing here reaches the learner's run or page, and no link to it is shown "
+               "(a learner's link is the key to their runs).")
 
 
 # ---- running the class ----------------------------------------------------------------------
@@ -230,8 +249,12 @@ def qr_png(text: str) -> bytes:
 
 
 def _post() -> None:
-    broadcast.post(st.session_state.get("room_broadcast", ""))
+    broadcast.post(st.session_state.get("room_broadcast", ""), store())
     st.session_state["room_broadcast"] = ""
+
+
+def _clear() -> None:
+    broadcast.clear(store())
 
 
 def broadcast_box() -> None:
@@ -240,8 +263,8 @@ def broadcast_box() -> None:
                       placeholder="e.g. Switch the cell to GRU and press Start again")
         c = st.columns([1, 1, 3])
         c[0].form_submit_button("Send to everyone", type="primary", on_click=_post)
-        c[1].form_submit_button("Clear the message", on_click=broadcast.clear)
-    current = broadcast.latest()
+        c[1].form_submit_button("Clear the message", on_click=_clear)
+    current = broadcast.latest(store())
     if current is None:
         st.caption("No message is shown to learners now.")
     else:
@@ -251,6 +274,6 @@ def broadcast_box() -> None:
 
 
 def export_button() -> None:
-    st.download_button("Download the room (.csv)", data=lambda: room.room_csv(room.room_runs_from_registry(registry())),
+    st.download_button("Download the room (.csv)", data=lambda: room.room_csv(room_runs()),
                        file_name="room.csv", mime="text/csv", on_click="ignore",
                        help="Every run's final figures, flags and full settings, one row per run.")
