@@ -3,7 +3,7 @@ from playground import warmup; warmup.wait()  # noqa: E702  torch & co.: importe
 import streamlit as st
 
 from playground import ui
-from playground.ui import live
+from playground.ui import learner, live
 from playground.ui import run_controls
 from playground.ui import train as train_ui
 from playground.ui.share import LinkCheck, instructor_banner
@@ -24,6 +24,8 @@ with st.sidebar:
     st.header("Training")
     train_config, steps = train_ui.training_settings(text.text)
 ui.limits_sidebar()
+with st.sidebar:
+    learner.display_name_input()
 link.report(train_ui.SETTINGS, train_ui.url_labels())
 
 setup = run_controls.Setup.of(model_config, train_config, text, steps)

@@ -160,3 +160,20 @@ def test_a_hall_of_300_learners_draws(monkeypatch):
     assert "(n = 100, 100, 100)" in texts(at)
     print(f"Room page with 300 runs of 5,000 steps (AppTest, this machine): first draw {first:.2f} s, "
           f"redraw {again:.2f} s")
+
+
+def test_a_learner_names_themselves_on_train_and_the_room_shows_it_as_typed(monkeypatch, own_registry):
+    monkeypatch.setenv(instructor.ENV, KEY)
+    owner = "N" * 22
+    with trained_run(ModelConfig(cell="GRU", hidden_size=8), TrainConfig(seq_len=8, batch_size=4), TEXT, 2,
+                     owner=owner) as run:
+        learner = open_page("pages/1_Train.py", run=run)
+        assert not learner.exception, learner.exception
+        learner.text_input(key="display_name").input("  **Ada**   [x](http://e.example) ").run()
+        name = own_registry.workspaces[owner].display_name
+        assert name == "**Ada** [x](http://e.example)"                    # one line, trimmed, kept as typed
+        at = submit_key(open_page(ROOM), KEY)
+        assert not at.exception, at.exception
+        assert name in list(at.dataframe[0].value["learner"])          # a dataframe cell: data, not markdown
+        heading = at.subheader[0].value                                 # the projector's heading, escaped
+        assert r"\*\*Ada\*\* \[x\]\(http\:\/\/e\.example\)" in heading, heading
