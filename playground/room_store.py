@@ -56,9 +56,9 @@ def active_runs_query(since: float, exclude: set[str]):
     newest history step and the last 20 steps' tokens and seconds."""
     r, w = S.runs.c, S.workspaces.c
     h, h2 = S.history.alias("h"), S.history.alias("h2")
-    last = select(func.max(h.c.step)).where(h.c.run_id == r.run_id).scalar_subquery()
-    recent = [select(func.sum(h2.c[col])).where(h2.c.run_id == r.run_id, h2.c.step > last - 20).scalar_subquery()
-              for col in ("tokens", "seconds")]
+    last = select(func.max(h.c.step)).where(h.c.run_id == r.run_id).correlate(S.runs).scalar_subquery()
+    recent = [select(func.sum(h2.c[col])).where(h2.c.run_id == r.run_id, h2.c.step > last - 20)
+              .correlate(S.runs).scalar_subquery() for col in ("tokens", "seconds")]
     q = (select(r.run_id, r.workspace, r.label, r.model_config, r.train_config, r.corpus_key, r.corpus_hash,
                 r.status, r.step, r.target_step, r.updated_at, w.display_name,
                 last.label("last_step"), recent[0].label("tokens"), recent[1].label("seconds"))

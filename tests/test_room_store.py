@@ -59,7 +59,8 @@ def test_runs_of_another_front_come_from_the_store(store_url):  # noqa: F811
     assert a.tokens_per_s == pytest.approx(20 * 100 / (20 * 0.02))   # the last 20 steps only
     assert [s for s, _ in a.curve] == list(range(10, 101, 10))
     assert a.uniform_perplexity == 6 and 1 < a.unigram_perplexity < 6   # from the stored text
-    assert room.DIVERGED in room.flags(b)
+    assert room.DIVERGED in room.flags(b) and b.step == 40
+    assert b.tokens_per_s == pytest.approx(5000)                    # its own last 20 steps, not a's
     store.close()
 
 
