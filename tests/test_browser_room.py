@@ -1,7 +1,8 @@
 """Browser: the instructor's Room with live learners on a fresh server (its run store on), and a
 broadcast reaching a learner's page in another browser context, as plain text.
 
-Learners: ROOM_TEST_LEARNERS (default 3, small for CI on 2 cores) simulated learners over
+Every learner here comes from 127.0.0.1, one "client" for the fair share and its cap: the
+cap is lifted. Learners: ROOM_TEST_LEARNERS (default 3, small for CI on 2 cores) simulated learners over
 Streamlit's websocket protocol (benchmarks/st_client.py: they open /Train, press Start and
 follow the page's live polling as a browser does), plus one learner in Chromium who names
 herself. `ROOM_TEST_LEARNERS=30 python -m pytest -m browser tests/test_browser_room.py` is the
@@ -21,7 +22,7 @@ from conftest import screenshot, serve_app, wait_idle, wait_until
 pytestmark = pytest.mark.browser
 LEARNERS = int(os.environ.get("ROOM_TEST_LEARNERS", "3"))
 KEY = "a long enough instructor key for the browser"
-QUERY = "steps=100000&hidden_size=16&seq_len=16&batch_size=8"
+QUERY = "steps=50000&hidden_size=16&seq_len=16&batch_size=8"
 NAME = "Ada <b>x</b>"
 MESSAGE = "Now switch to GRU: https://example.org/gru *here*"
 
@@ -63,11 +64,11 @@ def metric(pg, label: str) -> str:
 
 
 def test_the_room_shows_live_learners_and_a_broadcast_reaches_a_learner(browser):
-    with serve_app({"PLAYGROUND_INSTRUCTOR_KEY": KEY}) as url, Learners(url, LEARNERS) as learners:
+    with serve_app({"PLAYGROUND_INSTRUCTOR_KEY": KEY, "PLAYGROUND_MAX_ACTIVE_PER_CLIENT": "1000"}) as url, Learners(url, LEARNERS) as learners:
         ada = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
         ada.goto(f"{url}/Train?{QUERY}")
         wait_idle(ada)
-        name = ada.get_by_label("Your name in the room (optional)")
+        name = ada.get_by_role("textbox", name="Your name in the room (optional)")
         name.fill(NAME)
         name.press("Enter")
         wait_idle(ada)
@@ -77,7 +78,7 @@ def test_the_room_shows_live_learners_and_a_broadcast_reaches_a_learner(browser)
         room = browser.new_context(viewport={"width": 1400, "height": 1100}).new_page()
         room.goto(f"{url}/Room")
         wait_idle(room)
-        room.get_by_label("Instructor key").fill(KEY)
+        room.get_by_role("textbox", name="Instructor key").fill(KEY)
         t0 = time.monotonic()
         room.get_by_role("button", name="Open the Room").click()
         room.get_by_text("The room at a glance").first.wait_for(timeout=60_000)
@@ -89,15 +90,15 @@ def test_the_room_shows_live_learners_and_a_broadcast_reaches_a_learner(browser)
         assert wait_until(lambda: int(metric(room, "training now") or 0) >= 1, 60)
         room.get_by_role("tab", name="Projector: one run").click()
         room.get_by_label("Run to show").click()
-        assert room.get_by_role("option", name=re.compile(re.escape(NAME) + " · ")).count() == 1   # her name, as typed
+        assert room.get_by_role("option").filter(has_text=NAME + " · ").count() == 1   # her name, as typed
         room.keyboard.press("Escape")
         screenshot(room, f"room_{LEARNERS + 1}_learners")
         print(f"Room with {LEARNERS + 1} live learners: drawn {shown:.1f} s after the key "
               f"({room.get_by_text(re.compile(r'ms to build for')).first.inner_text()})")
 
-        room.get_by_label("Message to every learner's page").fill(MESSAGE)
+        room.get_by_role("textbox", name="Message to every learner's page").fill(MESSAGE)
         room.get_by_role("button", name="Send to everyone").click()
-        notice = ada.locator("[data-testid='stAlert']").filter(has_text="Now switch to GRU")
+        notice = ada.locator(".playground-broadcast").filter(has_text="Now switch to GRU")
         notice.first.wait_for(timeout=150_000)      # at the learner page's next poll (5 s here)
         assert "https://example.org/gru *here*" in notice.first.inner_text()          # as typed
         assert notice.first.locator("a").count() == 0                                  # not a link

@@ -95,8 +95,12 @@ def test_broadcast_reaches_a_learner_page_as_plain_text(monkeypatch):
     assert not at.exception
     assert broadcast.latest().text == "Now try **GRU** [here](http://x.example)"
     learner = open_page("pages/2_Shapes.py")
-    shown = [e.value for e in learner.info]
-    assert any(r"\*\*GRU\*\*" in v and r"\[here\]" in v for v in shown), shown   # escaped: shown as typed
+    shown = [e.proto.body for e in learner.get("html") if "playground-broadcast" in e.proto.body]
+    assert len(shown) == 1, shown                                # HTML-escaped text, never markdown
+    assert "Now try **GRU** [here](http://x.example)" in shown[0] and "<a" not in shown[0]
+    broadcast.post("<b>bold</b> & co")
+    shown = [e.proto.body for e in open_page("pages/2_Shapes.py").get("html") if "playground-broadcast" in e.proto.body]
+    assert "&lt;b&gt;bold&lt;/b&gt; &amp; co" in shown[0]
 
 
 class FakeRun:

@@ -7,6 +7,7 @@ front shows it; broadcast.py caches the read for a few seconds per process).
 """
 from __future__ import annotations
 
+import html
 import secrets
 import sys
 import time
@@ -15,9 +16,10 @@ import streamlit as st
 
 from playground import broadcast
 from playground.refresh import RefreshBudget
-from playground.ui.share import plain
 
 NOTICES = RefreshBudget(budget_cores=0.05, min_interval=5.0, max_interval=120.0, overhead_seconds=0.02)
+BOX = ("padding:0.75rem 1rem;border-radius:0.5rem;background:rgba(28,131,225,0.12);"
+       "color:inherit;overflow-wrap:anywhere;margin-bottom:0.5rem")
 
 
 def app_store():
@@ -29,9 +31,10 @@ def app_store():
 
 
 def show(message: broadcast.Broadcast | None) -> None:
-    """The message as typed: plain text (no markdown, no link even for a typed URL)."""
+    """The message as typed: HTML-escaped text in an info-coloured box, never markdown (Streamlit's
+    markdown turns a typed URL into a link even with its punctuation escaped)."""
     if message is not None:
-        st.info(plain(message.text), icon="📣")
+        st.html(f"<div class='playground-broadcast' role='status' style='{BOX}'>📣 {html.escape(message.text)}</div>")
 
 
 def broadcast_notice() -> None:
