@@ -54,13 +54,15 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def two_node_cluster():
+def two_node_cluster(extra_env: dict | None = None):
     """A head and a worker node with 1 CPU each on 127.0.0.1; yields the address. Stopped by PID:
-    the processes whose command line names this cluster's temp dir."""
+    the processes whose command line names this cluster's temp dir. `extra_env` goes to the
+    `ray start` commands only (this process's environment is left as it is)."""
     port = free_port()
     temp = tempfile.mkdtemp(prefix="rb", dir="/tmp")
     common = ["--num-cpus", "1", "--node-ip-address", "127.0.0.1", "--temp-dir", temp, "--disable-usage-stats"]
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}   # RAY_AUTH_MODE=token: see main()
+    env.update(extra_env or {})
     try:
         subprocess.run(["ray", "start", "--head", "--port", str(port), "--include-dashboard", "false", *common],
                        check=True, env=env, capture_output=True)

@@ -83,6 +83,7 @@ class Hall:
     backend: str = "ray"               # "ray" | "local"
     database: str = "postgres"         # "postgres" | "sqlite"
     env: dict = field(default_factory=dict)
+    ray_auth_mode: str = field(default_factory=lambda: os.environ.get("RAY_AUTH_MODE", "token"))   # Ray 2.60's default
     started: list[Front] = field(default_factory=list)
     url: str = ""
     database_url: str = ""
@@ -116,15 +117,14 @@ class Hall:
         return self._stack.enter_context(postgres_cluster()) + "/postgres"
 
     def _ray(self) -> str:
-        os.environ.setdefault("RAY_AUTH_MODE", "token")      # the nodes, and the fronts after them
-        from benchmarks.ray_backend import two_node_cluster
-        return self._stack.enter_context(two_node_cluster())
+        from benchmarks.ray_backend import two_node_cluster     # token auth for the nodes and the fronts,
+        return self._stack.enter_context(two_node_cluster({"RAY_AUTH_MODE": self.ray_auth_mode}))
 
     def front_env(self) -> dict:
         env = dict(os.environ, PLAYGROUND_BACKEND=self.backend, PLAYGROUND_DATABASE_URL=self.database_url,
                    **self.env)
         if self.ray_address:
-            env.update(RAY_ADDRESS=self.ray_address, RAY_AUTH_MODE=os.environ.get("RAY_AUTH_MODE", "token"))
+            env.update(RAY_ADDRESS=self.ray_address, RAY_AUTH_MODE=self.ray_auth_mode)
         return env
 
     def start_front(self) -> Front:
