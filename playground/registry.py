@@ -101,6 +101,10 @@ class RunRegistry:
                     log.info("workspace %s: last viewer left; its %d run(s) are kept for %g min",
                              token[:6], len(ws.run_ids), self.limits.grace_minutes)
 
+    def stored_text(self, text_hash: str) -> str | None:
+        """A text runs were trained on, by its sha256 hex, from the run store (none here)."""
+        return None
+
     def set_display_name(self, token: str, name: str) -> None:
         """The name the instructor's Room shows for this workspace (room.clean_display_name'd by the page)."""
         with self._lock:

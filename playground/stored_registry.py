@@ -49,6 +49,16 @@ class StoredRegistry(RunRegistry):
         super().set_display_name(token, name)
         self.persistence.writer.save_workspace(token, display_name=name)
 
+    def stored_text(self, text_hash: str) -> str | None:
+        """A text runs were trained on, from the store: a link opened on another front, or after a
+        restart, shows the run's own text in the sidebar."""
+        store = self.persistence.writer.store if self.persistence.writer.health.saving else None
+        try:
+            return store.corpus(text_hash) if store is not None else None
+        except Exception as e:  # noqa: BLE001 - a failing store: the sidebar says the text is unknown
+            log.warning("run store: reading a text failed: %s", e)
+            return None
+
     def _load_display_name(self, token: str) -> None:
         store = self.persistence.writer.store if self.persistence.writer.health.saving else None
         try:

@@ -216,3 +216,17 @@ def test_an_unusable_data_dir_at_startup_gives_one_clear_message_on_every_page(t
         (shown,) = [w.value for w in at.warning if "not being saved" in w.value]    # one warning, saying why
         assert "it is a file, not a folder" in shown and "Training goes on in memory" in shown
     registry.persistence.writer.close(timeout=1)
+
+
+def test_a_runs_own_text_is_found_by_its_hash_from_another_registry_on_the_store(tmp_path):
+    """A link opened on another front (or after a restart) shows the run's own text in the sidebar:
+    the text comes back from the store by the hash its TrainConfig.text_id carries."""
+    from playground.run_setup import text_hash
+    own = "my own words, " * 200
+    first = stored(tmp_path)
+    first.create(MODEL, TRAIN, own, TOKEN, label="mine")
+    assert first.persistence.writer.flush(30)
+    assert RunRegistry(limits=LIMITS1).stored_text(text_hash(own)) is None     # no store: unknown
+    other = stored(tmp_path)
+    assert other.stored_text(text_hash(own)) == own
+    assert other.stored_text(text_hash("never trained on")) is None

@@ -89,8 +89,15 @@ def remember_text(choice: TextChoice) -> None:
 
 
 def known_text(tid: str) -> tuple[str, str] | None:
-    """(name, text) of an own text this server has seen, else None."""
-    return _own_texts().get(tid)
+    """(name, text) of an own text this server has seen or the run store keeps, else None."""
+    if (found := _own_texts().get(tid)) is not None or not tid.startswith(run_setup.HASH_PREFIX):
+        return found
+    text = registry().stored_text(tid.removeprefix(run_setup.HASH_PREFIX))
+    if text is None:
+        return None
+    choice = (f"pasted text {run_setup.short_hash(tid)}", text)
+    _own_texts()[tid] = choice
+    return choice
 
 
 def text_names() -> dict:
