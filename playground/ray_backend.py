@@ -227,7 +227,7 @@ class RayBackend:
                 if dead or now - planned > PLAN_SECONDS:
                     self.pools.ensure()
                     planned = now
-                self._recover(dead)
+                recover_lost(self._runs, dead, self._unsaved)
                 if now - polled > WATCH_SECONDS:          # runs nobody views: checkpoint due? lost?
                     for run in [r for r in list(self._runs.values()) if r.last_status in ACTIVE]:
                         run.poll()
@@ -236,18 +236,6 @@ class RayBackend:
             except Exception:  # noqa: BLE001 - the watcher must survive anything
                 log.exception("Ray backend: the watcher failed")
 
-    def _recover(self, dead: set[str]) -> None:
-        """Runs on a dead pool are lost; those lost while training go to another pool."""
-        for run in list(self._runs.values()):
-            if run.placement in dead:
-                run.mark_lost()
-            if run.needs_recovery:
-                try:
-                    recover(run)
-                    self._unsaved.add(run.run_id)
-                    log.info("Ray backend: run %s recovered on %s", run.run_id[:6], run.placement)
-                except ValueError as e:
-                    log.error("Ray backend: run %s could not be recovered yet: %s", run.run_id[:6], e)
 
 def cannot_reach(address: str, why: str) -> ValueError:
     """The one message for the page (ValueError) and the server log: no silent fallback."""
@@ -281,6 +269,21 @@ def _positive(raw, default: float) -> float:
     except (TypeError, ValueError):
         return default
     return value if value > 0 else default
+
+
+def recover_lost(runs: dict, dead: set[str], unsaved: set) -> None:
+    """Runs on a dead pool (`dead`: pool names) are lost; those lost while training go to another
+    pool, and their new placement joins `unsaved`."""
+    for run in list(runs.values()):
+        if run.placement in dead:
+            run.mark_lost()
+        if run.needs_recovery:
+            try:
+                recover(run)
+                unsaved.add(run.run_id)
+                log.info("Ray backend: run %s recovered on %s", run.run_id[:6], run.placement)
+            except ValueError as e:
+                log.error("Ray backend: run %s could not be recovered yet: %s", run.run_id[:6], e)
 
 
 def save_placements(store, runs: dict, unsaved: set) -> None:

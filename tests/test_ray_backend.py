@@ -15,7 +15,8 @@ from conftest import ROOT, open_page, wait_until
 from playground import corpora
 from playground.config import ModelConfig, TrainConfig
 from playground.limits import LIMITS, Limits
-from playground.ray_backend import LOST_MESSAGE, RayBackend, unreachable
+from playground import ray_backend
+from playground.ray_backend import LOST_MESSAGE, RayBackend, recover_lost, unreachable
 from playground.ray_pool import PoolLoad, Pools, pool_plan
 from playground.ray_run import Seen
 from playground.runner import LocalBackend, RunRegistry, UnavailableBackend, backend_from_env
@@ -80,6 +81,39 @@ def test_placement_picks_the_least_loaded_pool_and_a_gpu_pool_for_cuda():
     del pools.loads["g0"]
     with pytest.raises(ValueError, match="no trainer pool with a GPU"):
         pools.pick(replace(TRAIN, device="cuda"))
+
+
+class FakeProxy:
+    """What recover_lost reads of a RayRun: its pool, lost or not, whether it was training."""
+
+    def __init__(self, run_id, placement, training=True):
+        self.run_id, self.placement, self.training, self.lost = run_id, placement, training, False
+
+    def mark_lost(self):
+        self.lost = True
+
+    needs_recovery = property(lambda self: self.lost and self.training)
+
+
+def test_runs_on_a_dead_pool_are_lost_and_the_training_ones_recovered(monkeypatch):
+    runs = {i: FakeProxy(i, p, t) for i, p, t in [("a", "pool-1", True), ("b", "pool-1", False),
+                                                   ("c", "pool-2", True), ("d", "pool-3", True)]}
+    recovered = []
+
+    def recover(run):
+        if run.run_id == "d":
+            raise ValueError("no pool can take it yet")
+        run.placement, run.lost = "pool-2", False
+        recovered.append(run.run_id)
+
+    monkeypatch.setattr(ray_backend, "recover", recover)
+    runs["d"].lost = True                                    # lost earlier; recovery failed then
+    unsaved: set = set()
+    recover_lost(runs, {"pool-1"}, unsaved)
+    assert recovered == ["a"] and unsaved == {"a"}           # d is tried again and still fails: not saved
+    assert runs["a"].placement == "pool-2" and not runs["a"].lost
+    assert runs["b"].lost and runs["b"].placement == "pool-1"   # was not training: stays lost (offers a restart)
+    assert not runs["c"].lost and runs["d"].lost
 
 
 def test_an_unreachable_cluster_is_one_clear_message(caplog, monkeypatch):
