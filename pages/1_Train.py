@@ -29,6 +29,7 @@ with st.sidebar:
 link.report(train_ui.SETTINGS, train_ui.url_labels())
 
 setup = run_controls.Setup.of(model_config, train_config, text, steps)
+run = run_controls.pending_action(run, setup)   # a Start/Continue/New run/Step click, with this sidebar
 run_controls.header(run, setup)
 run = run_controls.controls(run, setup)
 live.render(run, read_only=not train_ui.in_control())

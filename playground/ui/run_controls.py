@@ -21,7 +21,7 @@ from playground.cells import LABELS
 from playground.config import ModelConfig, TrainConfig
 from playground.front import RunFront as Run, Status
 from playground.limits import check as check_limits
-from playground.ui import check_may_start, create_run, registry, start_run, step_run
+from playground.ui import check_may_start, create_run, current_run, registry, start_run, step_run
 from playground.ui import train as train_ui
 from playground.ui.share import out_of_range, plain
 
@@ -29,6 +29,7 @@ CONFIRM_KEY = "train_confirm_reset"
 TAKE_KEY = "train_take_control"
 RERUN_KEY = "train_rerun_app"
 ACK_KEY = "train_ack"              # what the last click did, shown at once under the buttons
+ACTION_KEY = "train_action"        # (action, run_id) of a click pending_action carries out
 VIEW_PARAM = "view"                # ?view=1: a read-only projector view
 
 
@@ -227,11 +228,35 @@ def _confirm_reset(run: Run) -> None:
 
 
 def _clicked(run: Run | None, action: str, setup: Setup) -> None:
-    """A button's on_click: act before the rerun it causes, so the buttons are drawn with the new
-    state at once (a fragment rerun for Pause/Resume/Reset; the whole page otherwise)."""
+    """A button's on_click. Pause/Resume, Stop and Reset act at once (a fragment rerun draws the
+    new state). Start/Continue/New run/Step are left for `pending_action` in the whole-page rerun
+    this asks for: `setup` was bound when the button was drawn, and a setting changed just before
+    the click (typed, then Start) is only in the widgets of the rerun that follows."""
+    if action in ("pause", "stop", "reset"):
+        _act_within_cap(run, action, setup)
+        return
+    st.session_state[ACTION_KEY] = (action, run.run_id if run is not None else None)
+    st.session_state[RERUN_KEY] = True
+
+
+def pending_action(run: Run | None, setup: Setup) -> Run | None:
+    """Before the header: carry out a Start/Continue/New run/Step click with this rerun's sidebar
+    (`setup`). Returns the run on screen afterwards."""
+    if (pending := st.session_state.pop(ACTION_KEY, None)) is None or not train_ui.in_control():
+        return run
+    action, run_id = pending
+    if run_id != (run.run_id if run is not None else None):
+        _ack("The run on screen changed before the click arrived (another tab or device): nothing was done.")
+        return run
+    if not setup.complete or limit_problems(setup):
+        st.session_state[train_ui.ERROR_KEY] = "Nothing started: the sidebar's settings cannot be trained as they are (see why on this page)."
+        return run
+    if run is not None and action in ("continue", "step") and not setup.continues(run):
+        st.session_state[train_ui.ERROR_KEY] = ("Not continued: the sidebar differs from this run ("
+                                                + "; ".join(setup.differences(run)) + ").")
+        return run
     _act_within_cap(run, action, setup)
-    if action not in ("pause", "reset"):
-        st.session_state[RERUN_KEY] = True
+    return current_run()
 
 
 def _buttons(run: Run | None, setup: Setup, ready: bool, differ: bool) -> dict:
