@@ -22,7 +22,8 @@ def test_train_page_live(app_server, page):
     page.goto(f"{app_server}/Train?steps=50000&hidden_size=64&cell=GRU")
     wait_idle(page)
     sidebar = page.locator("[data-testid='stSidebar']")
-    assert sidebar.get_by_role("link", name=re.compile("Home")).count() == 1  # our menu, not legacy mode
+    # our menu, not legacy mode (waited for: on a cold page the menu is drawn after the first run)
+    expect(sidebar.get_by_role("link", name=re.compile("Home"))).to_have_count(1, timeout=15_000)
     expect(page.get_by_label("hidden_size")).to_have_value("64", timeout=15_000)
 
     page.get_by_role("button", name="Start", exact=True).click()
@@ -48,7 +49,9 @@ def test_train_page_live(app_server, page):
     pause_and_check_it_holds(page)                                # paused means paused
     page.get_by_role("button", name="Stop").click()
     page.get_by_text("Stopped by you").wait_for(timeout=15_000)
-    assert page.get_by_role("button", name="Start", exact=True).is_enabled()
+    # a stopped run: Continue trains it on, New run makes another from the sidebar
+    expect(page.get_by_role("button", name="Continue (+50,000 steps)")).to_be_enabled(timeout=15_000)
+    expect(page.get_by_role("button", name="New run")).to_be_enabled()
     screenshot(page, "train_stopped")
 
 
@@ -74,12 +77,14 @@ def test_checkpoint_download_and_resume(app_server, page, tmp_path):
     assert path.stat().st_size > 1000
 
     page.get_by_role("button", name="Reset", exact=True).click()
-    page.get_by_text("Ready").wait_for(timeout=15_000)
+    page.get_by_role("button", name="Yes, reset").click()          # Reset asks first
+    expect(page.get_by_role("button", name="Start", exact=True)).to_be_visible(timeout=15_000)
     wait_idle(page)
     page.locator("[data-testid='stFileUploader'] input[type='file']").last.set_input_files(str(path))
-    page.get_by_text("steps trained").wait_for(timeout=30_000)
+    page.get_by_text(re.compile(r"^Ready · 30 steps trained so far")).wait_for(timeout=30_000)  # the loaded run
     wait_idle(page)
-    start = page.get_by_role("button", name="Start", exact=True)
+    assert page.get_by_text(re.compile("^Reset: #1")).count() == 0        # the old run's note went with it
+    start = page.get_by_role("button", name="Continue (+30 steps)")   # the loaded run is on screen
     expect(start).to_be_enabled(timeout=15_000)
     start.click()
     assert wait_until(lambda: page.get_by_text("tokens/s overall").count() > 0, timeout=60)

@@ -98,7 +98,7 @@ def status(snap: Snapshot, run: Run | None = None) -> None:
     done, target = snap.step, max(snap.target_step, 1)
     label = STATUS_LABELS[snap.status]
     if snap.status == Status.READY:
-        st.markdown(f"**Ready** · {done:,} steps trained so far. Press **Start** to train.")
+        st.markdown(f"**Ready** · {done:,} steps trained so far: **Continue** trains it on.")
     else:
         st.progress(min(done / target, 1.0), text=f"**{label}** · step {done:,} of {snap.target_step:,}"
                                                    + (f" · {eta(snap)}" if snap.status == Status.RUNNING else ""))

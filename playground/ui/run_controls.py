@@ -92,6 +92,8 @@ def checkpoint_run(mc: ModelConfig, tc: TrainConfig, choice: "train_ui.TextChoic
     run = new_run(mc, replace(tc, text_id=choice.text_id), choice.text, choice.corpus_key, choice.name,
                   **trainer_kwargs)
     train_ui.mark_synced(None)     # the sidebar follows the loaded run on the next rerun
+    if run is not None:
+        st.session_state.pop(ACK_KEY, None)   # what the last click did is no longer what is on screen
     return run
 
 
