@@ -85,3 +85,7 @@ def test_a_second_context_opening_the_link_sees_the_runs_settings_read_only(app_
         screenshot(other, "train_viewer")
     finally:
         other_context.close()
+    page.reload()                                   # the learner's own reload: the same browser, in control
+    wait_idle(page)
+    assert wait_until(lambda: page.get_by_role("button", name="Pause").count() == 1, timeout=30)
+    assert page.get_by_text(re.compile("Watching")).count() == 0

@@ -4,7 +4,8 @@ A reload, or a second tab, is a new Streamlit session; the link (`?w=`) alone ca
 the projector or a second device opening the same link. The browser can: with XSRF protection
 on (`.streamlit/config.toml`), Streamlit keeps one random token per browser in the
 `_streamlit_xsrf` cookie and re-sends it on every connection. Its token bytes (the cookie masks
-them afresh each time: version 2 is `2|mask|masked token|time`, token = mask XOR masked token)
+them afresh each time: version 2 is `2|mask|masked token|time`, a 4-byte mask repeated over the
+token, as tornado does)
 identify the browser; we keep only a short hash of them, never the token.
 
     browser_id(cookies) -> "3f9a2c…" | None      # None: no cookie (AppTest, XSRF off)
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import binascii
 import hashlib
+import itertools
 import threading
 
 XSRF_COOKIE = "_streamlit_xsrf"
@@ -27,7 +29,7 @@ def token_bytes(cookie: str | None) -> bytes | None:
         if value.startswith("2|"):
             _, mask, masked, _time = value.split("|")
             mask_b, masked_b = binascii.a2b_hex(mask), binascii.a2b_hex(masked)
-            return bytes(a ^ b for a, b in zip(mask_b, masked_b)) if len(mask_b) == len(masked_b) else None
+            return bytes(a ^ b for a, b in zip(masked_b, itertools.cycle(mask_b))) if mask_b and masked_b else None
         return binascii.a2b_hex(value) if value else None
     except (ValueError, binascii.Error):
         return None

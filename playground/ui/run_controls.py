@@ -21,7 +21,8 @@ from playground.cells import LABELS
 from playground.config import ModelConfig, TrainConfig
 from playground.front import RunFront as Run, Status
 from playground.limits import check as check_limits
-from playground.ui import check_may_start, create_run, current_run, registry, start_run, step_run
+from playground.ui import check_may_start, create_run, current_run, owner_token, registry, start_run, step_run
+from playground.ui.browser import CONTROLLERS, browser_id
 from playground.ui import train as train_ui
 from playground.ui.share import out_of_range, plain
 
@@ -100,11 +101,16 @@ def checkpoint_run(mc: ModelConfig, tc: TrainConfig, choice: "train_ui.TextChoic
 # ---- who may act ----------------------------------------------------------------------------
 def decide_control(run: Run | None) -> bool:
     """This session's role, decided on its first look at the Train page: a session that came by a
-    link to a workspace that already had runs (or any page with ?view=1) watches read-only."""
+    link to a workspace that already had runs watches read-only, unless it runs in the browser that
+    acts on them (a reload, a second tab: ui/browser.py); any page with ?view=1 watches."""
+    token, browser = owner_token(), browser_id(st.context.cookies)
     if train_ui.CONTROL_KEY not in st.session_state:
-        viewer = st.query_params.get(VIEW_PARAM) == "1" or (
-            bool(st.session_state.get("arrived_by_link")) and run is not None)
+        other = CONTROLLERS.is_other(token, browser)          # None: no cookie, so unknown
+        by_link = bool(st.session_state.get("arrived_by_link")) and run is not None
+        viewer = st.query_params.get(VIEW_PARAM) == "1" or (by_link and other is not False)
         st.session_state[train_ui.CONTROL_KEY] = not viewer
+    if train_ui.in_control():
+        CONTROLLERS.claim(token, browser)
     return train_ui.in_control()
 
 
