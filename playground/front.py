@@ -77,8 +77,8 @@ class Sample:
 
 
 @dataclass
-class HistoryRow:
-    """One optimisation step (train.StepMetrics' fields) plus what was measured after it."""
+class StepMetrics:
+    """What one optimisation step measured (Trainer.step() returns it)."""
     step: int                   # optimisation steps done, this one included
     loss: float                 # training cross-entropy of this minibatch (nats/token)
     perplexity: float           # exp(loss)
@@ -88,6 +88,11 @@ class HistoryRow:
     seconds: float              # wall time of this step
     lr: float = 0.0             # learning rate used
     epoch: int = 0              # passes over the training text started so far
+
+
+@dataclass
+class HistoryRow(StepMetrics):
+    """One optimisation step (StepMetrics) plus what was measured after it."""
     val_loss: float | None = None           # validation loss measured after this step (None: not measured)
     val_bits_per_char: float | None = None  # the same in bits per character of text
     annealed: bool = False      # lr was divided after this step's validation

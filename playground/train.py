@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 
 from .config import ModelConfig, TrainConfig, check_lr
-from .front import HistoryRow, history_frame
+from .front import HistoryRow, StepMetrics, history_frame   # StepMetrics: Trainer.step() returns it
 from .models import CharModel, detach_state
 from .encoded import encode
 from .sampling import consecutive_batches, random_batches
@@ -59,19 +59,6 @@ def diverged_message(step: int, what: str, kept: int, lr: float, clip: float) ->
             f"(exploding gradients). The run stopped; the weights from step {kept} are kept. "
             f"Try a lower learning rate (now {lr:g}), turn on gradient clipping "
             f"(clip = 1.0; now {clip:g}), or use LSTM/GRU instead of a relu RNN.")
-
-
-@dataclass
-class StepMetrics:
-    step: int             # optimisation steps done, this one included
-    loss: float           # training cross-entropy of this minibatch (nats/token)
-    perplexity: float     # exp(loss)
-    grad_norm: float      # global L2 norm of the gradient before clipping
-    clipped: bool         # whether clipping scaled the gradient down
-    tokens: int           # tokens in this minibatch (B * T)
-    seconds: float        # wall time of this step
-    lr: float = 0.0       # learning rate used
-    epoch: int = 0        # passes over the training text started so far
 
 
 def resolve_device(name: str) -> torch.device:
