@@ -233,6 +233,8 @@ class RayBackend:
                         run.poll()
                     polled = now
                 save_placements(self.store, self._runs, self._unsaved)
+            except SystemExit:                        # Ray shut down under a call in flight (ray.wait)
+                return
             except Exception:  # noqa: BLE001 - the watcher must survive anything
                 log.exception("Ray backend: the watcher failed")
 

@@ -116,6 +116,20 @@ def test_runs_on_a_dead_pool_are_lost_and_the_training_ones_recovered(monkeypatc
     assert not runs["c"].lost and runs["d"].lost
 
 
+def test_the_watcher_ends_quietly_when_ray_shuts_down_under_it(monkeypatch):
+    ray = pytest.importorskip("ray", reason="ray is not installed: pip install -r requirements-dev.txt")
+
+    class ShutDownPools:
+        def refresh(self):
+            raise SystemExit(0)         # what ray.wait raises in a thread once this process left Ray
+
+    backend = RayBackend(LIMITS, env={})
+    backend.pools = ShutDownPools()
+    monkeypatch.setattr(ray_backend, "PING_SECONDS", 0.0)
+    monkeypatch.setattr(ray, "is_initialized", lambda: True)
+    backend._watch()                    # returns: no SystemExit out of the watcher thread
+
+
 def test_an_unreachable_cluster_is_one_clear_message(caplog, monkeypatch):
     address = f"127.0.0.1:{closed_port()}"
     assert "nothing answers" in unreachable(address)
