@@ -138,6 +138,28 @@ def browser():
         b.close()
 
 
+def _source_times() -> dict[Path, float]:
+    return {p: p.stat().st_mtime for p in [ROOT / "app.py", *ROOT.glob("pages/*.py"), *ROOT.glob("playground/**/*.py")]}
+
+
+def pytest_sessionstart(session):
+    session.config._playground_sources = _source_times()
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    """Say so when app or playground sources changed while the tests ran: a module imported
+    early is the old one and a page read later the new one, so failures may be version skew."""
+    before = getattr(config, "_playground_sources", None)
+    if before is None:
+        return
+    now = _source_times()
+    changed = sorted(str(p.relative_to(ROOT)) for p in before.keys() | now.keys() if before.get(p) != now.get(p))
+    if changed:
+        terminalreporter.write_line(
+            f"WARNING: {len(changed)} source file(s) changed while the tests ran ({', '.join(changed[:8])}"
+            f"{', ...' if len(changed) > 8 else ''}): failures may mix old and new code; rerun them.", yellow=True)
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     """Keep each phase's report on the test item, so fixtures can see whether the test failed."""
