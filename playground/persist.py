@@ -137,7 +137,7 @@ class Persistence:
         """The grace period is over: stop the run (its checkpoint is queued) and forget it here."""
         if run.is_active:
             run.stop(f"Unloaded from memory {grace_minutes:g} min after its last viewer left, at step "
-                     f"{run.steps_done:,}; Start continues from there.")
+                     f"{run.steps_done:,}; Continue trains it on from there.")
         elif self._saved_step.get(run.run_id) != run.steps_done:
             self._checkpoint_later(run)
         self._forget(run.run_id)
