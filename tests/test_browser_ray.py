@@ -35,4 +35,6 @@ def test_train_page_trains_on_ray(ray_app_server, page):
     assert wait_until(lambda: step_count(page) > paused_at + 5, timeout=30)
     page.get_by_role("button", name="Stop").click()
     page.get_by_text("Stopped by you").wait_for(timeout=15_000)
-    assert page.get_by_role("button", name="Start", exact=True).is_enabled()
+    # a stopped run: Continue trains it on, New run makes another from the sidebar
+    expect(page.get_by_role("button", name="Continue (+50,000 steps)")).to_be_enabled(timeout=15_000)
+    expect(page.get_by_role("button", name="New run")).to_be_enabled()
