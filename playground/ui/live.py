@@ -129,22 +129,10 @@ def sharing(snap: Snapshot) -> str:
                 f"each in its own worker: this run gets {share}{rate}.")
     if snap.active_clients > 1:
         return people_sharing(snap, share + rate)
-    if snap.active_clients > 1:
-        return people_sharing(snap, share + rate)
     if n == 1:
         return f"This run is the only one training on this server: it gets {share}{rate}."
     return (f"{runs} train on this server, taking turns on {w} trainer thread"
             f"{'s' if w != 1 else ''}: this run gets {share}{rate}.")
-
-
-def people_sharing(snap: Snapshot, this_run: str) -> str:
-    """"3 people are training; your runs share your part …": the scheduler shares the trainer
-    threads between people first, then between each person's runs (playground/scheduler.py)."""
-    p, k, cores = snap.active_clients, max(snap.client_runs, 1), snap.client_cores
-    part = f"~{cores:.1f} core{'s' if round(cores, 1) != 1 else ''}"
-    yours = f"your {k} runs share your part" if k > 1 else "your run has your part"
-    return (f"{p} people are training, and the trainer threads are shared between people first: "
-            f"{yours} ({part}); this run gets {this_run}.")
 
 
 def people_sharing(snap: Snapshot, this_run: str) -> str:
