@@ -15,7 +15,6 @@ runs on a learner's own text are never ranked against each other.
 """
 from __future__ import annotations
 
-import hashlib
 import io
 import math
 import threading
@@ -26,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from .cells import LABELS
+from .store_records import hash_token
 
 MAX_CURVE_POINTS = 100        # validation points kept per run (300 runs overlay in well under 1 s)
 STUCK_MIN_STEPS = 300         # before this, sitting at the unigram baseline is normal
@@ -73,7 +73,7 @@ class RoomRun:
 
 def workspace_hash(token: str) -> str:
     """A short, stable stand-in for a workspace token (the token itself opens the runs)."""
-    return hashlib.sha256(token.encode()).hexdigest()[:12]
+    return hash_token(token)[:12]
 
 
 class LearnerNumbers:

@@ -15,6 +15,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .run_setup import text_hash  # noqa: F401 - a corpus's key in the corpora table (one home: run_setup)
 from .store_schema import StoreError
 
 DEFAULT_DATA_DIR = Path(__file__).resolve().parents[1] / ".playground-data"
@@ -29,9 +30,6 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def text_hash(text: str) -> str:
-    """sha256 hex of a corpus text (UTF-8): its key in the corpora table."""
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 @dataclass
