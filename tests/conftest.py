@@ -199,6 +199,15 @@ def trained_run(model_config, train_config, text: str, steps: int, owner: str = 
         REGISTRY.remove(run.run_id)
 
 
+def free_app_runs() -> None:
+    """Stop and remove every run of the app's registry (AppTest page tests share it)."""
+    from playground import runner
+    for run in list(runner.REGISTRY.runs.values()):
+        run.stop()
+        run.join(10)
+        runner.REGISTRY.remove(run.run_id)
+
+
 def open_page(page_path: str, run=None, query: dict | None = None):
     """AppTest of a page as a browser reaches it: through app.py (so page links resolve), with
     `run` as the session's active run and `query` as the URL's parameters."""

@@ -7,7 +7,7 @@ from streamlit.testing.v1 import AppTest
 
 import torch
 
-from conftest import open_page
+from conftest import free_app_runs, open_page
 from playground import compare, corpora
 from playground.figures import compare as compare_figures
 from playground.vocab import Vocab
@@ -22,10 +22,7 @@ TEXT = corpora.load("long_range", 20_000)
 @pytest.fixture(autouse=True)
 def clean_registry():
     yield
-    for run in list(runner.REGISTRY.runs.values()):
-        run.stop()
-        run.join(10)
-        runner.REGISTRY.remove(run.run_id)
+    free_app_runs()
 
 
 def test_summary_row_numbers_come_from_the_history():

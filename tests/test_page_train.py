@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import open_page, trained_run
+from conftest import free_app_runs, open_page, trained_run
 from playground import corpora
 from playground.config import ModelConfig, TrainConfig
 from playground.models import CharModel, count_parameters
@@ -30,10 +30,7 @@ def shown_parameters(at: AppTest) -> int:
 @pytest.fixture(autouse=True)
 def stop_runs():
     yield
-    for run in list(runner.REGISTRY.runs.values()):
-        run.stop()
-        run.join(10)
-        runner.REGISTRY.remove(run.run_id)
+    free_app_runs()
 
 
 def test_home_page_loads_and_links_every_page():

@@ -3,7 +3,7 @@ settings, the sidebar shows the run's settings, actions are explicit, viewers ar
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import open_page, select_run
+from conftest import free_app_runs, open_page, select_run
 from playground import run_setup, runner
 from playground.checkpoint import save_checkpoint
 from playground.config import ModelConfig, TrainConfig
@@ -34,10 +34,7 @@ def shown_run(at: AppTest):
 @pytest.fixture(autouse=True)
 def stop_runs():
     yield
-    for run in list(runner.REGISTRY.runs.values()):
-        run.stop()
-        run.join(10)
-        runner.REGISTRY.remove(run.run_id)
+    free_app_runs()
 
 
 def own_text_page(text: str) -> AppTest:
