@@ -159,7 +159,7 @@ def lesson_section(runs: list[room.RoomRun]) -> None:
         return
     group = c[1].selectbox("Corpus (perplexity compares runs with the same tokens only)", groups, key="room_group")
     mine = [r for r in ranked if r.group == group]
-    st.markdown(f"**{html.escape(group)}** · {room.summary(mine)[group]}")
+    st.markdown(f"**{plain(group)}** · {room.summary(mine)[group]}")
     board = room.leaderboard(mine)[group]
     st.dataframe(board, hide_index=True, key="room_board", column_config={
         "val perplexity": NUMBER(format="%.3f"), "val bits/char": NUMBER(format="%.3f"),
