@@ -173,6 +173,8 @@ class Session:
         self.pending: list[float] = []             # send times of reruns not yet finished
         self.rerun_seconds: list[tuple[float, bool]] = []  # (send -> script_finished, was auto)
         self.pending_auto = False
+        self.pending_label = ""
+        self.seconds_by_action: dict[str, list[float]] = {}  # "Start", "poll", "load", ... -> seconds
         self.unanswered = 0  # reruns with no script_finished within 60 s
         self.step_samples: list[tuple[float, int]] = []  # (time, step shown) after each run
         self.page_not_found = False
@@ -206,7 +208,8 @@ class Session:
         except asyncio.TimeoutError:
             return False
 
-    async def rerun(self, triggers: list[WidgetState] = (), fragment_id: str = "", auto: bool = False) -> None:
+    async def rerun(self, triggers: list[WidgetState] = (), fragment_id: str = "", auto: bool = False,
+                    action: str = "") -> None:
         msg = BackMsg()
         cs = msg.rerun_script
         cs.query_string = self.query_string
@@ -222,6 +225,7 @@ class Session:
         self.idle.clear()
         self.pending.append(time.monotonic())
         self.pending_auto = auto
+        self.pending_label = action or ("poll" if auto else "load")
         await self._ws.send(msg.SerializeToString())
 
     async def click(self, label: str) -> bool:
@@ -229,7 +233,7 @@ class Session:
         el = self.page.find("button", label)
         if el is None or el.button.disabled:
             return False
-        await self.rerun([WidgetState(id=el.button.id, trigger_value=True)])
+        await self.rerun([WidgetState(id=el.button.id, trigger_value=True)], action=label)
         return True
 
     async def choose(self, label: str, option: str) -> bool:
@@ -240,7 +244,7 @@ class Session:
         state = WidgetState(id=el.slider.id)
         state.string_array_value.data.append(option)
         self.widgets[el.slider.id] = state
-        await self.rerun()
+        await self.rerun(action=label)
         return True
 
     async def _reader(self) -> None:
@@ -287,6 +291,7 @@ class Session:
         now = time.monotonic()
         self.page.finish_run(fragment_ids)
         self.rerun_seconds += [(now - t, self.pending_auto) for t in self.pending]
+        self.seconds_by_action.setdefault(self.pending_label, []).extend(now - t for t in self.pending)
         self.pending = []
         if (step := self.page.step()) is not None:
             self.step_samples.append((now, step))

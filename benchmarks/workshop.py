@@ -325,6 +325,16 @@ async def phase(url: str, n: int, seconds: float, query: str, ramp: float, toggl
     return result
 
 
+def by_action(learners: list[Learner]) -> dict:
+    """Rerun seconds p50/p95/n per what sent it: a button's label, a slider's, "poll", "load"."""
+    seconds: dict[str, list[float]] = {}
+    for l in learners:
+        for action, secs in l.session.seconds_by_action.items():
+            seconds.setdefault(action, []).extend(secs)
+    return {a: {"p50": _r(percentile(s, 50)), "p95": _r(percentile(s, 95)), "n": len(s)}
+            for a, s in sorted(seconds.items())}
+
+
 def summarise(learners: list[Learner], end: float) -> dict:
     started = [l for l in learners if l.start_time is not None]
     firsts = [l.first_step_seconds for l in started if l.first_step_seconds is not None]
@@ -347,6 +357,7 @@ def summarise(learners: list[Learner], end: float) -> dict:
                               "max": max(finals, default=0)},
         "rerun_s": {"p50": _r(percentile(reruns, 50)), "p95": _r(percentile(reruns, 95)), "n": len(reruns)},
         "poll_rerun_s": {"p50": _r(percentile(polls, 50)), "p95": _r(percentile(polls, 95)), "n": len(polls)},
+        "rerun_s_by_action": by_action(learners),
         "page_load_s": {"p50": _r(percentile([l.load_seconds for l in learners if l.load_seconds], 50)),
                         "max": _r(max((l.load_seconds for l in learners if l.load_seconds), default=None))},
         "tokens_per_s": round(tokens / window) if window > 1 else None,
@@ -445,6 +456,8 @@ def report(out: dict) -> str:
             f"({r.get('tokens_per_server_cpu_s') or 0:,} per server CPU-second)",
             f"    rerun p50/p95 {r['rerun_s']['p50']}/{r['rerun_s']['p95']} s ({r['rerun_s']['n']} reruns; "
             f"polls {r['poll_rerun_s']['p50']}/{r['poll_rerun_s']['p95']} s); page load p50 {r['page_load_s']['p50']} s",
+            "    by action (p50/p95 s, n): " + "; ".join(
+                f"{a} {v['p50']}/{v['p95']} ({v['n']})" for a, v in r["rerun_s_by_action"].items()),
             f"    exceptions {r['exceptions']}, dropped websockets {r['dropped_websockets']}, "
             f"unanswered reruns {r['unanswered_reruns']}; toggles {r['toggles']}",
             f"    server {r['server_cpu_cores']} cores busy, this client {r['client_cpu_cores']}; "

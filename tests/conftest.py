@@ -138,6 +138,25 @@ def browser():
         b.close()
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist (`-n 2 --dist loadgroup`, the README's command) two workers share the 2
+    cores: the browser tests run one after another on one worker (each drives a server that
+    trains and a Chromium that draws: two at once starve each other), the `ray` tests (a local
+    cluster each) one after another on a worker, the `postgres` tests on one (one throwaway
+    cluster); every other test goes to whichever worker is free."""
+    for item in items:
+        if item.get_closest_marker("ray"):
+            group = "ray"
+        elif item.get_closest_marker("browser"):
+            group = "browser"
+        elif item.get_closest_marker("postgres"):
+            group = "postgres"
+        else:
+            continue
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
 def _source_times() -> dict[Path, float]:
     return {p: p.stat().st_mtime for p in [ROOT / "app.py", *ROOT.glob("pages/*.py"), *ROOT.glob("playground/**/*.py")]}
 
