@@ -9,7 +9,8 @@ Two-level round-robin: clients take turns in the order they arrived, and each cl
 take turns within that client's turn. A worker takes the next job of the first client in turn
 among those with the fewest jobs running now, lets it work for one time slice (`slice_seconds`
 of training steps), and puts it back at the tail of its client's queue (the client goes to the
-tail of the turns) if it has more to do. So ten runs
+tail of the turns) if it has more to do. A job just submitted (Start, Resume) takes the head of
+the turns once, so its first step comes within a slice, not after everyone's. So ten runs
 from one person get that person's share, not ten shares: with C clients each gets ~1/C of
 the turns, and a client's k jobs split its part. At most `max_workers` threads exist, and
 only while there is work: a waiting job holds no thread.
@@ -91,19 +92,20 @@ class Scheduler:
         with self._cond:
             if id(job) in self._busy or any(j is job for j in self._queues.get(client, ())):
                 return
-            self._enqueue(job, client)
+            self._enqueue(job, client, first=True)
             if self._workers < min(self.max_workers, self._queued() + len(self._busy)):
                 self._workers += 1
                 self._started += 1
                 threading.Thread(target=self._worker, name=f"sched-{self._started}", daemon=True).start()
             self._cond.notify()
 
-    def _enqueue(self, job: Job, client: str) -> None:
+    def _enqueue(self, job: Job, client: str, first: bool = False) -> None:
         """Under the lock: `job` to the tail of its client's queue; a client without queued jobs
-        joins the tail of the turns."""
+        joins the tail of the turns, or its head when `first` (a job just submitted: Start or
+        Resume answers with a step within one slice, then the job takes its turns)."""
         queue = self._queues.setdefault(client, deque())
         if not queue:
-            self._turns.append(client)
+            self._turns.appendleft(client) if first else self._turns.append(client)
         queue.append(job)
 
     def _queued(self) -> int:

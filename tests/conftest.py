@@ -145,6 +145,8 @@ def pytest_collection_modifyitems(config, items):
     trains and a Chromium that draws: two at once starve each other), the `ray` tests (a local
     cluster each) one after another on a worker, the `postgres` tests on one (one throwaway
     cluster); every other test goes to whichever worker is free."""
+    if not config.pluginmanager.hasplugin("xdist"):
+        return
     for item in items:
         if item.get_closest_marker("ray"):
             group = "ray"

@@ -58,6 +58,31 @@ def test_a_clients_jobs_take_turns_within_its_share():
         assert 0.25 <= turns.count(client) / len(turns) <= 0.42, (client, turns.count(client), len(turns))
 
 
+def test_a_job_just_submitted_gets_the_next_turn_not_the_last():
+    """30 people queued on 1 worker: a 31st's Start is served next (its first step within a
+    slice), then it takes its turns like everyone else."""
+    sched = Scheduler(max_workers=1, slice_seconds=0.01, idle_exit_seconds=0.2)
+    turns, lock = [], threading.Lock()
+    crowd = [CountingJob(f"p{i}", turns, lock) for i in range(30)]
+    for job in crowd:
+        sched.submit(job)
+    deadline = time.monotonic() + 30
+    while len(turns) < 40 and time.monotonic() < deadline:     # everyone has had a turn
+        time.sleep(0.005)
+    newcomer = CountingJob("new", turns, lock)
+    with lock:
+        submitted_at = len(turns)
+    sched.submit(newcomer)
+    while turns.count("new") < 3 and time.monotonic() < deadline:
+        time.sleep(0.005)
+    for job in [*crowd, newcomer]:
+        job.cancelled = True
+    first = turns.index("new")
+    assert first - submitted_at <= 1, f"the new job waited {first - submitted_at} turns (30 people queued)"
+    second = turns.index("new", first + 1)
+    assert second - first >= 20, "after its first turn the new job waits its turn"
+
+
 def test_client_cores_water_fill():
     assert client_cores({"a": 10, "b": 1}, 2) == {"b": 1.0, "a": 1.0}
     assert client_cores({"a": 10, "b": 1}, 4) == {"b": 1.0, "a": 3.0}        # b cannot use more than 1
