@@ -43,9 +43,8 @@ def render(run: Run | None, read_only: bool = False) -> None:
                 "The curves below fill in live while the network learns.")
         return
     was_active, buttons = run.is_active, _buttons(run.status)
-    waiting = run.status == Status.QUEUED     # started, its first step not yet taken: watched closely
     chart_every = CHARTS.interval() if was_active else None
-    poll_every = (POLL_SECONDS if waiting else PROGRESS.interval()) if was_active else IDLE_POLL_SECONDS
+    poll_every = PROGRESS.interval() if was_active else IDLE_POLL_SECONDS
     viewer = st.session_state.setdefault("viewer_id", secrets.token_hex(8))
 
     # Idle runs are polled slowly too: another tab with the same link may start or pause them.
@@ -57,9 +56,8 @@ def render(run: Run | None, read_only: bool = False) -> None:
         if len(snap.history):
             metrics(snap)
             coaching(snap)
-        if _buttons(snap.status) != buttons or (waiting and snap.status != Status.QUEUED):
-            st.rerun()  # started, paused, resumed or ended (maybe in another tab): the buttons follow;
-            # or the first step landed: the curves appear now, and polling goes to the room's pace
+        if _buttons(snap.status) != buttons:
+            st.rerun()  # started, paused, resumed or ended (maybe in another tab): the buttons follow
         if was_active and chart_every > POLL_SECONDS:
             st.caption(f"Curves and samples redraw every {chart_every:.0f} s while {pages_live(CHARTS.viewers())} "
                        "on this server (so that drawing does not slow training).")
