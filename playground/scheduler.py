@@ -18,15 +18,10 @@ only while there is work: a waiting job holds no thread.
 A job's share of one core (`share(job)`), water-filling: a client with fewer jobs than its
 equal part of the W workers uses what its jobs can (one core each); the rest is split
 equally between the other clients; then within a client equally between its jobs.
-
-Worker threads run at a lower CPU priority than the pages (`TRAINER_NICE`, Linux: nice is per
-thread): a click or a live refresh gets a core at once and training takes what is left, as a
-batch job under `nice` would. Training gets every idle cycle still; only the wait moves.
 """
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections import Counter, deque
@@ -35,22 +30,6 @@ from typing import Protocol
 import torch
 
 log = logging.getLogger(__name__)
-TRAINER_NICE = int(os.environ.get("PLAYGROUND_TRAINER_NICE", "10"))   # 0: as the pages
-
-
-def yield_to_pages(nice: int = TRAINER_NICE) -> int:
-    """Lower the calling thread's CPU priority to `nice` (never raise it); returns the nice it
-    runs at. Where threads have no nice of their own (not Linux) this changes nothing."""
-    if not hasattr(os, "setpriority") or not hasattr(threading, "get_native_id"):
-        return 0
-    tid = threading.get_native_id()
-    try:
-        now = os.getpriority(os.PRIO_PROCESS, tid)
-        if nice > now:
-            os.setpriority(os.PRIO_PROCESS, tid, nice)
-        return os.getpriority(os.PRIO_PROCESS, tid)
-    except OSError:   # a sandbox that forbids it: run as is
-        return 0
 
 
 class Job(Protocol):
@@ -192,7 +171,6 @@ class Scheduler:
 
     def _worker(self) -> None:
         torch.set_num_threads(1)  # per-thread on this torch build: W workers use W cores
-        yield_to_pages()
         while (job := self._next()) is not None:
             more = False
             try:

@@ -41,8 +41,9 @@ def _median_pick(page) -> list[float]:
 
 def test_a_hidden_states_control_change_applies_within_a_second_while_a_run_trains(app_server, page):
     """Before: the probe ran inside every live rerun and a layer change took 46 s. Now the probe
-    runs in the background: a layer change under a training run is about as quick as on an idle
-    page (the machine's speed and load set both; the issue's bound is 1 s)."""
+    runs in the background: a layer change under a training run takes a few times what it takes
+    on an idle page at most (the machine's speed and load set both; the issue's bound is 1 s; a
+    2x bound failed once in CI with 1.65 s against 0.75 s idle, as a trainer took a core)."""
     page.goto(f"{app_server}/Train?corpus=brackets&cell=LSTM&num_layers=2&hidden_size=64&steps=50000")
     wait_idle(page)
     page.get_by_role("button", name="Start").click()
