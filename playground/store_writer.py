@@ -161,6 +161,7 @@ class StoreWriter:
         self.flush_every, self.retry_min, self.retry_max = flush_every, retry_min, retry_max
         self.max_pending_rows = max_pending_rows
         self._pending, self._lock = _Batch(), threading.Lock()
+        self._writing = _Batch()         # the batch being written now (put back if it fails)
         self._wake = threading.Condition(self._lock)
         self._queued = self._written = 0       # operations queued / written (or dropped) so far
         self._health, self._dropped = Health(saving=True), 0
@@ -174,7 +175,7 @@ class StoreWriter:
     @property
     def health(self) -> Health:
         with self._lock:
-            h, pending = self._health, len(self._pending)
+            h, pending = self._health, len(self._pending) + len(self._writing)
         return Health(h.saving, h.reason, h.since, pending, self._dropped)
 
     def start(self) -> "StoreWriter":
@@ -279,8 +280,10 @@ class StoreWriter:
                 self._urgent = False
                 batch, upto = self._pending, self._queued
                 self._pending = _Batch()
+                self._writing = batch          # still waiting until written: health counts it
             ok = self._write(batch)
             with self._lock:
+                self._writing = _Batch()
                 if ok:
                     self._written = max(self._written, upto)
                     delay = self.flush_every

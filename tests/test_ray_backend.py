@@ -202,10 +202,14 @@ def test_snapshots_fetch_only_new_rows(reg, monkeypatch):
     second = run.snapshot()
     assert fetched[-1] == (1, 0)               # only the last row, re-read; no sample again
     assert second.history.equals(first.history) and len(second.samples) == 3
+    since = len(fetched)
     run.start(10)
     assert run.join(60)
     third = run.snapshot()
-    assert fetched[-1] == (11, 1) and len(third.history) == 40 and third.history["step"].is_monotonic_increasing
+    later = fetched[since:]                    # this snapshot's fetch, and any a state poll made meanwhile
+    assert sum(rows for rows, _ in later) == 10 + len(later), later     # each: the new rows + the last re-read
+    assert sum(samples for _, samples in later) == 1, later
+    assert len(third.history) == 40 and third.history["step"].is_monotonic_increasing
 
 
 @pytest.mark.ray
