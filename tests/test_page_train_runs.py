@@ -1,5 +1,7 @@
 """AppTest: the run on screen is the single source of truth (issue 18): its text is part of its
 settings, the sidebar shows the run's settings, actions are explicit, viewers are read-only."""
+import re
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -147,3 +149,16 @@ def _upload_checkpoint(at: AppTest, data: bytes) -> AppTest:
     runner.REGISTRY.set_active(owner, run.run_id)
     assert run_controls  # the page's path is the same: checkpoint_run then a rerun that syncs the sidebar
     return at.run()
+
+
+def test_the_page_a_start_click_draws_shows_the_first_step_not_a_wait_for_the_next_poll():
+    """In a full room the progress polls ~10 s apart: a learner pressing Start saw "Waiting for
+    its first turn" for that long (workshop: first step seen p50 11 s). The click's own redraw
+    waits (asleep, ≤ 2 s) for the first step, which the scheduler gives a new run next."""
+    at = open_page("pages/1_Train.py", query={**SMALL, "steps": "50000"})
+    button(at, "Start").click().run()
+    run = shown_run(at)
+    progress = " ".join(p.proto.text for p in at.get("progress"))
+    shown = re.search(r"\*\*Training\*\* · step ([\d,]+) of", progress)
+    assert shown and int(shown.group(1).replace(",", "")) >= 1, progress
+    run.stop()

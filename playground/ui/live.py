@@ -23,6 +23,8 @@ STATUS_LABELS = {Status.READY: "Ready", Status.QUEUED: "Waiting for its first tu
                  Status.DIVERGED: "Diverged", Status.ERROR: "Error", Status.LOST: "Worker lost"}
 POLL_SECONDS = 1.0
 IDLE_POLL_SECONDS = 5.0
+FIRST_STEP_WAIT = 2.0   # s the page of a Start click waits (asleep) for the run's first step
+STARTED_KEY = "live_started_run"   # session key: the run this page just started
 # All live pages' redraws together: at most ~0.15 of a core (of 2 here), so that a room's pages
 # do not slow its training. Each rerun also costs Streamlit ~20 ms outside the timed code.
 CHARTS = RefreshBudget(budget_cores=0.1, max_interval=20.0, overhead_seconds=0.02)    # curves, samples
@@ -42,6 +44,8 @@ def render(run: Run | None, read_only: bool = False) -> None:
         st.info("Pick a corpus and a model in the sidebar, then press **Start**. "
                 "The curves below fill in live while the network learns.")
         return
+    if (started_at := st.session_state.pop(STARTED_KEY, None)) and started_at[0] == run.run_id:
+        await_first_step(run, started_at[1])
     was_active, buttons = run.is_active, _buttons(run.status)
     chart_every = CHARTS.interval() if was_active else None
     poll_every = PROGRESS.interval() if was_active else IDLE_POLL_SECONDS
@@ -80,6 +84,22 @@ def render(run: Run | None, read_only: bool = False) -> None:
 
     progress()
     charts_view()
+
+
+def started(run: Run) -> None:
+    """This page's click just started `run`: its next draw shows the first step (await_first_step)."""
+    st.session_state[STARTED_KEY] = (run.run_id, run.steps_done)
+
+
+def await_first_step(run: Run, from_step: int, timeout: float = FIRST_STEP_WAIT, every: float = 0.05) -> bool:
+    """Sleep until `run` has stepped past `from_step` (a job just submitted gets the scheduler's
+    next turn), has ended, or `timeout` passes. The buttons and the acknowledgement above are
+    already on the learner's screen; this keeps the first step from waiting for the next poll,
+    which a full room spaces ~10 s apart. True if the step came."""
+    deadline = time.monotonic() + timeout
+    while run.is_active and run.steps_done <= from_step and time.monotonic() < deadline:
+        time.sleep(every)
+    return run.steps_done > from_step
 
 
 def pages_live(n: int) -> str:

@@ -23,7 +23,7 @@ from playground.front import RunFront as Run, Status
 from playground.limits import check as check_limits
 from playground.ui import check_may_start, create_run, current_run, owner_token, registry, start_run, step_run
 from playground.ui.browser import CONTROLLERS, browser_id
-from playground.ui import train as train_ui
+from playground.ui import live, train as train_ui
 from playground.ui.share import out_of_range, plain
 
 CONFIRM_KEY = "train_confirm_reset"
@@ -191,11 +191,13 @@ def _act(run: Run | None, action: str, setup: Setup) -> None:
     if action == "new" or (action in ("start", "step") and run is None):
         if (run := setup.new_run()) is not None:
             start_run(run, setup.steps) if action != "step" else step_run(run, 1)
+            live.started(run)
             _ack(f"Made {run.label}: training {setup.steps:,} steps." if action != "step" else
                  f"Made {run.label} and trained exactly 1 step (Step). **Continue** trains {setup.steps:,} more.")
     elif action == "continue":
         lr = _apply_lr(run, setup)
         start_run(run, setup.steps)
+        live.started(run)
         _ack(f"Continuing {run.label} from step {run.steps_done:,} for {setup.steps:,} more steps{lr}.")
     elif action == "step":
         step_run(run, 1)
