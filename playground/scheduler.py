@@ -9,8 +9,9 @@ Two-level round-robin: clients take turns in the order they arrived, and each cl
 take turns within that client's turn. A worker takes the next job of the first client in turn
 among those with the fewest jobs running now, lets it work for one time slice (`slice_seconds`
 of training steps), and puts it back at the tail of its client's queue (the client goes to the
-tail of the turns) if it has more to do. A job just submitted (Start, Resume) takes the head of
-the turns once, so its first step comes within a slice, not after everyone's. So ten runs
+tail of the turns) if it has more to do. A job just submitted (Start, Resume) goes ahead of
+everyone who has had a turn (behind earlier newcomers), so its first step comes within a few
+slices, not after everyone's. So ten runs
 from one person get that person's share, not ten shares: with C clients each gets ~1/C of
 the turns, and a client's k jobs split its part. At most `max_workers` threads exist, and
 only while there is work: a waiting job holds no thread.
@@ -60,6 +61,7 @@ class Scheduler:
         self.idle_exit_seconds = idle_exit_seconds
         self._queues: dict[str, deque] = {}     # client -> its queued jobs (only clients with some)
         self._turns: deque = deque()            # clients with queued jobs, next turn first
+        self._fresh = 0                         # how many at the head of _turns are newcomers
         self._busy: dict[int, str] = {}         # id() of jobs a worker is running now -> client
         self._cond = threading.Condition()
         self._workers = 0
@@ -81,10 +83,14 @@ class Scheduler:
     def _enqueue(self, job: Job, client: str, first: bool = False) -> None:
         """Under the lock: `job` to the tail of its client's queue; a client without queued jobs
         joins the tail of the turns, or its head when `first` (a job just submitted: Start or
-        Resume answers with a step within one slice, then the job takes its turns)."""
+        Resume answers with a step within one slice, then the job takes its turns); newcomers keep
+        their order among themselves."""
         queue = self._queues.setdefault(client, deque())
-        if not queue:
-            self._turns.appendleft(client) if first else self._turns.append(client)
+        if not queue and first:      # behind the other newcomers, ahead of everyone who had a turn
+            self._turns.insert(self._fresh, client)
+            self._fresh += 1
+        elif not queue:
+            self._turns.append(client)
         queue.append(job)
 
     def _queued(self) -> int:
@@ -166,6 +172,8 @@ class Scheduler:
         (so a person's one run is not kept waiting while another's many hold every worker)."""
         running = Counter(self._busy.values())
         client = min(self._turns, key=lambda c: running[c])        # the first of the fewest
+        if self._turns.index(client) < self._fresh:
+            self._fresh -= 1
         self._turns.remove(client)
         return client
 
