@@ -15,7 +15,7 @@ def progress_step(tab) -> int:
     return int(TRAINING.search(text).group(1).replace(",", ""))
 
 
-def rises(tab, timeout: float = 30.0) -> bool:
+def rises(tab, timeout: float = 60.0) -> bool:
     """The run shown in `tab` is training and its step count goes up."""
     first = progress_step(tab)
     deadline = time.monotonic() + timeout

@@ -18,7 +18,7 @@ from playground.store import RunStore
 from playground.store_records import RunRecord
 
 pytestmark = pytest.mark.ray
-wait_for = partial(wait_until, timeout=60.0, every=0.1)
+wait_for = partial(wait_until, timeout=120.0, every=0.1)   # a condition, not a speed: CI shares the cores with the browser tests
 TEXT = corpora.load("brackets", 20_000)
 MODEL = ModelConfig(cell="GRU", hidden_size=16, embedding_dim=4)
 TRAIN = TrainConfig(seq_len=8, batch_size=4)
