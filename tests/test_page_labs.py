@@ -132,6 +132,13 @@ def test_perplexity_extremes():
     assert float(table["uniform"]) == pytest.approx(V, rel=1e-3)
     assert table["confidently wrong"] == "∞"
     assert 1 < float(table["bigram counts"]) < V
+    # the |V| line is labelled on the chart (on a log axis a label's y is log10 of the value) with
+    # ticks at 1, 2, 5, 10, …
+    import json
+    layout = json.loads(at.get("plotly_chart")[0].proto.spec)["layout"]
+    label = next(a for a in layout["annotations"] if a["text"] == f"|V| = {V} (uniform guessing)")
+    assert label["y"] == pytest.approx(math.log10(V))
+    assert layout["yaxis"]["tickvals"][:4] == [1, 2, 5, 10]
 
 
 def test_warmup_recovers_w_and_b():
