@@ -171,10 +171,9 @@ class Session:
         self.widgets: dict[str, WidgetState] = {}   # values this tab set (not triggers)
         self.timers: dict[str, list[float]] = {}   # fragment_id -> [interval, next due]
         self.pending: list[float] = []             # send times of reruns not yet finished
-        self.rerun_seconds: list[tuple[float, bool]] = []  # (send -> script_finished, was auto)
-        self.pending_auto = False
-        self.pending_label = ""
-        self.seconds_by_action: dict[str, list[float]] = {}  # "Start", "poll", "load", ... -> seconds
+        # (send -> script_finished, what sent it: a button's or slider's label, "poll" or "load")
+        self.rerun_seconds: list[tuple[float, str]] = []
+        self.pending_action = ""
         self.unanswered = 0  # reruns with no script_finished within 60 s
         self.step_samples: list[tuple[float, int]] = []  # (time, step shown) after each run
         self.page_not_found = False
@@ -224,8 +223,7 @@ class Session:
         cs.context_info.locale = "en-US"
         self.idle.clear()
         self.pending.append(time.monotonic())
-        self.pending_auto = auto
-        self.pending_label = action or ("poll" if auto else "load")
+        self.pending_action = action or ("poll" if auto else "load")
         await self._ws.send(msg.SerializeToString())
 
     async def click(self, label: str) -> bool:
@@ -290,8 +288,7 @@ class Session:
     def _finished(self, fragment_ids: list[str]) -> None:
         now = time.monotonic()
         self.page.finish_run(fragment_ids)
-        self.rerun_seconds += [(now - t, self.pending_auto) for t in self.pending]
-        self.seconds_by_action.setdefault(self.pending_label, []).extend(now - t for t in self.pending)
+        self.rerun_seconds += [(now - t, self.pending_action) for t in self.pending]
         self.pending = []
         if (step := self.page.step()) is not None:
             self.step_samples.append((now, step))

@@ -329,8 +329,8 @@ def by_action(learners: list[Learner]) -> dict:
     """Rerun seconds p50/p95/n per what sent it: a button's label, a slider's, "poll", "load"."""
     seconds: dict[str, list[float]] = {}
     for l in learners:
-        for action, secs in l.session.seconds_by_action.items():
-            seconds.setdefault(action, []).extend(secs)
+        for sec, action in l.session.rerun_seconds:
+            seconds.setdefault(action, []).append(sec)
     return {a: {"p50": _r(percentile(s, 50)), "p95": _r(percentile(s, 95)), "n": len(s)}
             for a, s in sorted(seconds.items())}
 
@@ -339,7 +339,7 @@ def summarise(learners: list[Learner], end: float) -> dict:
     started = [l for l in learners if l.start_time is not None]
     firsts = [l.first_step_seconds for l in started if l.first_step_seconds is not None]
     reruns = [sec for l in learners for sec, _ in l.session.rerun_seconds]
-    polls = [sec for l in learners for sec, auto in l.session.rerun_seconds if auto]
+    polls = [sec for l in learners for sec, action in l.session.rerun_seconds if action == "poll"]
     errors = Counter(e for l in learners for e in l.session.page.errors)
     window_start = max((l.start_time for l in started), default=end)
     window = end - window_start
