@@ -39,9 +39,7 @@ ORPHAN = "sha256:"          # persist.ORPHAN: a workspace restored before its li
 def store_of(registry):
     """The registry's open run store (StoredRegistry), None when there is none or it is failing."""
     writer = getattr(getattr(registry, "persistence", None), "writer", None)
-    if writer is None or not writer.health.saving:
-        return None
-    return writer.store
+    return writer.usable_store if writer is not None else None
 
 
 def workspace_id(token: str) -> str:

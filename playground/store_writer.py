@@ -173,6 +173,11 @@ class StoreWriter:
         return self._store
 
     @property
+    def usable_store(self) -> "st.RunStore | None":
+        """The open store while saving works, else None (readers then fall back to memory)."""
+        return self._store if self.health.saving else None
+
+    @property
     def health(self) -> Health:
         with self._lock:
             h, pending = self._health, len(self._pending) + len(self._writing)

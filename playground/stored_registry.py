@@ -52,7 +52,7 @@ class StoredRegistry(RunRegistry):
     def stored_text(self, text_hash: str) -> str | None:
         """A text runs were trained on, from the store: a link opened on another front, or after a
         restart, shows the run's own text in the sidebar."""
-        store = self.persistence.writer.store if self.persistence.writer.health.saving else None
+        store = self.persistence.writer.usable_store
         try:
             return store.corpus(text_hash) if store is not None else None
         except Exception as e:  # noqa: BLE001 - a failing store: the sidebar says the text is unknown
@@ -60,7 +60,7 @@ class StoredRegistry(RunRegistry):
             return None
 
     def _load_display_name(self, token: str) -> None:
-        store = self.persistence.writer.store if self.persistence.writer.health.saving else None
+        store = self.persistence.writer.usable_store
         try:
             record = store.find_workspace(token) if store is not None else None
         except Exception as e:  # noqa: BLE001 - a failing store: the name is only cosmetic

@@ -27,7 +27,7 @@ def app_store():
     page does not load it), None without one: the broadcast is then this process's."""
     runner = sys.modules.get("playground.runner")
     writer = getattr(getattr(getattr(runner, "REGISTRY", None), "persistence", None), "writer", None)
-    return writer.store if writer is not None and writer.health.saving else None
+    return writer.usable_store if writer is not None else None
 
 
 def show(message: broadcast.Broadcast | None) -> None:
