@@ -29,7 +29,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from . import store_schema as S
 from .store_records import (ACTIVE_STATUSES, HASH, SQLITE_NAME, RunRecord, WorkspaceRecord, data_dir_from_env,
-                            describe_error, hash_token, prepare_data_dir, text_hash)
+                            describe_error, hash_token, prepare_data_dir)
+from .run_setup import text_hash      # a corpus's key in the corpora table
 from .store_reads import StoreReads
 from .store_schema import StoreError
 

@@ -15,7 +15,6 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .run_setup import text_hash  # noqa: F401 - a corpus's key in the corpora table (one home: run_setup)
 from .store_schema import StoreError
 
 DEFAULT_DATA_DIR = Path(__file__).resolve().parents[1] / ".playground-data"
@@ -28,8 +27,6 @@ def hash_token(token: str) -> str:
     """sha256 hex of a workspace token: what the store keeps instead of the token. Tokens are
     random (secrets.token_urlsafe(16), 128 bits), so an unsalted hash cannot be reversed."""
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
 
 
 @dataclass

@@ -28,7 +28,8 @@ from sqlalchemy.exc import IntegrityError
 
 from . import store as st
 from . import store_schema as S
-from .store_records import RunRecord, describe_error, hash_token, text_hash
+from .run_setup import text_hash
+from .store_records import RunRecord, describe_error, hash_token
 
 log = logging.getLogger(__name__)
 

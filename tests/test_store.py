@@ -8,7 +8,8 @@ from sqlalchemy import inspect, text
 
 from playground import store_schema as S
 from playground.store import RunStore
-from playground.store_records import RunRecord, hash_token, text_hash
+from playground.run_setup import text_hash
+from playground.store_records import RunRecord, hash_token
 from playground.store_schema import StoreError
 from store_fixtures import DAY, TOKEN, pg_base, row, run, store_url  # noqa: F401  (fixtures)
 
