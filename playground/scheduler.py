@@ -22,6 +22,7 @@ equally between the other clients; then within a client equally between its jobs
 """
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
 import time
@@ -66,6 +67,9 @@ class Scheduler:
         self._cond = threading.Condition()
         self._workers = 0
         self._started = 0
+        self._threads: set[threading.Thread] = set()
+        self._closed = False
+        atexit.register(self.close)
 
     def submit(self, job: Job) -> None:
         """Queue `job` (no-op if it is already queued or running)."""
@@ -74,11 +78,26 @@ class Scheduler:
             if id(job) in self._busy or any(j is job for j in self._queues.get(client, ())):
                 return
             self._enqueue(job, client, first=True)
-            if self._workers < min(self.max_workers, self._queued() + len(self._busy)):
+            if not self._closed and self._workers < min(self.max_workers, self._queued() + len(self._busy)):
                 self._workers += 1
                 self._started += 1
-                threading.Thread(target=self._worker, name=f"sched-{self._started}", daemon=True).start()
+                thread = threading.Thread(target=self._worker, name=f"sched-{self._started}", daemon=True)
+                self._threads.add(thread)
+                thread.start()
             self._cond.notify()
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Hand out no more turns and wait (up to `timeout` s) for the workers to end the slice
+        they are in. Runs at interpreter exit: a thread stopped inside a torch op there aborts
+        the whole process ("terminate called without an active exception", exit code 134)."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+            threads = list(self._threads)
+        deadline = time.monotonic() + timeout
+        for thread in threads:
+            if thread is not threading.current_thread():
+                thread.join(max(0.0, deadline - time.monotonic()))
 
     def _enqueue(self, job: Job, client: str, first: bool = False) -> None:
         """Under the lock: `job` to the tail of its client's queue; a client without queued jobs
@@ -151,10 +170,11 @@ class Scheduler:
     def _next(self):
         with self._cond:
             deadline = time.monotonic() + self.idle_exit_seconds
-            while not self._turns:
+            while not self._turns or self._closed:
                 left = deadline - time.monotonic()
-                if left <= 0:
+                if left <= 0 or self._closed:
                     self._workers -= 1
+                    self._threads.discard(threading.current_thread())
                     return None
                 self._cond.wait(left)
             client = self._pick()

@@ -2,8 +2,12 @@
 cap on runs training at once per person (registry), and who a client is (clients.py)."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -13,6 +17,8 @@ from playground.front import Status
 from playground.limits import Limits
 from playground.registry import RunRegistry
 from playground.scheduler import Scheduler, client_cores
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 class CountingJob:
@@ -212,3 +218,21 @@ def test_the_sharing_caption_counts_people_and_your_part():
     assert sharing(snap) == ("2 people are training, and the trainer threads are shared between people first: "
                              "your 10 runs share your part (~1.0 core); this run gets ~1/10 of a core, "
                              "~120 steps/min.")
+
+
+def test_a_process_that_exits_while_a_run_trains_exits_cleanly(tmp_path):
+    """Before: a trainer thread stopped inside a torch op at interpreter exit aborted the process
+    (exit code 134, "terminate called without an active exception"): a server's shutdown, and
+    any pytest run whose last test left a run training. The scheduler's exit hook ends the slice."""
+    code = ("import time\n"
+            "from playground import corpora, runner\n"
+            "from playground.config import ModelConfig, TrainConfig\n"
+            "run = runner.REGISTRY.create(ModelConfig(), TrainConfig(), corpora.load('brackets', 5000), owner='x')\n"
+            "run.start(1_000_000)\n"
+            "while run.steps_done < 3:\n"
+            "    time.sleep(0.05)\n"
+            "print('training at exit', run.status, flush=True)\n")
+    env = {**os.environ, "PLAYGROUND_DATA_DIR": str(tmp_path), "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
+    assert "training at exit" in done.stdout, done.stderr[-2000:]
+    assert done.returncode == 0, done.stderr[-2000:]
