@@ -95,6 +95,39 @@ def ray_pids(temp: str) -> list[int]:
     return pids
 
 
+def worker_raylets(address: str) -> dict[str, int]:
+    """The worker (not head) nodes of the local cluster at `address` ("host:port"): node id ->
+    the PID of its raylet (`ray start` gives the head's raylet `--head`)."""
+    port = address.rsplit(":", 1)[1]
+    nodes = {}
+    for proc in Path("/proc").iterdir():
+        with contextlib.suppress(OSError):
+            argv = (proc / "cmdline").read_bytes().decode(errors="replace").split("\0")
+            if (proc.name.isdigit() and argv[0].endswith("raylet") and "--head" not in argv
+                    and any(a.startswith("--gcs-address=") and a.endswith(f":{port}") for a in argv)):
+                node_id = next(a.split("=", 1)[1] for a in argv if a.startswith("--node_id="))
+                nodes[node_id] = int(proc.name)
+    return nodes
+
+
+def kill_tree(pid: int) -> list[int]:
+    """SIGKILL `pid` and every process under it (a node's raylet: its workers and agents too, as
+    when the machine goes away). Returns the PIDs killed."""
+    parents = {}
+    for proc in Path("/proc").iterdir():
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            if proc.name.isdigit():
+                parents[int(proc.name)] = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+    tree, frontier = [pid], [pid]
+    while frontier:
+        frontier = [child for child, parent in parents.items() if parent in frontier]
+        tree += frontier
+    for victim in tree:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(victim, signal.SIGKILL)
+    return tree
+
+
 def cpu_seconds(pids: set[int]) -> float:
     """User + system CPU seconds of these processes so far (all their threads)."""
     total = 0.0

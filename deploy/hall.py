@@ -151,6 +151,14 @@ class Hall:
         self.url = f"http://127.0.0.1:{self.port}"
         wait_healthy(self.url + "/_stcore/health", proc)
 
+    def kill_worker_node(self) -> str:
+        """SIGKILL the Ray worker node (its raylet and every process under it: the machine gone);
+        returns its node id. The head, with Ray's control plane, stays."""
+        from benchmarks.ray_backend import kill_tree, worker_raylets
+        (node_id, raylet), *_ = worker_raylets(self.ray_address).items()
+        kill_tree(raylet)
+        return node_id
+
     def kill_front(self, front: Front) -> None:
         """SIGKILL one front (a crash); the balancer's health check takes it out."""
         front.proc.kill()

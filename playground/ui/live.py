@@ -126,8 +126,10 @@ def status(snap: Snapshot, run: Run | None = None) -> None:
         st.caption(sharing(snap))
     if snap.status in (Status.DIVERGED, Status.ERROR, Status.LOST):
         st.error(snap.message)
-    elif snap.status in (Status.FINISHED, Status.STOPPED) and snap.message:
-        st.success(snap.message) if snap.status == Status.FINISHED else st.info(snap.message)
+    elif snap.status == Status.FINISHED and snap.message:
+        st.success(snap.message)
+    elif snap.status in (Status.STOPPED, *ACTIVE) and snap.message:   # e.g. a run moved off a dead trainer
+        st.info(snap.message)
     if snap.status == Status.LOST and run is not None and run.can_restart:
         if st.button("Restart from the last checkpoint", type="primary", key="restart_lost"):
             try:
