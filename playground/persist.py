@@ -259,7 +259,12 @@ class Persistence:
     def close(self, timeout: float = 10.0) -> bool:
         """At exit: checkpoint the runs in memory whose last checkpoint is older, and flush."""
         for run in list(self._runs.values()):
-            if self._saved_step.get(run.run_id) != run.steps_done:
+            try:
+                due = self._saved_step.get(run.run_id) != run.steps_done
+            except Exception as e:  # noqa: BLE001 - e.g. Ray already shut down at exit: its pool keeps the run
+                log.warning("run store: run %s not checkpointed at exit (%s)", run.run_id[:6], type(e).__name__)
+                continue
+            if due:
                 self._checkpoint_later(run)
         return self.writer.close(timeout)
 

@@ -236,6 +236,8 @@ class RayBackend:
             except SystemExit:                        # Ray shut down under a call in flight (ray.wait)
                 return
             except Exception:  # noqa: BLE001 - the watcher must survive anything
+                if not ray.is_initialized():          # Ray shut down under a call (at exit)
+                    return
                 log.exception("Ray backend: the watcher failed")
 
 
