@@ -2,6 +2,7 @@
 a two-node Ray cluster, a shared store), each pressing Start on /Train.
 
     python -m benchmarks.hall_load --learners 60 --fronts 2 --seconds 120 [--database postgres]
+    python -m benchmarks.hall_load --learners 60 --seconds 90 --kill-front-after 30   # a front crashes
 
 The learners are benchmarks/workshop.py's (Streamlit's websocket protocol, benchmarks/st_client.py)
 pointed at the balancer's URL; HAProxy spreads their websockets over the fronts (leastconn). On
@@ -63,6 +64,20 @@ def fronts_rss(hall: Hall) -> list[float]:
     return [round(workshop.proc_status(f.pid)[0], 1) for f in hall.started if f.proc.poll() is None]
 
 
+def kill_a_front(hall: Hall, after: float):
+    """`during` for workshop.phase: `after` s once every learner has pressed Start, SIGKILL the
+    first front; its learners' pages connect again through the balancer (workshop.rejoin)."""
+    async def during(clock) -> None:
+        while clock.end == float("inf"):
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(after)
+        front = hall.started[0]
+        clock.killed_at = time.monotonic()
+        hall.kill_front(front)
+        print(f"  killed front 0 (pid {front.pid}) {after:g} s after the last Start", flush=True)
+    return during
+
+
 def measure(args, hall: Hall) -> dict:
     wargs = workshop.parse_args(["--sessions", str(args.learners), "--seconds", str(args.seconds),
                                  "--baseline-seconds", "0", "--ramp-seconds", str(args.ramp_seconds),
@@ -75,7 +90,9 @@ def measure(args, hall: Hall) -> dict:
         print(f"  {warm} trainer pools warm after {cold} s", flush=True)
     rss_idle = fronts_rss(hall)
     cpu0, t0 = fronts_cpu(hall), time.monotonic()
-    out = asyncio.run(workshop.workshop(wargs, hall.url, hall.started[0].pid))
+    during = kill_a_front(hall, args.kill_front_after) if args.kill_front_after is not None else None
+    # the monitored front (RSS, threads) is the last one: a killed front is the first
+    out = asyncio.run(workshop.workshop(wargs, hall.url, hall.started[-1].pid, during))
     wall = time.monotonic() - t0
     out = workshop.overall(out, "".join(f.log.read_text(errors="replace") for f in hall.started))
     print(workshop.report(out))
@@ -102,6 +119,8 @@ def main(argv=None) -> dict:
     ap.add_argument("--database", choices=["postgres", "sqlite"], default="sqlite")
     ap.add_argument("--query", default="steps=50000", help="query string for /Train")
     ap.add_argument("--cold", action="store_true", help="do not warm the pools first (the first Start does)")
+    ap.add_argument("--kill-front-after", type=float, metavar="S",
+                    help="SIGKILL the first front S s after the last Start; its learners rejoin through the balancer")
     args = ap.parse_args(argv)
     os.environ.setdefault("RAY_AUTH_MODE", "token")
     with Hall(args.fronts, 0, args.backend, args.database,

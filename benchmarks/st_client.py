@@ -164,6 +164,7 @@ class Session:
     """One browser tab on one page of a Streamlit app."""
 
     def __init__(self, base_url: str, page_name: str, query_string: str = ""):
+        self.base_url = base_url
         self.ws_url = base_url.replace("http", "ws", 1).rstrip("/") + "/_stcore/stream"
         self.page_name, self.query_string = page_name, query_string
         self.page_script_hash = ""

@@ -138,6 +138,9 @@ class Learner:
     session: Session
     load_seconds: float | None = None
     start_time: float | None = None       # when Start was sent (monotonic)
+    dropped_step: int | None = None       # the step its page showed when its websocket dropped
+    back_seconds: float | None = None     # a front killed -> the page showing its run again (rejoin)
+    drops: int = 0
     first_step_seconds: float | None = None
     tokens_per_step: int = 0               # batch_size x seq_len the page shows
     toggles: Counter = field(default_factory=Counter)
@@ -157,10 +160,13 @@ class Learner:
 
 
 class Clock:
-    """The phase ends `seconds` after the last learner pressed Start (or gave up)."""
+    """The phase ends `seconds` after the last learner pressed Start (or gave up). `rejoin`: a
+    learner whose websocket drops connects again, as Streamlit's page does (`killed_at`: when a
+    front was killed, what their time back is counted from)."""
 
-    def __init__(self, learners: int, seconds: float):
+    def __init__(self, learners: int, seconds: float, rejoin: bool = False):
         self.waiting, self.seconds, self.end = set(range(learners)), seconds, float("inf")
+        self.rejoin, self.killed_at = rejoin, None
 
     def arrived(self, learner: Learner) -> None:
         """`learner` pressed Start or gave up (idempotent)."""
@@ -198,7 +204,13 @@ async def follow(learner: Learner, clock: Clock, toggle_every: float, rng: rando
     await press_start(learner)
     clock.arrived(learner)
     next_toggle = time.monotonic() + rng.uniform(0.5, 1.5) * toggle_every
-    while clock.running() and s.dropped is None:
+    while clock.running():
+        if s.dropped is not None:
+            learner.drops += 1
+            if not clock.rejoin or learner.drops > 1:
+                break
+            s = await rejoin(learner, clock)
+            continue
         await asyncio.sleep(0.25)
         learner.note_first_step()
         if toggle_every and time.monotonic() >= next_toggle:
@@ -209,6 +221,34 @@ async def follow(learner: Learner, clock: Clock, toggle_every: float, rng: rando
     if s.dropped is None and s.page.find("button", "Stop") is not None:
         await s.click("Stop")  # free the run: the next phase measures the server without it
         await s.wait_idle(15)
+
+
+async def rejoin(learner: Learner, clock: Clock, timeout: float = 60.0) -> Session:
+    """As Streamlit's page does when its websocket drops: connect again with the same URL (its
+    link; through a balancer, to a front that is up), once a second until one answers. The
+    learner is back when the page shows its run's steps again, at least where they were."""
+    old = learner.session
+    learner.dropped_step = old.page.step() or 0
+    since = clock.killed_at or time.monotonic()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        new = Session(old.base_url, PAGE, old.query_string)
+        try:
+            await new.open(timeout=10)
+        except Exception:  # noqa: BLE001 - refused while the balancer notices: try again
+            await new.close()
+            await asyncio.sleep(1)
+            continue
+        new.step_samples[:0], new.rerun_seconds[:0] = old.step_samples, old.rerun_seconds
+        new.page.errors[:0] = old.page.errors
+        learner.session = new
+        while time.monotonic() < deadline and new.dropped is None:
+            if (new.page.step() or 0) >= max(learner.dropped_step, 1):
+                learner.back_seconds = time.monotonic() - since
+                break
+            await asyncio.sleep(0.25)
+        return new
+    return old
 
 
 async def press_start(learner: Learner) -> None:
@@ -306,16 +346,23 @@ def percentile(values: list[float], q: float) -> float | None:
 
 
 async def phase(url: str, n: int, seconds: float, query: str, ramp: float, toggle_every: float,
-                seed: int, monitor: Monitor) -> dict:
+                seed: int, monitor: Monitor, during=None) -> dict:
+    """One round; `during(clock)`: a coroutine run alongside (e.g. killing a front), after which
+    dropped learners rejoin."""
     rng = random.Random(seed)
     t0, cpu0 = time.monotonic(), proc_cpu_seconds(monitor.pid)
     client_cpu0 = time.process_time()
-    clock = Clock(n, seconds)
+    clock = Clock(n, seconds, rejoin=during is not None)
     learners = [Learner(i, Session(url, PAGE, query)) for i in range(n)]
+    side = asyncio.create_task(during(clock)) if during else None
     await asyncio.gather(*(learn(l, ramp * i / max(n - 1, 1), clock, toggle_every, random.Random(rng.random()))
                            for i, l in enumerate(learners)))
+    if side:
+        side.cancel()
     wall = time.monotonic() - t0
     result = summarise(learners, clock.end)
+    if clock.killed_at:
+        result["rejoin"] = rejoined(learners)
     result["server_cpu_cores"] = round((proc_cpu_seconds(monitor.pid) - cpu0) / wall, 2)
     result["client_cpu_cores"] = round((time.process_time() - client_cpu0) / wall, 3)
     if result["tokens_per_s"] and result["server_cpu_cores"]:  # robust to other processes' load
@@ -323,6 +370,17 @@ async def phase(url: str, n: int, seconds: float, query: str, ramp: float, toggl
     monitor.sample()
     result["peak_rss_mb"], result["peak_threads"] = map(lambda v: round(v, 1), monitor.peak(t0))
     return result
+
+
+def rejoined(learners: list[Learner]) -> dict:
+    """After a front was killed: its learners (their websocket dropped), seconds until each was
+    back, who was not, and who was back but whose steps then did not rise."""
+    dropped = [l for l in learners if l.drops]
+    back = [l.back_seconds for l in dropped if l.back_seconds is not None]
+    rising = [l for l in dropped if l.back_seconds is not None and l.final_step > (l.dropped_step or 0)]
+    return {"dropped": len(dropped), "back": len(back), "back_s": {"p50": _r(percentile(back, 50)),
+            "max": _r(max(back, default=None))}, "not_back": [l.index for l in dropped if l.back_seconds is None],
+            "steps_rising_after": len(rising)}
 
 
 def by_action(learners: list[Learner]) -> dict:
@@ -364,7 +422,7 @@ def summarise(learners: list[Learner], end: float) -> dict:
         "window_s": round(window, 1),
         "exceptions": sum(errors.values()),
         "exception_texts": [f"{n} x {text[:300]}" for text, n in errors.most_common(5)],
-        "dropped_websockets": sum(l.session.dropped is not None for l in learners),
+        "dropped_websockets": sum(bool(l.drops) or l.session.dropped is not None for l in learners),
         "unanswered_reruns": sum(l.session.unanswered for l in learners),
         "toggles": dict(toggles),
         "problems": sorted({p for l in learners for p in l.problems}),
@@ -394,7 +452,7 @@ async def settle(monitor: Monitor, seconds: float) -> tuple[float, int]:
     return round(rss, 1), threads
 
 
-async def workshop(args, url: str, pid: int) -> dict:
+async def workshop(args, url: str, pid: int, during=None) -> dict:
     monitor = Monitor(pid)
     rss_start, threads_start = monitor.sample()
     sampler = asyncio.create_task(monitor.run())
@@ -411,7 +469,7 @@ async def workshop(args, url: str, pid: int) -> dict:
     out["rounds"] = []
     for k in range(args.rounds):
         r = await phase(url, args.sessions, args.seconds, args.query, args.ramp_seconds,
-                        args.toggle_every, args.seed + k, monitor)
+                        args.toggle_every, args.seed + k, monitor, during)
         r["rss_mb_after"], r["threads_after"] = await settle(monitor, args.settle_seconds)
         out["rounds"].append(r)
     sampler.cancel()
@@ -464,6 +522,11 @@ def report(out: dict) -> str:
             f"RSS peak {r['peak_rss_mb']} MB, after {r['rss_mb_after']} MB; threads peak {r['peak_threads']}, "
             f"after {r['threads_after']}",
         ]
+        if "rejoin" in r:
+            j = r["rejoin"]
+            lines.append(f"    front killed: {j['dropped']} learners dropped, {j['back']} back (seconds after the kill "
+                         f"p50 {j['back_s']['p50']}, max {j['back_s']['max']}), not back {j['not_back']}, "
+                         f"steps rising after {j['steps_rising_after']}")
         lines += [f"    exception: {t}" for t in r["exception_texts"]]
         lines += [f"    problem: {p}" for p in r["problems"]]
         lines += [f"    warning/error box (learners who saw it): {t}" for t in r["notices"]]
