@@ -116,15 +116,20 @@ class RayBackend:
         import ray
         if train_config.device == "cuda" and not ray.cluster_resources().get("GPU"):
             raise ValueError("device 'cuda' was chosen but the Ray cluster has no GPU")
+        t0 = time.monotonic()
         if not self.pools.wait_warm(START_TIMEOUT):
             raise ValueError(f"no trainer pool of the Ray cluster answered within {START_TIMEOUT:g} s")
         spec = RunSpec(model_config, train_config, text, label or default_label(model_config), corpus_key,
                        trainer_kwargs)
         run_id = run_id or secrets.token_urlsafe(16)
+        t1 = time.monotonic()
         handle, summary = self.spawn(spec, None, None, run_id)
         run = RayRun(self, spec, owner, handle, summary, observer, run_id=run_id)
         self._keep(run)
+        t2 = time.monotonic()
         run.poll()                                   # takes the first checkpoint (for a restart)
+        log.info("Ray backend: run %s placed on %s in %.2f s (pools %.2f, build %.2f, first checkpoint %.2f)",
+                 run_id[:6], run.placement, time.monotonic() - t0, t1 - t0, t2 - t1, time.monotonic() - t2)
         return run
 
     def spawn(self, spec: RunSpec, checkpoint: bytes | None, samples: list | None, run_id: str):
