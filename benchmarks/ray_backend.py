@@ -162,7 +162,7 @@ def measure(registry: RunRegistry, runs: int, seconds: float, text: str) -> dict
         first_step = [time.monotonic() - t0 for r in made if r.steps_done > 0]
         time.sleep(0.05)
     snapshot_s, set_lr_s, pause_s = [], [], []
-    pids = {os.getpid()} | {r._info["pid"] for r in made if hasattr(r, "_info")}   # trainers' processes
+    pids = {os.getpid()} | {r.pid for r in made if getattr(r, "pid", None)}   # trainers' processes (the pools)
     cpu0 = cpu_seconds(pids)
     start_steps = [r.steps_done for r in made]
     start = time.monotonic()

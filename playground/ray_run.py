@@ -131,6 +131,7 @@ class RayRun:
 
     # ---- reading state -------------------------------------------------------------------------
     node_id = property(lambda self: self._summary.extra.get("node_id", ""))
+    pid = property(lambda self: self._summary.extra.get("pid"))     # the pool process training it
     placement = property(lambda self: getattr(self._actor, "pool_name", ""), doc="The pool that holds the run.")
     needs_recovery = property(lambda self: self._lost and self._before_loss is not None)
     last_status = property(lambda self: self._state.status, doc="As last seen, without asking the actor.")

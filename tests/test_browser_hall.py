@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from conftest import step_count, wait_idle, wait_until
+from conftest import screenshot, step_count, wait_idle, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.ray]
 
@@ -76,7 +76,7 @@ def event_loop():
         thread.join(10)
 
 
-def test_a_killed_worker_node_s_runs_train_again_on_the_head_node(hall):
+def test_a_killed_worker_node_s_runs_train_again_on_the_head_node(hall, page):
     """Learners over Streamlit's websocket protocol (benchmarks/st_client.py) through the balancer,
     until one run is on each node's pool (least loaded first: two learners do it); then the worker
     node dies. Its run resumes on the head's pool from its last checkpoint, the page says so, and
@@ -121,6 +121,10 @@ def test_a_killed_worker_node_s_runs_train_again_on_the_head_node(hall):
             assert not placement(learner).startswith(f"trainer-{worker[:8]}-")
         print(f"\nworker node killed; {len(on_worker)} run(s) on it training again on the head node "
               f"{time.monotonic() - killed_at:.1f} s later")
+        page.goto(f"{hall.url}/Train?{on_worker[0].query_string}")    # the moved run's link, in Chromium
+        wait_idle(page)
+        page.get_by_text(moved).first.wait_for(timeout=60_000)
+        screenshot(page, "hall_run_moved_off_a_dead_node")
         for learner in elsewhere:                                     # the head's runs never stopped
             assert steps(learner) > before[id(learner)]
             assert not any(moved.search(t) for t in learner.page.texts())
