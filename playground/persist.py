@@ -259,14 +259,19 @@ class Persistence:
     def close(self, timeout: float = 10.0) -> bool:
         """At exit: checkpoint the runs in memory whose last checkpoint is older, and flush."""
         for run in list(self._runs.values()):
-            try:
-                due = self._saved_step.get(run.run_id) != run.steps_done
-            except Exception as e:  # noqa: BLE001 - e.g. Ray already shut down at exit: its pool keeps the run
-                log.warning("run store: run %s not checkpointed at exit (%s)", run.run_id[:6], type(e).__name__)
-                continue
-            if due:
+            if (steps := _steps_at_exit(run)) is not None and self._saved_step.get(run.run_id) != steps:
                 self._checkpoint_later(run)
         return self.writer.close(timeout)
+
+
+def _steps_at_exit(run: RunFront) -> int | None:
+    """run.steps_done, or None (one line logged) when it cannot be read: e.g. Ray already shut
+    down at exit (its pool keeps the run)."""
+    try:
+        return run.steps_done
+    except Exception as e:  # noqa: BLE001 - whatever the backend raises at exit
+        log.warning("run store: run %s not checkpointed at exit (%s)", run.run_id[:6], type(e).__name__)
+        return None
 
 
 def rebuild(persistence: Persistence, store: RunStore, registry: "RunRegistry", record: RunRecord,

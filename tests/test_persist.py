@@ -230,3 +230,27 @@ def test_a_runs_own_text_is_found_by_its_hash_from_another_registry_on_the_store
     other = stored(tmp_path)
     assert other.stored_text(text_hash(own)) == own
     assert other.stored_text(text_hash("never trained on")) is None
+
+
+def test_a_run_that_cannot_be_read_at_exit_is_logged_and_the_rest_still_flush(tmp_path, caplog):
+    """At exit a Ray front's runs may be unreadable (Ray shut down first): one line each, no
+    traceback, and close() still checkpoints the runs it can read and flushes."""
+    registry = stored(tmp_path)
+    good = registry.create(MODEL, TRAIN, corpora.load("brackets", 5_000), owner=TOKEN)
+    good.step(3)
+    assert good.join(60)
+
+    class Unreadable:
+        run_id = "gone-with-ray"
+
+        @property
+        def steps_done(self):
+            raise RuntimeError("Ray has shut down")
+
+    persistence = registry.persistence
+    persistence._runs[Unreadable.run_id] = Unreadable()     # noqa: SLF001 - a run of a backend gone at exit
+    assert persistence.close(30)
+    assert "run gone-w not checkpointed at exit (RuntimeError)" in caplog.text
+    store = RunStore.open(data_dir=tmp_path)
+    assert store.latest_checkpoint(good.run_id).step == 3
+    store.close()
