@@ -138,9 +138,9 @@ class RayBackend:
         import ray
         avoid: frozenset = frozenset()
         for _ in range(3):
-            name, pool = self.pools.pick(spec.train_config, avoid)
-            ref = pool.add_run.remote(run_id, spec.model_config, spec.train_config, spec.text, self.limits,
-                                      spec.label, spec.corpus_key, spec.trainer_kwargs, checkpoint, samples)
+            name, pool, ref = self.pools.place(spec.train_config, avoid, lambda pool: pool.add_run.remote(
+                run_id, spec.model_config, spec.train_config, spec.text, self.limits, spec.label, spec.corpus_key,
+                spec.trainer_kwargs, checkpoint, samples))
             try:
                 info = ray.get(ref, timeout=START_TIMEOUT)
             except ray.exceptions.RayActorError:

@@ -26,6 +26,7 @@ import os
 import sys
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, replace
 
 from .config import ModelConfig, TrainConfig
@@ -221,6 +222,7 @@ class Pools:
         self._lock = threading.RLock()
         self._actor_class = None
         self._warm = False              # every planned pool answered once
+        self._placed: Counter = Counter()   # runs placed on each pool by this front, ever
 
     def _class(self):
         if self._actor_class is None:
@@ -254,13 +256,17 @@ class Pools:
         from ray.exceptions import RayActorError
         with self._lock:
             refs = {name: handle.load.remote() for name, handle in self.handles.items()}
+            placed = dict(self._placed)        # their add_run calls went before these loads
         done, _ = ray.wait(list(refs.values()), num_returns=len(refs), timeout=timeout) if refs else ([], [])
         dead = set()
         for name, ref in refs.items():
             if ref not in done:
                 continue                       # slow to answer (busy): keep its last load
             try:
-                self.loads[name] = ray.get(ref)
+                load = ray.get(ref)
+                with self._lock:               # runs placed since the load was asked are not in it
+                    late = self._placed[name] - placed.get(name, 0)
+                    self.loads[name] = replace(load, runs=load.runs + late, active=load.active + late)
             except RayActorError:
                 dead.add(name)
             except ray.exceptions.RayError as e:
@@ -272,6 +278,14 @@ class Pools:
         if dead:
             log.error("Ray backend: trainer pool(s) %s died", ", ".join(sorted(dead)))
         return dead
+
+    def place(self, train_config: TrainConfig, avoid: frozenset, submit):
+        """pick() and `submit(handle)` (a pool's add_run.remote) under one lock, so a refresh
+        counts the run either in the pool's answer or as placed after it: (name, handle, what
+        submit returned)."""
+        with self._lock:
+            name, handle = self.pick(train_config, avoid)
+            return name, handle, submit(handle)
 
     def pick(self, train_config: TrainConfig, avoid: frozenset = frozenset()):
         """(name, handle) of the least-loaded warm pool that fits (a GPU pool for cuda)."""
@@ -286,6 +300,7 @@ class Pools:
             name = min(fits, key=lambda n: self.loads[n].pressure)
             load = self.loads[name]              # count this run until the next refresh
             self.loads[name] = replace(load, runs=load.runs + 1, active=load.active + 1)
+            self._placed[name] += 1
             return name, self.handles[name]
 
     def find(self, name: str):

@@ -5,6 +5,7 @@ both backends.)"""
 import socket
 import subprocess
 import sys
+import threading
 import time
 from functools import partial
 from dataclasses import replace
@@ -81,6 +82,33 @@ def test_placement_picks_the_least_loaded_pool_and_a_gpu_pool_for_cuda():
     del pools.loads["g0"]
     with pytest.raises(ValueError, match="no trainer pool with a GPU"):
         pools.pick(replace(TRAIN, device="cuda"))
+
+
+@pytest.mark.ray
+def test_a_run_placed_while_a_load_is_asked_is_still_counted(ray_cluster):
+    """The race behind a [2, 4] instead of [3, 3] spread in CI: the watcher asks a pool for its
+    load, a Start places a run there before the answer, and the answer (from before the run)
+    overwrote the count, so the next Start went to the same pool."""
+    @ray_cluster.remote
+    class SlowToAnswer:                       # a pool whose load answer was taken before the run came
+        def __init__(self, load):
+            self.answer = load
+
+        def load(self):
+            time.sleep(1.0)
+            return self.answer
+
+    pools = Pools()
+    empty = {n: PoolLoad(n, "n", 1, 1, 0.0, 0, 0, 0) for n in ("p0", "p1")}
+    pools.handles = {n: SlowToAnswer.remote(load) for n, load in empty.items()}
+    pools.loads = dict(empty)
+    asking = threading.Thread(target=pools.refresh, kwargs={"timeout": 30})
+    asking.start()
+    time.sleep(0.3)                                           # the loads are asked; answers not back yet
+    first, _, _ = pools.place(TRAIN, frozenset(), lambda handle: None)
+    asking.join(60)
+    assert pools.loads[first].runs == 1, pools.loads          # the answer did not erase the placement
+    assert pools.pick(TRAIN)[0] != first                      # so the next run goes to the other pool
 
 
 class FakeProxy:
