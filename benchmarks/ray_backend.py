@@ -60,17 +60,23 @@ def two_node_cluster(extra_env: dict | None = None):
     `ray start` commands only (this process's environment is left as it is)."""
     port = free_port()
     temp = tempfile.mkdtemp(prefix="rb", dir="/tmp")
-    common = ["--num-cpus", "1", "--node-ip-address", "127.0.0.1", "--temp-dir", temp, "--disable-usage-stats"]
-    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}   # RAY_AUTH_MODE=token: see main()
-    env.update(extra_env or {})
     try:
-        subprocess.run(["ray", "start", "--head", "--port", str(port), "--include-dashboard", "false", *common],
-                       check=True, env=env, capture_output=True)
-        subprocess.run(["ray", "start", "--address", f"127.0.0.1:{port}", *common], check=True, env=env,
-                       capture_output=True)
+        ray_start(port, temp, extra_env, head=True)
+        ray_start(port, temp, extra_env, head=False)
         yield f"127.0.0.1:{port}"
     finally:
         stop_by_temp_dir(temp)
+
+
+def ray_start(port: int, temp: str, extra_env: dict | None = None, head: bool = True) -> None:
+    """`ray start` of a head on 127.0.0.1:`port` (or of a node joining it), 1 CPU, its files in
+    `temp` (which names its processes for stop_by_temp_dir). `extra_env` goes to it only."""
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}   # RAY_AUTH_MODE=token: see main()
+    env.update(extra_env or {})
+    where = ["--head", "--port", str(port), "--include-dashboard", "false"] if head else \
+        ["--address", f"127.0.0.1:{port}"]
+    subprocess.run(["ray", "start", *where, "--num-cpus", "1", "--node-ip-address", "127.0.0.1", "--temp-dir", temp,
+                    "--disable-usage-stats"], check=True, env=env, capture_output=True)
 
 
 def stop_by_temp_dir(temp: str) -> None:

@@ -37,7 +37,8 @@ from .front import ACTIVE, RunObserver, default_label
 from .limits import Limits
 from .ray_actor import RunSpec
 from .ray_pool import NAMESPACE, PooledRun, Pools
-from .ray_run import LOST_MESSAGE, RECOVERED, RayRun, recover  # noqa: F401  (what a lost or recovered run says)
+from .ray_run import OUTAGE_HELD, RayRun, reattach, recover
+from .ray_run import LOST_MESSAGE, RECOVERED  # noqa: F401  (what a lost or recovered run says)
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,8 @@ class RayBackend:
         self._runs: dict[str, RayRun] = {}
         self._unsaved: set[str] = set()             # runs whose placement the store has not taken yet
         self._lock = threading.Lock()
+        self._watcher: threading.Thread | None = None
+        self.outage = Outage()                       # the cluster unreachable: since when
 
     # ---- the cluster --------------------------------------------------------------------------
     def connect(self) -> None:
@@ -76,13 +79,15 @@ class RayBackend:
                 raise ValueError("PLAYGROUND_BACKEND=ray needs the ray package: "
                                  "pip install -r requirements-ray.txt") from None
             if self.address and (why := unreachable(self.address)) is not None:
-                raise cannot_reach(self.address, why)
+                raise cannot_reach(self.address, why, self.outage.since)
             if not ray.is_initialized():
                 self._init(ray)
             self.store = self.store or open_store(self.database_url)
             self.pools = Pools(self.namespace, self.cpus_per_pool)
             self.pools.ensure()
-            threading.Thread(target=self._watch, name="ray-pool-watcher", daemon=True).start()
+            if self._watcher is None:
+                self._watcher = threading.Thread(target=self._watch, name="ray-pool-watcher", daemon=True)
+                self._watcher.start()
             log.info("Ray backend: %s, trainer pools in namespace %r (one per %g CPU)",
                      f"cluster at {self.address}" if self.address else "a local Ray", self.namespace,
                      self.cpus_per_pool)
@@ -99,10 +104,10 @@ class RayBackend:
     def sharing(self) -> tuple[int, int]:
         """(runs training on the pools now, worker threads of the pools): the pools' counts as
         last pinged (every front's runs), at least this front's runs as last seen."""
-        if self.pools is None:
+        if (pools := self.pools) is None:
             return 0, 1
         mine = sum(r.last_status in ACTIVE for r in list(self._runs.values()))
-        return max(mine, sum(load.active for load in list(self.pools.loads.values()))), self.pools.workers()
+        return max(mine, sum(load.active for load in list(pools.loads.values()))), pools.workers()
 
     # ---- runs ------------------------------------------------------------------------------------
     def make_run(self, model_config: ModelConfig, train_config: TrainConfig, text: str, owner: str,
@@ -135,6 +140,7 @@ class RayBackend:
     def spawn(self, spec: RunSpec, checkpoint: bytes | None, samples: list | None, run_id: str):
         """Build `spec` on a pool: (PooledRun, RunSummary); ValueError with the reason otherwise.
         A pool that died meanwhile is forgotten and another one tried."""
+        self.connect()                               # after an outage: joins again, or says why not
         import ray
         avoid: frozenset = frozenset()
         for _ in range(3):
@@ -219,37 +225,110 @@ class RayBackend:
 
     # ---- the watcher ------------------------------------------------------------------------------
     def _watch(self) -> None:
-        """Ping pools (a dead one's runs are recovered), follow the nodes, poll runs, save placements."""
+        watch(self)
+
+
+def watch(backend: RayBackend) -> None:
+    """The backend's watcher thread: ping pools (a dead one's runs are recovered), follow the
+    nodes, poll runs, save placements; leave Ray while the cluster cannot be reached (Outage) and
+    join again when it can."""
+    import ray
+    planned = polled = time.monotonic()
+    while True:
+        time.sleep(PING_SECONDS)
+        if backend.outage.since is None and not ray.is_initialized():   # this process left Ray: nothing to watch
+            return
+        try:
+            if backend.outage.since is not None:
+                backend.outage.try_end(backend)
+                continue
+            if backend.address and (why := unreachable(backend.address)) is not None:
+                backend.outage.begin(backend, why)
+                continue
+            now = time.monotonic()
+            dead = backend.pools.refresh()
+            if dead or now - planned > PLAN_SECONDS:
+                backend.pools.ensure()
+                planned = now
+            recover_lost(backend._runs, dead, backend._unsaved, backend.outage.last_seconds)
+            if now - polled > WATCH_SECONDS:          # runs nobody views: checkpoint due? lost?
+                for run in [r for r in list(backend._runs.values()) if r.last_status in ACTIVE]:
+                    run.poll()
+                polled = now
+            save_placements(backend.store, backend._runs, backend._unsaved)
+        except SystemExit:                        # Ray shut down under a call in flight (ray.wait)
+            return
+        except Exception:  # noqa: BLE001 - the watcher must survive anything
+            if backend.outage.since is None and not ray.is_initialized():   # Ray shut down under a call (exit)
+                return
+            log.exception("Ray backend: the watcher failed")
+
+
+class Outage:
+    """The cluster at RAY_ADDRESS cannot be reached. Ray's driver ends its process once the
+    cluster's control store (GCS) has not answered for 60 s, which would end this front and every
+    learner's page on it; so the front leaves Ray first: every run is marked lost with a message
+    (what it shows meanwhile), and the pools are forgotten. When the address answers again, the
+    front joins again (new pools), and the watcher recovers the runs that were training from
+    their newest checkpoint (the run store's, else the one the front kept)."""
+
+    def __init__(self):
+        self.since: float | None = None         # time.time() when it was noticed; None: reachable
+        self.last_seconds = 0.0                 # how long the last outage lasted (recovery notes)
+
+    def begin(self, backend: RayBackend, why: str) -> None:
         import ray
-        planned = polled = time.monotonic()
-        while True:
-            time.sleep(PING_SECONDS)
-            if not ray.is_initialized():              # this process left Ray (shutdown): nothing to watch
-                return
-            try:
-                now = time.monotonic()
-                dead = self.pools.refresh()
-                if dead or now - planned > PLAN_SECONDS:
-                    self.pools.ensure()
-                    planned = now
-                recover_lost(self._runs, dead, self._unsaved)
-                if now - polled > WATCH_SECONDS:          # runs nobody views: checkpoint due? lost?
-                    for run in [r for r in list(self._runs.values()) if r.last_status in ACTIVE]:
-                        run.poll()
-                    polled = now
-                save_placements(self.store, self._runs, self._unsaved)
-            except SystemExit:                        # Ray shut down under a call in flight (ray.wait)
-                return
-            except Exception:  # noqa: BLE001 - the watcher must survive anything
-                if not ray.is_initialized():          # Ray shut down under a call (at exit)
-                    return
-                log.exception("Ray backend: the watcher failed")
+        self.since = time.time()
+        log.error("Ray backend: the cluster at %s cannot be reached (%s): its runs are lost until it is back; "
+                  "this front leaves Ray and joins again when it answers", backend.address, why)
+        with backend._lock:
+            backend.pools = None                  # a Start now says the cluster cannot be reached
+            runs = list(backend._runs.values())
+        for run in runs:
+            run.mark_lost(outage_since=time.strftime("%H:%M:%S", time.gmtime(self.since)))
+        ray.shutdown()
+
+    def try_end(self, backend: RayBackend) -> None:
+        """Join again if the address answers and a pool is warm (else try at the next tick)."""
+        if unreachable(backend.address) is not None:
+            return
+        try:
+            backend.connect()
+        except ValueError:                        # logged by cannot_reach
+            return
+        if backend.pools is not None and backend.pools.wait_warm(START_TIMEOUT):
+            self.last_seconds, self.since = time.time() - self.since, None
+            held = reattach_held(backend.pools, list(backend._runs.values()), self.last_seconds)
+            log.info("Ray backend: the cluster at %s answers again after %.0f s; %d run(s) still held by their "
+                     "pools, the others are recovered from their checkpoints", backend.address, self.last_seconds, held)
 
 
-def cannot_reach(address: str, why: str) -> ValueError:
+def reattach_held(pools: Pools, runs: list, seconds: float) -> int:
+    """Lost runs whose pool (by name) still holds them, e.g. after a network outage the cluster
+    lived through, go on with it; how many. The others are recovered by the watcher."""
+    import ray
+    held = 0
+    for run in runs:
+        pool = pools.find(run.placement) if run.placement else None
+        try:
+            if pool is None or not ray.get(pool.has_run.remote(run.run_id), timeout=10):
+                continue
+        except ray.exceptions.RayError:
+            continue
+        reattach(run, PooledRun(pool, run.placement, run.run_id), OUTAGE_HELD.format(seconds=seconds))
+        held += 1
+    return held
+
+
+def cannot_reach(address: str, why: str, since: float | None = None) -> ValueError:
     """The one message for the page (ValueError) and the server log: no silent fallback."""
-    message = (f"the Ray cluster at RAY_ADDRESS={address} cannot be reached ({why}). "
-               "Start it (ray start --head) or fix RAY_ADDRESS, then press Start again.")
+    if since is not None:                      # it answered before: an outage
+        when = time.strftime("%H:%M:%S", time.gmtime(since))
+        message = (f"the Ray cluster at RAY_ADDRESS={address} cannot be reached since {when} UTC ({why}). "
+                   "Runs that were training resume by themselves when it is back; press Start again then.")
+    else:
+        message = (f"the Ray cluster at RAY_ADDRESS={address} cannot be reached ({why}). "
+                   "Start it (ray start --head) or fix RAY_ADDRESS, then press Start again.")
     log.error("Ray backend: %s", message)
     return ValueError(message)
 
@@ -280,15 +359,16 @@ def _positive(raw, default: float) -> float:
     return value if value > 0 else default
 
 
-def recover_lost(runs: dict, dead: set[str], unsaved: set) -> None:
+def recover_lost(runs: dict, dead: set[str], unsaved: set, outage_seconds: float = 0.0) -> None:
     """Runs on a dead pool (`dead`: pool names) are lost; those lost while training go to another
-    pool, and their new placement joins `unsaved`."""
+    pool, and their new placement joins `unsaved` (`outage_seconds`: for the note of runs lost
+    in the last outage)."""
     for run in list(runs.values()):
         if run.placement in dead:
             run.mark_lost()
         if run.needs_recovery:
             try:
-                recover(run)
+                recover(run, outage_seconds)
                 unsaved.add(run.run_id)
                 log.info("Ray backend: run %s recovered on %s", run.run_id[:6], run.placement)
             except ValueError as e:

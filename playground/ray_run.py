@@ -28,6 +28,15 @@ log = logging.getLogger(__name__)
 LOST_MESSAGE = "The worker running this run stopped: restart from the last checkpoint?"
 RECOVERED = ("The trainer running this run stopped at step {lost:,}; the run was moved to another trainer "
              "and resumed from its last checkpoint (step {step:,}).")
+# the whole cluster unreachable (ray_backend.Outage): every run is lost until it is back
+OUTAGE_TRAINING = ("The Ray cluster cannot be reached (since {since} UTC): this run stopped at step {step:,} "
+                   "and resumes by itself from its last checkpoint when the cluster is back.")
+OUTAGE_IDLE = ("The Ray cluster cannot be reached (since {since} UTC): once it is back, Restart continues "
+               "this run from its last checkpoint.")
+OUTAGE_HELD = ("The Ray cluster could not be reached for {seconds:,.0f} s; its trainer kept this run, "
+               "which trains on.")
+OUTAGE_RECOVERED = ("The Ray cluster could not be reached for {seconds:,.0f} s from step {lost:,}; the run "
+                    "resumed from its last checkpoint (step {step:,}) when the cluster was back.")
 READ_TIMEOUT = 2.0          # s: a read that takes longer returns what the proxy last saw
 WEIGHTS_TIMEOUT = 60.0      # s: a weight copy or checkpoint waits for at most one step
 STATE_TTL = 0.05            # s: run.status, run.steps_done, ... within one page rerun share a read
@@ -123,11 +132,11 @@ class RayRun:
         self._backend, self._spec, self._summary = backend, spec, summary
         self._actor, self._lost, self._freed = actor, False, False
         self._lock = threading.RLock()      # rows, samples and checkpoint bookkeeping
-        lr = self.train_config.lr
-        self._state = RunState(step=len(spec.trainer_kwargs.get("history") or []), lr=lr, base_lr=lr)
+        self._state = RunState(step=len(spec.trainer_kwargs.get("history") or []), lr=(lr := self.train_config.lr),
+                               base_lr=lr)
         self._state_at, self._seen, self._val_text = 0.0, Seen(self.run_id, observer), {}
         self._before_loss: RunState | None = None    # the state when the pool died while training
-        self._note = ""                              # what happened (a recovery), until the next action
+        self._note, self._recovered = "", RECOVERED  # what happened (until the next action); a recovery's note
 
     # ---- reading state -------------------------------------------------------------------------
     node_id = property(lambda self: self._summary.extra.get("node_id", ""))
@@ -165,16 +174,17 @@ class RayRun:
         got = ray_get(ref, timeout, self.run_id)
         return self.mark_lost() if got is ACTOR_DIED else got
 
-    def mark_lost(self) -> None:
-        """The run is LOST (returns None)."""
+    def mark_lost(self, outage_since: str = "") -> None:
+        """The run is LOST (returns None): its pool died, or (`outage_since`: a time of day) the
+        whole cluster cannot be reached."""
         with self._lock:
             if self._lost or self._freed:
                 return
             self._lost = True
             self._before_loss = self._state if self._state.status in ACTIVE else None
-            self._state = replace(self._state, status=Status.LOST, message=LOST_MESSAGE)
-        log.error("run %s: its Ray actor died at step %d; the last checkpoint is from step %d",
-                  self.run_id[:6], self._state.step, self.kept.step)
+            message, self._recovered = lost_message(self._before_loss is not None, outage_since, self._state.step)
+            self._state = replace(self._state, status=Status.LOST, message=message)
+        log.error("run %s lost at step %d (last checkpoint: %d)", self.run_id[:6], self._state.step, self.kept.step)
         if self.observer is not None:
             self.observer.on_status(self.run_id, Status.LOST, self._state.step)
 
@@ -182,7 +192,7 @@ class RayRun:
     def _send(self, name: str, *args, **kwargs) -> None:
         self._note = ""                          # the learner acted: a recovery note is old news
         self._before_loss = None
-        if not self._freed:
+        if not (self._freed or self._lost):      # a lost run's actor is gone (or Ray is, in an outage)
             self._actor.call.remote(name, args, kwargs)
             self._state_at = 0.0                 # the next read is taken after this call
 
@@ -303,9 +313,10 @@ class RayRun:
         self._backend.forget(self)
 
 
-def recover(run: RayRun) -> None:
+def recover(run: RayRun, seconds: float = 0.0) -> None:
     """Restart a run whose pool died while it trained on another pool, from its newest checkpoint,
-    and train on to the step it was asked for (paused if it was paused); its message says so."""
+    and train on to the step it was asked for (paused if it was paused); its message says so
+    (`seconds`: how long the cluster could not be reached, after an outage)."""
     before = run._before_loss
     if before is None:
         return
@@ -313,7 +324,25 @@ def recover(run: RayRun) -> None:
     run._send("start", max(1, before.target_step - run.steps_done))
     if before.status == Status.PAUSED:
         run._send("pause")
-    run._note = RECOVERED.format(lost=before.step, step=max(run.kept.step, 0))
+    run._note = run._recovered.format(lost=before.step, step=max(run.kept.step, 0), seconds=seconds)
+    run._recovered = RECOVERED
+
+
+def lost_message(training: bool, outage_since: str, step: int) -> tuple[str, str]:
+    """(what a lost run says, the note its recovery will leave): its pool died, or the cluster
+    cannot be reached since `outage_since` (a time of day)."""
+    if not outage_since:
+        return LOST_MESSAGE, RECOVERED
+    return (OUTAGE_TRAINING if training else OUTAGE_IDLE).format(since=outage_since, step=step), OUTAGE_RECOVERED
+
+
+def reattach(run: RayRun, actor, note: str) -> None:
+    """After an outage, the pool that held `run` still does (the cluster lived on, e.g. a network
+    outage): the proxy talks to it again through `actor` (a handle from the new Ray connection)."""
+    with run._lock:
+        run._actor, run._lost, run._before_loss, run._state_at = actor, False, None, 0.0
+        run._recovered, run._note = RECOVERED, note
+        run.kept.forget_fetch()
 
 
 def model_from(got: tuple | None, kept: bytes | None) -> tuple:

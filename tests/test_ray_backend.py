@@ -128,7 +128,7 @@ def test_runs_on_a_dead_pool_are_lost_and_the_training_ones_recovered(monkeypatc
                                                    ("c", "pool-2", True), ("d", "pool-3", True)]}
     recovered = []
 
-    def recover(run):
+    def recover(run, outage_seconds=0.0):
         if run.run_id == "d":
             raise ValueError("no pool can take it yet")
         run.placement, run.lost = "pool-2", False
