@@ -37,7 +37,7 @@ from .front import ACTIVE, RunObserver, default_label
 from .limits import Limits
 from .ray_actor import RunSpec
 from .ray_pool import NAMESPACE, PooledRun, Pools
-from .ray_run import OUTAGE_HELD, RayRun, reattach, recover
+from .ray_run import OUTAGE_HELD, READ_TIMEOUT, RayRun, reattach, recover
 from .ray_run import LOST_MESSAGE, RECOVERED  # noqa: F401  (what a lost or recovered run says)
 
 log = logging.getLogger(__name__)
@@ -73,6 +73,9 @@ class RayBackend:
         with self._lock:
             if self.pools is not None:
                 return
+            # no Ray call may start a Ray of its own in this process (Ray does so for a call made
+            # while it is not joined, e.g. in an outage): read by ray when it is first imported
+            os.environ.setdefault("RAY_ENABLE_AUTO_CONNECT", "0")
             try:
                 import ray
             except ImportError:
@@ -205,8 +208,9 @@ class RayBackend:
             self._unsaved.add(run.run_id)
 
     def release(self, handle) -> None:
-        """Drop a run from its pool (the pool lives on)."""
-        handle.remove()
+        """Drop a run from its pool (the pool lives on; in an outage there is nothing to reach)."""
+        if self.outage.since is None:
+            handle.remove()
 
     def forget(self, run: RayRun) -> None:
         with self._lock:
@@ -284,8 +288,9 @@ class Outage:
         with backend._lock:
             backend.pools = None                  # a Start now says the cluster cannot be reached
             runs = list(backend._runs.values())
-        for run in runs:
+        for run in runs:                          # no new reads; those in flight end within their timeout
             run.mark_lost(outage_since=time.strftime("%H:%M:%S", time.gmtime(self.since)))
+        time.sleep(READ_TIMEOUT + 0.5)            # (a call in flight at shutdown raises SystemExit in its thread)
         ray.shutdown()
 
     def try_end(self, backend: RayBackend) -> None:

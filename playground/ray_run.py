@@ -56,6 +56,8 @@ def ray_get(ref, timeout: float, run_id: str):
         return ACTOR_DIED
     except ray.exceptions.RayError:       # e.g. an answer this process cannot unpickle
         log.exception("run %s: reading from its actor failed", run_id[:6])
+    except SystemExit:                    # this process left Ray under the call (an outage: ray_backend.Outage)
+        log.warning("run %s: Ray was shut down under a read", run_id[:6])
     return None
 
 
@@ -98,13 +100,13 @@ class KeptCheckpoint:
         the run stopped training with newer steps). Never waits."""
         import ray
         if self._ref is not None:
-            done, _ = ray.wait([self._ref], timeout=0)
-            if not done:
-                return
-            ref, self._ref = self._ref, None
             try:
+                if not ray.wait([self._ref], timeout=0)[0]:
+                    return
+                ref, self._ref = self._ref, None
                 self.offer(*ray.get(ref))
-            except ray.exceptions.RayError:
+            except (ray.exceptions.RayError, SystemExit):   # SystemExit: Ray shut down under it (an outage)
+                self._ref = None
                 return
         idle = state.status not in ACTIVE
         if state.step - self.step >= CHECKPOINT_EVERY or (idle and state.step != self.step):
