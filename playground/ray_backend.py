@@ -325,6 +325,26 @@ def reattach_held(pools: Pools, runs: list, seconds: float) -> int:
     return held
 
 
+def join_soon(backend: RayBackend) -> threading.Thread:
+    """Join the cluster and warm the pools in a background thread, so that a front started before
+    its learners arrive (a hall) has joined when the first Start comes, not during it (every
+    Start waited for the front's Ray connection, then for the pools' first answers). A failure
+    is logged; the first Start tries again and says why. Only for a cluster at RAY_ADDRESS: a
+    local Ray's processes die with the thread that started them (Ray sets PR_SET_PDEATHSIG, which
+    follows the starting thread), so a local Ray starts in the first Start's page, as before."""
+    def join() -> None:
+        try:
+            backend.connect()
+            if backend.pools is not None:
+                backend.pools.wait_warm(START_TIMEOUT)
+        except Exception as e:  # noqa: BLE001 - ValueError (unreachable), Ray's errors: Start tries again
+            log.warning("Ray backend: joining the cluster early failed (%s); the first Start tries again", e)
+
+    thread = threading.Thread(target=join, name="ray-join", daemon=True)
+    thread.start()
+    return thread
+
+
 def cannot_reach(address: str, why: str, since: float | None = None) -> ValueError:
     """The one message for the page (ValueError) and the server log: no silent fallback."""
     if since is not None:                      # it answered before: an outage

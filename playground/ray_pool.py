@@ -318,6 +318,8 @@ class Pools:
         """Wait until the pools answer: the first time, every planned pool (so that the first runs
         spread over them), at most `timeout` s; afterwards one is enough (a pool that cannot be
         scheduled must not hold up every Start)."""
+        if self._warm and self.loads:
+            return True      # the backend's watcher follows the nodes (ensure) and the loads (refresh)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             self.ensure()

@@ -62,6 +62,9 @@ def registry_from_env(scheduler: Scheduler, limits: Limits, env: dict | None = N
     registry = StoredRegistry(scheduler=scheduler, backend=backend_from_env(scheduler, limits, env),
                               persistence=persistence)
     persistence.resume_saved(registry)
+    if registry.backend.name == "ray" and registry.backend.address:
+        from .ray_backend import join_soon
+        join_soon(registry.backend)     # joined before the first Start (the first page view imports this)
     return registry
 
 
