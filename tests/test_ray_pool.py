@@ -12,7 +12,7 @@ from conftest import wait_until
 from playground import corpora
 from playground.config import ModelConfig, TrainConfig
 from playground.limits import LIMITS
-from playground.ray_backend import RECOVERED, RayBackend
+from playground.ray_backend import OUTAGE_HELD, RECOVERED, RayBackend, reattach_held
 from playground.registry import RunRegistry
 from playground.store import RunStore
 from playground.store_records import RunRecord
@@ -117,3 +117,18 @@ def _step_of(checkpoint: bytes) -> int:
     from playground.checkpoint import read_checkpoint
     return len(read_checkpoint(checkpoint)["history"])
 
+
+
+def test_after_an_outage_a_run_its_pool_still_holds_goes_on_where_it_is(reg):
+    """A network outage the cluster lived through: the pool trained on meanwhile, so the run is
+    re-attached (steps beyond where the front lost it), not restarted from a checkpoint."""
+    run = reg.create(MODEL, TRAIN, TEXT, owner="a")
+    run.start(100_000)
+    assert wait_for(lambda: run.steps_done >= 5)
+    run.mark_lost(outage_since="12:00:00")                       # what Outage.begin does to every run
+    lost_at = run.steps_done
+    assert run.status == "lost" and "cannot be reached (since 12:00:00 UTC)" in run.message and run.needs_recovery
+    assert reattach_held(reg.backend.pools, [run], 42.0) == 1
+    assert wait_for(lambda: run.steps_done > lost_at + 5)        # it never stopped on its pool
+    assert run.status == "running" and run.message == OUTAGE_HELD.format(seconds=42.0) and not run.needs_recovery
+    run.stop()
