@@ -89,31 +89,31 @@ def stop_by_temp_dir(temp: str) -> None:
         time.sleep(2)
 
 
-def ray_pids(temp: str) -> list[int]:
-    """Processes whose flags put them in `temp` (--temp-dir=TEMP, --session-dir=TEMP/session_...)."""
-    marks = (f"={temp}/session_", f"={temp}\0")       # \0 ends an argument in /proc/PID/cmdline
-    pids = []
+def processes() -> dict[int, list[str]]:
+    """Every process this machine shows in /proc: PID -> its argv (those that vanish meanwhile
+    are left out)."""
+    found = {}
     for proc in Path("/proc").iterdir():
         with contextlib.suppress(OSError):
-            if proc.name.isdigit() and any(m in (proc / "cmdline").read_bytes().decode(errors="replace")
-                                           for m in marks):
-                pids.append(int(proc.name))
-    return pids
+            if proc.name.isdigit():
+                found[int(proc.name)] = (proc / "cmdline").read_bytes().decode(errors="replace").split("\0")
+    return found
+
+
+def ray_pids(temp: str) -> list[int]:
+    """Processes whose flags put them in `temp` (--temp-dir=TEMP, --session-dir=TEMP/session_...)."""
+    return [pid for pid, argv in processes().items()
+            if any(a.endswith(f"={temp}") or f"={temp}/session_" in a for a in argv)]
 
 
 def worker_raylets(address: str) -> dict[str, int]:
     """The worker (not head) nodes of the local cluster at `address` ("host:port"): node id ->
     the PID of its raylet (`ray start` gives the head's raylet `--head`)."""
     port = address.rsplit(":", 1)[1]
-    nodes = {}
-    for proc in Path("/proc").iterdir():
-        with contextlib.suppress(OSError):
-            argv = (proc / "cmdline").read_bytes().decode(errors="replace").split("\0")
-            if (proc.name.isdigit() and argv[0].endswith("raylet") and "--head" not in argv
-                    and any(a.startswith("--gcs-address=") and a.endswith(f":{port}") for a in argv)):
-                node_id = next(a.split("=", 1)[1] for a in argv if a.startswith("--node_id="))
-                nodes[node_id] = int(proc.name)
-    return nodes
+    return {next(a.split("=", 1)[1] for a in argv if a.startswith("--node_id=")): pid
+            for pid, argv in processes().items()
+            if argv[0].endswith("raylet") and "--head" not in argv
+            and any(a.startswith("--gcs-address=") and a.endswith(f":{port}") for a in argv)}
 
 
 def kill_tree(pid: int) -> list[int]:
