@@ -23,6 +23,9 @@ import pytest
 # registry playground.runner makes on import) lives in a throwaway folder for this session.
 os.environ["PLAYGROUND_DATA_DIR"] = tempfile.mkdtemp(prefix="playground-test-data-")
 os.environ.pop("PLAYGROUND_DATABASE_URL", None)
+# No Ray call starts a Ray of its own here, as in a front (playground/ray_backend.py): a backend's
+# watcher thread asking its pools after the session's Ray shut down gets an error, not a new Ray.
+os.environ["RAY_ENABLE_AUTO_CONNECT"] = "0"
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "tests" / "artifacts"
