@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -218,6 +219,9 @@ def test_the_sharing_caption_counts_people_and_your_part():
     assert sharing(snap) == ("2 people are training, and the trainer threads are shared between people first: "
                              "your 10 runs share your part (~1.0 core); this run gets ~1/10 of a core, "
                              "~120 steps/min.")
+    on_ray = replace(snap, backend="ray", active_runs=60, workers=2, share=1 / 30, active_clients=1)
+    assert sharing(on_ray) == ("60 runs train on the Ray cluster's 2 cores, taking turns on its trainer pools: "
+                               "this run gets ~1/30 of a core, ~120 steps/min.")   # not "each in its own worker"
 
 
 def test_a_process_that_exits_while_a_run_trains_exits_cleanly(tmp_path):

@@ -148,7 +148,7 @@ def sharing(snap: Snapshot) -> str:
     rate = f", ~{snap.steps_per_minute:,.0f} steps/min" if snap.steps_per_minute else ""
     if snap.backend == "ray":
         return (f"{runs} train{'s' if n == 1 else ''} on the Ray cluster's {w} core{'s' if w != 1 else ''}, "
-                f"each in its own worker: this run gets {share}{rate}.")
+                f"taking turns on its trainer pools: this run gets {share}{rate}.")
     if snap.active_clients > 1:
         return people_sharing(snap, share + rate)
     if n == 1:
