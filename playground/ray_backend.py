@@ -174,10 +174,9 @@ class RayBackend:
         what a restart would train on."""
         self.connect()
         import ray
-        pool = self.pools.find(placement)
+        if (pool := self.pools.holding(placement, run_id)) is None:
+            return None
         try:
-            if pool is None or not ray.get(pool.has_run.remote(run_id), timeout=10):
-                return None
             summary = ray.get(pool.ready.remote(run_id), timeout=10)
         except ray.exceptions.RayError:
             return None
@@ -190,16 +189,11 @@ class RayBackend:
 
     def _live(self, run_id: str, owner: str, text: str, observer) -> RayRun | None:
         """The run `run_id` if a pool holds it: where the store says, else asking every pool."""
-        import ray
         record = self.store.get_run(run_id) if self.store is not None else None
         names = [record.placement] if record is not None and record.placement else list(self.pools.handles)
         for name in names:
-            pool = self.pools.find(name)
-            try:
-                if pool is not None and ray.get(pool.has_run.remote(run_id), timeout=10):
-                    return self.find(run_id, owner, name, text, observer)
-            except ray.exceptions.RayError:
-                continue
+            if (run := self.find(run_id, owner, name, text, observer)) is not None:
+                return run
         return None
 
     def _keep(self, run: RayRun) -> None:
@@ -311,14 +305,9 @@ class Outage:
 def reattach_held(pools: Pools, runs: list, seconds: float) -> int:
     """Lost runs whose pool (by name) still holds them, e.g. after a network outage the cluster
     lived through, go on with it; how many. The others are recovered by the watcher."""
-    import ray
     held = 0
     for run in runs:
-        pool = pools.find(run.placement) if run.placement else None
-        try:
-            if pool is None or not ray.get(pool.has_run.remote(run.run_id), timeout=10):
-                continue
-        except ray.exceptions.RayError:
+        if (pool := pools.holding(run.placement, run.run_id)) is None:
             continue
         reattach(run, PooledRun(pool, run.placement, run.run_id), OUTAGE_HELD.format(seconds=seconds))
         held += 1

@@ -314,6 +314,16 @@ class Pools:
         except ValueError:
             return None
 
+    def holding(self, name: str, run_id: str):
+        """The pool named `name` if it holds run `run_id` (None: no such pool, it does not, or it
+        did not answer within 10 s)."""
+        import ray
+        pool = self.find(name) if name else None
+        try:
+            return pool if pool is not None and ray.get(pool.has_run.remote(run_id), timeout=10) else None
+        except ray.exceptions.RayError:
+            return None
+
     def wait_warm(self, timeout: float) -> bool:
         """Wait until the pools answer: the first time, every planned pool (so that the first runs
         spread over them), at most `timeout` s; afterwards one is enough (a pool that cannot be
