@@ -196,6 +196,7 @@ class Snapshot:
     client_runs: int = 0            # of those runs, the ones of this run's client
     client_cores: float = 0.0       # cores this run's client's runs share now
     backend: str = "local"          # where the run trains: "local" | "ray"
+    outage: bool = False            # Ray: the cluster cannot be reached now (a LOST run waits for it)
 
     @property
     def tokens_per_s(self) -> float:

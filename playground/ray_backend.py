@@ -82,7 +82,7 @@ class RayBackend:
                 raise ValueError("PLAYGROUND_BACKEND=ray needs the ray package: "
                                  "pip install -r requirements-ray.txt") from None
             if self.address and (why := unreachable(self.address)) is not None:
-                raise cannot_reach(self.address, why, self.outage.since)
+                raise cannot_reach(self.address, why, self.outage.since_text)
             if not ray.is_initialized():
                 self._init(ray)
             self.store = self.store or open_store(self.database_url)
@@ -274,6 +274,9 @@ class Outage:
         self.since: float | None = None         # time.time() when it was noticed; None: reachable
         self.last_seconds = 0.0                 # how long the last outage lasted (recovery notes)
 
+    since_text = property(lambda self: None if self.since is None else time.strftime("%H:%M:%S", time.gmtime(self.since)),
+                          doc="When it was noticed, as a UTC time of day (None: reachable).")
+
     def begin(self, backend: RayBackend, why: str) -> None:
         import ray
         self.since = time.time()
@@ -283,7 +286,7 @@ class Outage:
             backend.pools = None                  # a Start now says the cluster cannot be reached
             runs = list(backend._runs.values())
         for run in runs:                          # no new reads; those in flight end within their timeout
-            run.mark_lost(outage_since=time.strftime("%H:%M:%S", time.gmtime(self.since)))
+            run.mark_lost(outage_since=self.since_text)
         time.sleep(READ_TIMEOUT + 0.5)            # (a call in flight at shutdown raises SystemExit in its thread)
         ray.shutdown()
 
@@ -334,11 +337,11 @@ def join_soon(backend: RayBackend) -> threading.Thread:
     return thread
 
 
-def cannot_reach(address: str, why: str, since: float | None = None) -> ValueError:
-    """The one message for the page (ValueError) and the server log: no silent fallback."""
+def cannot_reach(address: str, why: str, since: str | None = None) -> ValueError:
+    """The one message for the page (ValueError) and the server log: no silent fallback.
+    `since`: the outage's Outage.since_text, if it answered before."""
     if since is not None:                      # it answered before: an outage
-        when = time.strftime("%H:%M:%S", time.gmtime(since))
-        message = (f"the Ray cluster at RAY_ADDRESS={address} cannot be reached since {when} UTC ({why}). "
+        message = (f"the Ray cluster at RAY_ADDRESS={address} cannot be reached since {since} UTC ({why}). "
                    "Runs that were training resume by themselves when it is back; press Start again then.")
     else:
         message = (f"the Ray cluster at RAY_ADDRESS={address} cannot be reached ({why}). "

@@ -133,7 +133,8 @@ class RayRun:
         self.kept = KeptCheckpoint()
         self._backend, self._spec, self._summary = backend, spec, summary
         self._actor, self._lost, self._freed = actor, False, False
-        self._lock = threading.RLock()      # rows, samples and checkpoint bookkeeping
+        self._lock = threading.RLock()      # rows, samples and checkpoint bookkeeping (held across reads)
+        self._losing = threading.Lock()     # the lost flag and state: never held across a Ray call
         self._state = RunState(step=len(spec.trainer_kwargs.get("history") or []), lr=(lr := self.train_config.lr),
                                base_lr=lr)
         self._state_at, self._seen, self._val_text = 0.0, Seen(self.run_id, observer), {}
@@ -166,6 +167,8 @@ class RayRun:
 
     def _observe(self, state: RunState) -> None:
         with self._lock:
+            if self._lost:           # a read that ended after the run was lost: LOST stands
+                return
             old, self._state, self._state_at = self._state.status, state, time.monotonic()
             self.kept.keep_fresh(self._actor, state)
         if state.status != old and self.observer is not None:
@@ -177,23 +180,20 @@ class RayRun:
         return self.mark_lost() if got is ACTOR_DIED else got
 
     def mark_lost(self, outage_since: str = "") -> None:
-        """The run is LOST (returns None): its pool died, or (`outage_since`: a time of day) the
-        whole cluster cannot be reached."""
-        with self._lock:
+        """The run is LOST (returns None): its pool died, or (`outage_since`: a time of day) the cluster
+        cannot be reached. Not waiting for a read in flight: an outage marks all runs at once."""
+        with self._losing:
             if self._lost or self._freed:
                 return
             self._lost = True
-            self._before_loss = self._state if self._state.status in ACTIVE else None
-            message, self._recovered = lost_message(self._before_loss is not None, outage_since, self._state.step)
-            self._state = replace(self._state, status=Status.LOST, message=message)
+            self._before_loss, self._recovered, self._state = lose(self._state, outage_since)
         log.error("run %s lost at step %d (last checkpoint: %d)", self.run_id[:6], self._state.step, self.kept.step)
         if self.observer is not None:
             self.observer.on_status(self.run_id, Status.LOST, self._state.step)
 
     # ---- control (sent in order, not waited for) ------------------------------------------------
     def _send(self, name: str, *args, **kwargs) -> None:
-        self._note = ""                          # the learner acted: a recovery note is old news
-        self._before_loss = None
+        self._note, self._before_loss = "", None  # the learner acted: a recovery note is old news
         if not (self._freed or self._lost):      # a lost run's actor is gone (or Ray is, in an outage)
             self._actor.call.remote(name, args, kwargs)
             self._state_at = 0.0                 # the next read is taken after this call
@@ -215,10 +215,9 @@ class RayRun:
 
     def _restarted_if_lost(self) -> bool:
         """False if the run is lost and a restart failed (the message then says why)."""
-        if not self._lost:
-            return True
         try:
-            self.restart()
+            if self._lost:
+                self.restart()
             return True
         except ValueError as e:
             self._state = replace(self._state, message=f"{LOST_MESSAGE} (A restart failed: {e})")
@@ -265,7 +264,8 @@ class RayRun:
                             running_seconds=s.running_seconds, model_config=self.model_config,
                             train_config=self.train_config, corpus_key=self.corpus_key,
                             steps_per_minute=self._seen.steps_per_minute, share=min(1.0, cpus / max(active, 1)),
-                            active_runs=active, workers=cpus, backend="ray")
+                            active_runs=active, workers=cpus, backend="ray",
+                            outage=self._backend.outage.since is not None)
 
     def poll(self) -> None:
         """Fetch the state and the rows and samples after those the proxy has (a page's snapshot;
@@ -330,12 +330,17 @@ def recover(run: RayRun, seconds: float = 0.0) -> None:
     run._recovered = RECOVERED
 
 
-def lost_message(training: bool, outage_since: str, step: int) -> tuple[str, str]:
-    """(what a lost run says, the note its recovery will leave): its pool died, or the cluster
-    cannot be reached since `outage_since` (a time of day)."""
+def lose(state: RunState, outage_since: str) -> tuple[RunState | None, str, RunState]:
+    """A run in `state` is lost: (the state a recovery trains on to, None if it was not training;
+    the note its recovery will leave; its LOST state, whose message says its pool died, or that the
+    cluster cannot be reached since `outage_since`, a time of day)."""
+    before = state if state.status in ACTIVE else None
     if not outage_since:
-        return LOST_MESSAGE, RECOVERED
-    return (OUTAGE_TRAINING if training else OUTAGE_IDLE).format(since=outage_since, step=step), OUTAGE_RECOVERED
+        message, recovered = LOST_MESSAGE, RECOVERED
+    else:
+        message = (OUTAGE_TRAINING if before else OUTAGE_IDLE).format(since=outage_since, step=state.step)
+        recovered = OUTAGE_RECOVERED
+    return before, recovered, replace(state, status=Status.LOST, message=message)
 
 
 def reattach(run: RayRun, actor, note: str) -> None:

@@ -1,6 +1,6 @@
 """A front's Ray backend in a process of its own, for tests/test_ray_outage.py: it joins the
 cluster at RAY_ADDRESS, starts one run, and prints the run as a page sees it (one JSON line every
-0.3 s: status, step, message, this process's Ray connection) until it is ended. It reads snapshots
+0.3 s: status, step, message, the status label its page shows, this process's Ray connection) until it is ended. It reads snapshots
 from a second thread too, as pages do while the watcher handles an outage."""
 import json
 import sys
@@ -12,6 +12,7 @@ import ray
 from playground.config import ModelConfig, TrainConfig
 from playground.limits import Limits
 from playground.ray_backend import RayBackend
+from playground.ui.live import status_label
 
 
 def main() -> None:
@@ -30,7 +31,8 @@ def main() -> None:
     while True:
         snap = run.snapshot()
         print(json.dumps({"t": round(time.monotonic() - t0, 2), "status": str(snap.status), "step": snap.step,
-                          "message": snap.message, "connected": ray.is_initialized()}), flush=True)
+                          "message": snap.message, "label": status_label(snap),
+                          "connected": ray.is_initialized()}), flush=True)
         time.sleep(0.3)
 
 

@@ -13,11 +13,15 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import replace
 
+import pandas as pd
 import pytest
 
 from benchmarks.ray_backend import free_port, ray_start, stop_by_temp_dir
 from conftest import ARTIFACTS, ROOT, wait_until
+from playground.front import Snapshot, Status
+from playground.ui.live import status_label
 
 pytestmark = pytest.mark.ray
 # s: Ray's driver ends a process whose cluster has not answered this long (60 by default). The front
@@ -70,6 +74,7 @@ def test_runs_say_the_cluster_is_unreachable_and_train_again_when_it_is_back():
         noticed = time.monotonic() - killed
         assert "The Ray cluster cannot be reached (since" in lost["message"], lost
         assert "resumes by itself" in lost["message"]
+        assert lost["label"] == "Cluster unreachable", lost          # not "Worker lost": no worker died
         front.sees(lambda s: not s["connected"], timeout=15)         # it left Ray (its reads ended first)
 
         # past the time Ray would have ended a process still joined to the dead cluster
@@ -84,7 +89,7 @@ def test_runs_say_the_cluster_is_unreachable_and_train_again_when_it_is_back():
         print(f"cluster killed: the run said so after {noticed:.1f} s; back: training again past step "
               f"{lost['step']} after {time.monotonic() - back:.1f} s")
         assert again["connected"] and "could not be reached for" in again["message"], again
-        assert "resumed from its last checkpoint" in again["message"]
+        assert "resumed from its last checkpoint" in again["message"] and again["label"] == "Training"
     finally:
         if front is not None:
             front.proc.terminate()
@@ -92,3 +97,12 @@ def test_runs_say_the_cluster_is_unreachable_and_train_again_when_it_is_back():
         for temp in temps:
             stop_by_temp_dir(temp)
         log.close()
+
+
+def test_a_lost_run_is_labelled_by_what_happened():
+    lost = Snapshot(run_id="r", label="l", status=Status.LOST, message="", step=1, target_step=9, lr=1e-3,
+                    history=pd.DataFrame(), samples=[], parameters=1, vocab_size=2, uniform_perplexity=2.0,
+                    unigram_perplexity=2.0, running_seconds=1.0, backend="ray")
+    assert status_label(lost) == "Worker lost"                            # its pool died; the others live
+    assert status_label(replace(lost, outage=True)) == "Cluster unreachable"
+    assert status_label(replace(lost, status=Status.RUNNING, outage=True)) == "Training"

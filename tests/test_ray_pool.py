@@ -119,6 +119,35 @@ def _step_of(checkpoint: bytes) -> int:
 
 
 
+def test_marking_a_run_lost_does_not_wait_for_a_read_in_flight(reg):
+    """A page's read holds the run's lock until its timeout (2 s): an outage marks every run of a
+    front, and waiting on each would add up past Ray's 60 s (which ends the front's process)."""
+    import threading
+    run = reg.create(MODEL, TRAIN, TEXT, owner="a")
+    run.start(100_000)
+    assert wait_for(lambda: run.steps_done >= 2)
+    reading, done = threading.Event(), threading.Event()
+
+    def read_in_flight():
+        with run._lock:                 # what poll() holds while it waits for the pool's answer
+            reading.set()
+            done.wait(30)
+
+    threading.Thread(target=read_in_flight, daemon=True).start()
+    assert reading.wait(10)
+    marking = threading.Thread(target=run.mark_lost, kwargs={"outage_since": "12:00:00"}, daemon=True)
+    marking.start()
+    marking.join(10)
+    try:
+        assert not marking.is_alive(), "mark_lost waited for the read in flight"
+        assert run.status == "lost" and "cannot be reached (since 12:00:00 UTC)" in run.message
+    finally:
+        done.set()
+    run._observe(replace(run._state, status="running"))     # the read ends after: LOST stands
+    assert run.status == "lost"
+    run.free()
+
+
 def test_after_an_outage_a_run_its_pool_still_holds_goes_on_where_it_is(reg):
     """A network outage the cluster lived through: the pool trained on meanwhile, so the run is
     re-attached (steps beyond where the front lost it), not restarted from a checkpoint."""

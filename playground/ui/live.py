@@ -21,6 +21,7 @@ from playground.ui.share import plain
 STATUS_LABELS = {Status.READY: "Ready", Status.QUEUED: "Waiting for its first turn", Status.RUNNING: "Training",
                  Status.PAUSED: "Paused", Status.FINISHED: "Finished", Status.STOPPED: "Stopped",
                  Status.DIVERGED: "Diverged", Status.ERROR: "Error", Status.LOST: "Worker lost"}
+OUTAGE_LABEL = "Cluster unreachable"   # a LOST run while the whole Ray cluster cannot be reached
 POLL_SECONDS = 1.0
 IDLE_POLL_SECONDS = 5.0
 FIRST_STEP_WAIT = 2.0   # s the page of a Start click waits (asleep) for the run's first step
@@ -116,7 +117,7 @@ def coaching(snap: Snapshot) -> None:
 
 def status(snap: Snapshot, run: Run | None = None) -> None:
     done, target = snap.step, max(snap.target_step, 1)
-    label = STATUS_LABELS[snap.status]
+    label = status_label(snap)
     if snap.status == Status.READY:
         st.markdown(f"**Ready** · {done:,} steps trained so far: **Continue** trains it on.")
     else:
@@ -138,6 +139,11 @@ def status(snap: Snapshot, run: Run | None = None) -> None:
                 st.error(f"Could not restart: {e}")
             else:
                 st.rerun()
+
+
+def status_label(snap: Snapshot) -> str:
+    """"Training", "Paused", …; a lost run says whether its worker died or the cluster is out of reach."""
+    return OUTAGE_LABEL if snap.status == Status.LOST and snap.outage else STATUS_LABELS[snap.status]
 
 
 def sharing(snap: Snapshot) -> str:
