@@ -53,6 +53,13 @@ def test_train_page_live(app_server, page):
     expect(page.get_by_role("button", name="Continue (+50,000 steps)")).to_be_enabled(timeout=15_000)
     expect(page.get_by_role("button", name="New run")).to_be_enabled()
     screenshot(page, "train_stopped")
+    # each drawn line's label sits on it, on the log-scale gradient norm chart too (the clip label
+    # was drawn at 10**clip): label bottoms (yanchor bottom) against dotted/dashed line heights
+    for chart in page.locator(".js-plotly-plot").all():
+        lines = sorted(b["y"] for b in (p.bounding_box() for p in chart.locator(".shapelayer path").all()) if b)
+        labels = sorted(b["y"] + b["height"] for b in (a.bounding_box() for a in chart.locator(".annotation").all()) if b)
+        assert lines and len(lines) == len(labels), (lines, labels)
+        assert all(abs(line - label) < 12 for line, label in zip(lines, labels)), (lines, labels)
 
 
 def test_divergence_is_explained_in_the_page(app_server, page):

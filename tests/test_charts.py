@@ -51,6 +51,17 @@ def test_grad_norm_figure_marks_clipped_steps_and_threshold():
     assert len(charts.grad_norm_figure(h, clip=0).layout.shapes) == 0
 
 
+@pytest.mark.parametrize("log_y", [False, True])
+def test_each_lines_label_is_placed_at_its_line(log_y):
+    """Plotly places an annotation on a log axis at 10**y, a shape at y: the labels of the
+    baselines and of the clip threshold were drawn far from their lines (at 10**4 for |V| = 4)."""
+    figs = [charts.curve_figure(history(), "perplexity", 4, 2.3, log_y=log_y), charts.grad_norm_figure(history(), 0.5)]
+    for fig in figs:
+        on_log = fig.layout.yaxis.type == "log"
+        for shape, note in zip(fig.layout.shapes, fig.layout.annotations, strict=True):
+            assert note.y == pytest.approx(math.log10(shape.y0) if on_log else shape.y0), note.text
+
+
 def test_long_histories_are_thinned_but_keep_the_last_step():
     h = history(n=10_000)
     fig = charts.curve_figure(h, "loss", 30, 12)

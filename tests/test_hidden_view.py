@@ -93,6 +93,8 @@ def test_saturation_and_parity_figures():
     pf = hv.parity_figure(np.array([[0.0, 1e-7], [2e-6, 3e-6]], dtype=np.float32))
     assert len(pf.data) == 2 and pf.layout.yaxis.type == "log"
     assert min(pf.data[0].y) > 0  # zeros lifted so they show on a log axis
+    (line,), (label,) = pf.layout.shapes, pf.layout.annotations   # the tolerance and its label, at it
+    assert line.y0 == 1e-5 and label.text == "tolerance 1e-05" and label.y == pytest.approx(-5)   # 10**y on a log axis
 
 
 def test_show_token():

@@ -44,15 +44,26 @@ def _hline(y: float, text: str, color: str, dash: str) -> tuple[dict, dict]:
     return shape, note
 
 
+def _on_axis(note: dict, log_y: bool) -> dict:
+    """A line's label at its line: on a log axis Plotly places an annotation at 10**y (a shape, at y)."""
+    return {**note, "y": math.log10(note["y"])} if log_y and note["y"] > 0 else note
+
+
+# Fixed margins, room for the axis titles, ticks (".2~g": at most ~6 characters) and the legend
+# below: Plotly's automatic margins measure the text and draw a live chart twice at each redraw.
+MARGIN = dict(l=64, r=12, t=40, b=96, autoexpand=False)
+
+
 def _figure(traces: list[dict], lines: list[tuple[dict, dict]], title: str, y_title: str,
             log_y: bool, revision: str) -> go.Figure:
     """Build the figure in one constructor call: plotly validates once (about 20x faster than
     add_trace/add_hline/update_layout one by one, which matters at one refresh a second)."""
-    layout = dict(title=title, height=360, margin=dict(l=10, r=10, t=40, b=10), uirevision=revision,
-                  xaxis=dict(title="step"),
-                  yaxis=dict(title=y_title, type="log" if log_y else "linear", tickformat=".2~g", nticks=6),
-                  legend=dict(orientation="h", yanchor="top", y=-0.2, xanchor="left", x=0),
-                  shapes=[shape for shape, _ in lines], annotations=[note for _, note in lines])
+    layout = dict(title=title, height=360, margin=MARGIN, uirevision=revision,
+                  xaxis=dict(title="step", automargin=False),
+                  yaxis=dict(title=y_title, type="log" if log_y else "linear", tickformat=".2~g", nticks=6,
+                             automargin=False),
+                  legend=dict(orientation="h", yanchor="top", y=-0.22, xanchor="left", x=0),
+                  shapes=[shape for shape, _ in lines], annotations=[_on_axis(note, log_y) for _, note in lines])
     return go.Figure(data=traces, layout=layout)
 
 

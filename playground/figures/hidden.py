@@ -6,6 +6,7 @@ typed arrays); never `.tolist()`, which turns a 256 x 1000 heatmap into ~3.5 MB 
 from __future__ import annotations
 
 import html
+import math
 
 import numpy as np
 import plotly.graph_objects as go
@@ -125,8 +126,9 @@ def parity_figure(parity: np.ndarray, tolerance: float = 1e-5) -> go.Figure:
     for layer, row in enumerate(parity):
         fig.add_trace(go.Scatter(y=np.maximum(row, floor).astype(np.float32), mode="lines",
                                  name=f"layer {layer}"))
-    fig.add_hline(y=tolerance, line_dash="dash", line_color="#d62728",
-                  annotation_text=f"tolerance {tolerance:g}")
+    fig.add_hline(y=tolerance, line_dash="dash", line_color="#d62728")
+    fig.add_annotation(text=f"tolerance {tolerance:g}", xref="x domain", x=1, xanchor="right", yanchor="bottom",
+                       y=math.log10(tolerance), showarrow=False)   # a log axis places annotations at 10**y
     fig.update_layout(yaxis=dict(type="log", title="max |from-scratch − nn|"),
                       xaxis_title="time step t", height=260, margin=dict(l=60, r=20, t=30, b=40),
                       uirevision="parity")
