@@ -70,6 +70,7 @@ class Persistence:
     def __init__(self, writer: StoreWriter, keep_days: float = 7.0, checkpoint_every: float = CHECKPOINT_EVERY):
         self.writer, self.keep_days, self.checkpoint_every = writer, keep_days, checkpoint_every
         self.resumed = threading.Event()        # set when the startup resume is over
+        self.unavailable: dict[str, str] = {}   # link -> why its saved runs could not be loaded (yet)
         self._runs: dict[str, RunFront] = {}    # the runs saved here that are in memory
         self._trained: dict[str, float] = defaultdict(float)   # s trained since the last checkpoint
         self._saved_step: dict[str, int] = {}   # step of the last checkpoint queued
@@ -233,21 +234,22 @@ class Persistence:
             self.resumed.set()
 
     def restore_workspace(self, registry: "RunRegistry", token: str) -> bool:
-        """Bring a link's workspace back into memory: runs restored at startup (claimed), or every
-        run the store has for it (loaded stopped, at their last checkpoint). False if none."""
+        """Bring a link's workspace back into memory: runs restored at startup (claimed), or the
+        store's (stopped, at their last checkpoint); False if none. `unavailable`: not now, kept."""
         self.resumed.wait(timeout=30.0)
         with self._restoring:
-            if registry.knows(token) or registry.claim(ORPHAN + hash_token(token), token):
+            if token not in self.unavailable and (registry.knows(token) or registry.claim(ORPHAN + hash_token(token), token)):
                 self.seen(token)
                 return True
-            store = self.ready(timeout=5.0) if self.writer.health.saving else None
-            records = _safely(lambda: store.runs_of(token), []) if store is not None else []
-            runs = [r for r in (rebuild(self, store, registry, rec, token) for rec in records) if r]
-            if not runs:
-                return False
-            registry.adopt(token, runs)
-            self.seen(token)
-            return True
+            runs, why = load_link(self, registry, token)
+            if why is not None:          # saved, but none loads now (e.g. the Ray cluster is out of reach)
+                self.unavailable[token] = why
+                return True              # the link is kept: a later visit loads them
+            self.unavailable.pop(token, None)
+            if runs:
+                registry.adopt(token, runs)
+                self.seen(token)
+            return bool(runs) or registry.knows(token)      # (a retry: its session holds it)
 
     def latest_checkpoint(self, run_id: str) -> bytes | None:
         """The run's last checkpoint in the store, None if none or the store fails (what a Ray
@@ -274,14 +276,29 @@ def _steps_at_exit(run: RunFront) -> int | None:
         return None
 
 
+def load_link(persistence: Persistence, registry: "RunRegistry", token: str) -> tuple[list[RunFront], str | None]:
+    """The link's runs in the store (those not in memory), rebuilt; and, if there were some but
+    none could be, why (else None)."""
+    store = persistence.ready(timeout=5.0) if persistence.writer.health.saving else None
+    records = _safely(lambda: store.runs_of(token), []) if store is not None else []
+    records = [rec for rec in records if rec.run_id not in registry.runs]   # made since, in memory
+    errors: list[str] = []
+    runs = [r for r in (rebuild(persistence, store, registry, rec, token, errors) for rec in records) if r]
+    if records and not runs:
+        return runs, errors[0] if errors else "they could not be rebuilt"
+    return runs, None
+
+
 def rebuild(persistence: Persistence, store: RunStore, registry: "RunRegistry", record: RunRecord,
-            owner: str) -> RunFront | None:
+            owner: str, errors: list[str] | None = None) -> RunFront | None:
     """A run from its record and last checkpoint, saved from now on and given its saved status
-    (None, logged, if it cannot be rebuilt)."""
+    (None, logged and its reason added to `errors`, if it cannot be rebuilt)."""
     try:
         run = rebuild_run(store, registry.backend, record, owner, persistence)
-    except Exception:  # noqa: BLE001 - one broken run must not hide the others
+    except Exception as e:  # noqa: BLE001 - one broken run must not hide the others
         log.exception("run store: run %s could not be restored", record.run_id[:6])
+        if errors is not None:
+            errors.append(str(e) if isinstance(e, ValueError) else f"{type(e).__name__} (in the server log)")
         return None
     if run.steps_done < record.step:
         persistence.writer.truncate_history(record.run_id, run.steps_done)   # those steps train again
@@ -304,9 +321,9 @@ def rebuild_run(store: RunStore, backend, record: RunRecord, owner: str, observe
                     [Sample(**s) for s in store.samples(record.run_id)])
         return run
     kwargs = {}
-    if ckpt is not None:
-        saved = read_checkpoint(ckpt.data)
-        kwargs = {"vocab": saved["vocab"], "state_dict": saved["state_dict"], "history": saved["history"]}
+    if ckpt is not None:    # either format: a local front's checkpoint holds the exact trainer state
+        saved = trainer_from(ckpt.data, text, mc, tc)
+        kwargs = {"vocab": saved.vocab, "state_dict": saved.model.state_dict(), "history": saved.history_rows()}
     return backend.make_run(mc, tc, text, owner, **common, **kwargs)
 
 

@@ -81,6 +81,10 @@ class RunRegistry:
         with self._lock:
             return any(secrets.compare_digest(token, t) for t in self.workspaces) if token else False
 
+    def unavailable(self, token: str) -> str | None:
+        """Why a link's saved runs are not loaded now (a registry with a run store), or None."""
+        return None
+
     def workspace(self, token: str) -> Workspace:
         with self._lock:
             return self.workspaces.setdefault(token, Workspace(token))

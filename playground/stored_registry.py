@@ -5,7 +5,9 @@
 What changes against registry.RunRegistry:
     create        the run is saved (record, text, then all it does: Persistence is its observer)
     remove        a run deleted by its learner is deleted from the store too
-    has_workspace a link not in memory is looked up in the store and its runs loaded back
+    has_workspace a link not in memory is looked up in the store and its runs loaded back (if they
+                  cannot be now, e.g. the Ray cluster is out of reach, the link is kept and a
+                  later visit tries again: unavailable(token) says why)
     reap          the grace period frees memory, not work: runs are stopped, checkpointed and
                   dropped from memory (stop_owner), still in the store; old workspaces are culled
     set_display_name  the name the Room shows is saved on the workspace (restored with it)
@@ -37,12 +39,16 @@ class StoredRegistry(RunRegistry):
     def has_workspace(self, token: str) -> bool:
         """In memory, or found in the store and loaded back (its runs stopped at their last
         checkpoint, or claimed from those that resumed training at startup)."""
-        if self.knows(token):
+        if self.knows(token) and self.unavailable(token) is None:
             return True
         if not (token and self.persistence.restore_workspace(self, token)):
             return False
         self._load_display_name(token)
         return True
+
+    def unavailable(self, token: str) -> str | None:
+        """Why the link's saved runs are not loaded (they are kept; a later visit tries again), or None."""
+        return self.persistence.unavailable.get(token)
 
     def set_display_name(self, token: str, name: str) -> None:
         """The Room's name for the workspace, kept in the store (every front, after a restart)."""

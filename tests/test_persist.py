@@ -254,3 +254,37 @@ def test_a_run_that_cannot_be_read_at_exit_is_logged_and_the_rest_still_flush(tm
     store = RunStore.open(data_dir=tmp_path)
     assert store.latest_checkpoint(good.run_id).step == 3
     store.close()
+
+
+def test_a_link_whose_saved_runs_cannot_be_loaded_now_is_kept_and_they_load_later(tmp_path, monkeypatch):
+    """A front started while the Ray cluster is out of reach: a learner's link found its runs in
+    the store but could not rebuild them. Before, the page said the link's runs were deleted and
+    gave the learner a new, empty link. Now the link is kept, the page says why, and a later
+    visit (the cluster back) loads them."""
+    from conftest import free_port, open_page
+    from playground import runner
+    from playground.ray_backend import RayBackend
+    from playground.run import LocalBackend
+
+    first = stored(tmp_path)
+    run = first.create(MODEL, TRAIN, TEXT, TOKEN, label="mine")
+    run.start(20)
+    assert run.join(60) and first.persistence.writer.flush(30)
+    first.persistence.writer.close()
+
+    unreachable = RayBackend(LIMITS1, env={"RAY_ADDRESS": f"127.0.0.1:{free_port()}"})   # nothing listens
+    second = stored(tmp_path, backend=unreachable)
+    assert second.has_workspace(TOKEN)                       # the link stays the learner's
+    assert "Ray cluster at RAY_ADDRESS=" in second.unavailable(TOKEN) and second.runs_of(TOKEN) == []
+    monkeypatch.setattr(runner, "REGISTRY", second)
+    at = open_page("pages/1_Train.py", query={"w": TOKEN})
+    (warning,) = [w.value for w in at.warning if "saved runs" in w.value]          # once on the page
+    assert "saved runs cannot be loaded right now: the Ray cluster at RAY_ADDRESS=" in warning
+    assert "Nothing is lost" in warning and "are not on this server any more" not in warning
+    assert at.query_params["w"] == TOKEN and second.knows(TOKEN)   # its session holds the workspace
+
+    second.backend = LocalBackend(second.scheduler, second.limits)      # the cluster is back: a reload
+    assert second.has_workspace(TOKEN)
+    (back,) = second.runs_of(TOKEN)
+    assert (back.run_id, back.label, back.steps_done) == (run.run_id, "mine", 20) and second.unavailable(TOKEN) is None
+    assert second.has_workspace(TOKEN) and len(second.runs_of(TOKEN)) == 1   # loaded once

@@ -77,8 +77,20 @@ def setup_page(title: str, icon: str = "🔁", runs: bool = True) -> None:
             pass  # a page script run on its own (AppTest.from_file on a page): no menu
         st.divider()
     from playground.ui.notice import broadcast_notice; broadcast_notice()  # noqa: E702  the instructor's message
-    owner_token() if runs else _link_token()
+    if runs:
+        unloaded_warning(owner_token())
+    else:
+        _link_token()
     store_warning()
+
+
+def unloaded_warning(token: str) -> None:
+    """Once per page: the link's saved runs are kept but cannot be loaded now (e.g. the Ray cluster
+    is out of reach on a front started meanwhile); a reload tries again."""
+    if why := registry().unavailable(token):
+        st.warning(f"This link's saved runs cannot be loaded right now: {why.rstrip('.')}. Nothing is lost: they "
+                   "are kept in the run store, and they load when you reload this page once that is fixed. "
+                   "Runs you start meanwhile join them.", icon="💾")
 
 
 def store_warning() -> None:
