@@ -161,3 +161,27 @@ def test_after_an_outage_a_run_its_pool_still_holds_goes_on_where_it_is(reg):
     assert wait_for(lambda: run.steps_done > lost_at + 5)        # it never stopped on its pool
     assert run.status == "running" and run.message == OUTAGE_HELD.format(seconds=42.0) and not run.needs_recovery
     run.stop()
+
+
+def test_a_run_a_local_front_saved_is_rebuilt_on_a_pool(reg, tmp_path):
+    """A store written by a local front (checkpoints in the exact trainer-state format) read by a
+    Ray front: before, its rebuild refused the checkpoint ("not an RNN Playground checkpoint")."""
+    from playground.persist import Persistence, rebuild_run
+    from playground.store_writer import StoreWriter
+    from playground.stored_registry import StoredRegistry
+
+    data = tmp_path / "local-front"
+    persistence = Persistence(StoreWriter(lambda: RunStore.open(data_dir=data), flush_every=0.2).start())
+    local = StoredRegistry(limits=reg.limits, persistence=persistence)
+    run = local.create(MODEL, TRAIN, TEXT, "k", label="mine")
+    run.start(20)
+    assert run.join(60) and persistence.writer.flush(30)
+    losses = run.snapshot().history["loss"].tolist()
+    persistence.writer.close()
+
+    store = RunStore.open(data_dir=data)
+    back = rebuild_run(store, reg.backend, store.get_run(run.run_id), "k", None)
+    reg.runs[back.run_id] = back                                  # freed with the fixture's runs
+    assert (back.run_id, back.label, back.steps_done, back.placement != "") == (run.run_id, "mine", 20, True)
+    assert back.snapshot().history["loss"].tolist() == pytest.approx(losses, abs=0)
+    store.close()
