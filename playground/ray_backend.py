@@ -345,7 +345,8 @@ def cannot_reach(address: str, why: str, since: str | None = None) -> ValueError
                    "Runs that were training resume by themselves when it is back; press Start again then.")
     else:
         message = (f"the Ray cluster at RAY_ADDRESS={address} cannot be reached ({why}). "
-                   "Start it (ray start --head) or fix RAY_ADDRESS, then press Start again.")
+                   "Ask the instructor: the cluster must be started (ray start --head) or RAY_ADDRESS "
+                   "fixed; then press Start again.")
     log.error("Ray backend: %s", message)
     return ValueError(message)
 

@@ -281,6 +281,7 @@ def test_a_link_whose_saved_runs_cannot_be_loaded_now_is_kept_and_they_load_late
     (warning,) = [w.value for w in at.warning if "saved runs" in w.value]          # once on the page
     assert "saved runs cannot be loaded right now: the Ray cluster at RAY_ADDRESS=" in warning
     assert "Nothing is lost" in warning and "are not on this server any more" not in warning
+    assert "Ask the instructor: the cluster must be started" in warning        # what a learner can do
     assert at.query_params["w"] == TOKEN and second.knows(TOKEN)   # its session holds the workspace
 
     second.backend = LocalBackend(second.scheduler, second.limits)      # the cluster is back: a reload
