@@ -94,3 +94,14 @@ def test_one_diverging_colour_convention_and_lines_told_apart_by_dash():
                             "seed": [0] * 4, "steps": [10] * 4})
     lines = [t for t in memory.recall_figure(results).data if t.mode == "lines+markers"]
     assert len({t.line.dash for t in lines}) == 2 and len({t.marker.symbol for t in lines}) == 2
+
+
+def test_the_labs_lines_are_labelled_at_them_too():
+    """The labs' bar and curve figures draw their line (uniform guessing, a threshold) with the one
+    helper (figures.style.hline): on a log axis the label's y is log10 of the line's."""
+    from playground.figures.labs import bar_figure, curves_figure
+    bars = bar_figure(["a", "b"], [3.0, 40.0], ["#111", "#222"], "perplexity", log_y=True, hline=(30, "|V| = 30"))
+    curves = curves_figure({"loss": [1.0, 0.5]}, "step", "loss", hline=(0.7, "target"))
+    for fig, at, label_y, label in ((bars, 30, math.log10(30), "|V| = 30"), (curves, 0.7, 0.7, "target")):
+        (line,), (note,) = fig.layout.shapes, fig.layout.annotations
+        assert line.y0 == at and note.text == label and note.y == pytest.approx(label_y)

@@ -11,6 +11,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from .style import hline
+
 TRAIN, VAL, BASE = "#1f77b4", "#ff7f0e", "#7f7f7f"
 
 
@@ -36,19 +38,6 @@ def _f32(values) -> np.ndarray:
     return np.asarray(values, dtype=np.float32)
 
 
-def _hline(y: float, text: str, color: str, dash: str) -> tuple[dict, dict]:
-    """A horizontal line across the plot and its label, as layout shape + annotation."""
-    shape = dict(type="line", xref="paper", x0=0, x1=1, y0=y, y1=y, line=dict(color=color, dash=dash, width=1))
-    note = dict(text=text, xref="paper", x=0, y=y, xanchor="left", yanchor="bottom", showarrow=False,
-                font=dict(size=11, color=color))
-    return shape, note
-
-
-def _on_axis(note: dict, log_y: bool) -> dict:
-    """A line's label at its line: on a log axis Plotly places an annotation at 10**y (a shape, at y)."""
-    return {**note, "y": math.log10(note["y"])} if log_y and note["y"] > 0 else note
-
-
 # Fixed margins, room for the axis titles, ticks (".2~g": at most ~6 characters) and the legend
 # below: Plotly's automatic margins measure the text and draw a live chart twice at each redraw.
 MARGIN = dict(l=64, r=12, t=40, b=96, autoexpand=False)
@@ -63,7 +52,7 @@ def _figure(traces: list[dict], lines: list[tuple[dict, dict]], title: str, y_ti
                   yaxis=dict(title=y_title, type="log" if log_y else "linear", tickformat=".2~g", nticks=6,
                              automargin=False),
                   legend=dict(orientation="h", yanchor="top", y=-0.22, xanchor="left", x=0),
-                  shapes=[shape for shape, _ in lines], annotations=[_on_axis(note, log_y) for _, note in lines])
+                  shapes=[shape for shape, _ in lines], annotations=[note for _, note in lines])
     return go.Figure(data=traces, layout=layout)
 
 
@@ -86,7 +75,7 @@ def curve_figure(history: pd.DataFrame, metric: str, uniform_perplexity: float,
     traces.append(dict(type="scatter", x=_f32(val["step"]), y=_f32(val["val_perplexity" if ppl else "val_loss"]),
                        name="validation", mode="lines+markers", line=dict(color=VAL, width=2)))
     traces += anneal_markers(history, "val_perplexity" if ppl else "val_loss")
-    lines = [_hline(y, name, BASE, "dot") for y, name in baselines(ppl, uniform_perplexity, unigram_perplexity)]
+    lines = [hline(y, name, log_y, BASE, "dot") for y, name in baselines(ppl, uniform_perplexity, unigram_perplexity)]
     title = "Perplexity = exp(loss)" if ppl else "Loss (cross-entropy, nats per token)"
     return _figure(traces, lines, title, "perplexity" if ppl else "loss", log_y, revision)
 
@@ -124,5 +113,6 @@ def grad_norm_figure(history: pd.DataFrame, clip: float, revision: str = "run") 
     if len(clipped):
         traces.append(dict(type="scatter", x=_f32(clipped["step"]), y=_f32(clipped["grad_norm"]),
                            mode="markers", name="clipped steps", marker=dict(color="#d62728", size=4)))
-    lines = [_hline(clip, f"clip = {clip:g}", "#d62728", "dash")] if clip > 0 else []
-    return _figure(traces, lines, "Gradient norm (global L2, before clipping)", "gradient norm", True, revision)
+    log_y = True                                   # norms span orders of magnitude
+    lines = [hline(clip, f"clip = {clip:g}", log_y, "#d62728")] if clip > 0 else []
+    return _figure(traces, lines, "Gradient norm (global L2, before clipping)", "gradient norm", log_y, revision)

@@ -6,7 +6,6 @@ typed arrays); never `.tolist()`, which turns a 256 x 1000 heatmap into ~3.5 MB 
 from __future__ import annotations
 
 import html
-import math
 
 import numpy as np
 import plotly.graph_objects as go
@@ -14,7 +13,7 @@ from plotly.subplots import make_subplots
 
 from ..cells import GATE_TITLES, SIGMOID_GATES   # titles and sigmoid gates: the cell types declare them
 from ..vocab import UNK
-from .style import DIVERGING
+from .style import DIVERGING, hline
 
 UNK_SHOWN = "⟨unk⟩"
 SHOWN = {"\n": "↵", " ": "␣", "\t": "⇥", "\r": "␍"}
@@ -126,10 +125,8 @@ def parity_figure(parity: np.ndarray, tolerance: float = 1e-5) -> go.Figure:
     for layer, row in enumerate(parity):
         fig.add_trace(go.Scatter(y=np.maximum(row, floor).astype(np.float32), mode="lines",
                                  name=f"layer {layer}"))
-    fig.add_hline(y=tolerance, line_dash="dash", line_color="#d62728")
-    fig.add_annotation(text=f"tolerance {tolerance:g}", xref="x domain", x=1, xanchor="right", yanchor="bottom",
-                       y=math.log10(tolerance), showarrow=False)   # a log axis places annotations at 10**y
-    fig.update_layout(yaxis=dict(type="log", title="max |from-scratch − nn|"),
+    line, label = hline(tolerance, f"tolerance {tolerance:g}", log_y=True, color="#d62728", side="right")
+    fig.update_layout(yaxis=dict(type="log", title="max |from-scratch − nn|"), shapes=[line], annotations=[label],
                       xaxis_title="time step t", height=260, margin=dict(l=60, r=20, t=30, b=40),
                       uirevision="parity")
     return fig

@@ -6,6 +6,8 @@ from typing import Mapping, Sequence
 
 import plotly.graph_objects as go
 
+from . import style
+
 
 def _layout(fig: go.Figure, x_title: str, y_title: str, height: int = 320,
             log_y: bool = False) -> go.Figure:
@@ -15,6 +17,14 @@ def _layout(fig: go.Figure, x_title: str, y_title: str, height: int = 320,
     if log_y:
         fig.update_yaxes(type="log")
     return fig
+
+
+def _line(fig: go.Figure, line: tuple[float, str] | None, log_y: bool, side: str) -> None:
+    """Draw `line` = (y, label), if given (style.hline: its label at it on a log axis too)."""
+    if line:
+        shape, note = style.hline(line[0], line[1], log_y, side=side)
+        fig.add_shape(**shape)
+        fig.add_annotation(**note)
 
 
 def _finite(values: Sequence[float]) -> list[float | None]:
@@ -33,10 +43,7 @@ def curves_figure(curves: Mapping[str, Sequence[float]], x_title: str, y_title: 
     for name, ys in (dashed or {}).items():
         fig.add_trace(go.Scatter(x=list(range(1, len(ys) + 1)), y=_finite(ys), name=name,
                                  mode="lines", line=dict(dash="dot")))
-    if hline:   # annotations on a log axis take log10(y); the line itself takes y
-        fig.add_hline(y=hline[0], line_dash="dash", line_color="gray")
-        fig.add_annotation(x=1, xref="paper", xanchor="right", yanchor="bottom", showarrow=False,
-                           y=math.log10(hline[0]) if log_y else hline[0], text=hline[1])
+    _line(fig, hline, log_y, "right")
     return _layout(fig, x_title, y_title, height, log_y)
 
 
@@ -49,8 +56,11 @@ def xy_figure(x: Sequence[float], ys: Mapping[str, Sequence[float]], x_title: st
 
 
 def bar_figure(labels: Sequence[str], values: Sequence[float], colors: Sequence[str],
-               y_title: str, height: int = 300, log_y: bool = False) -> go.Figure:
+               y_title: str, height: int = 300, log_y: bool = False,
+               hline: tuple[float, str] | None = None) -> go.Figure:
+    """One bar per label; optionally a labelled line (e.g. uniform guessing)."""
     fig = go.Figure(go.Bar(x=list(labels), y=list(values), marker_color=list(colors)))
+    _line(fig, hline, log_y, "left")
     return _layout(fig, "", y_title, height, log_y)
 
 

@@ -5,8 +5,11 @@
     CELL_COLORS    one colour per cell type; CELL_DASHES and CELL_SYMBOLS tell lines apart where
                    they overlap (e.g. GRU and LSTM both at recall 1.0) and for colour-blind readers
     cell_name()    a cell type's human label ("RNN (tanh)"), from playground.cells
+    hline()        a labelled horizontal line (baselines, thresholds), its label at it on a log axis too
 """
 from __future__ import annotations
+
+import math
 
 from ..cells import LABELS
 
@@ -20,3 +23,14 @@ OTHER_COLOR = "#7f7f7f"
 
 def cell_name(cell: str) -> str:
     return LABELS.get(cell, cell)
+
+
+def hline(y: float, text: str, log_y: bool = False, color: str = OTHER_COLOR, dash: str = "dash",
+          side: str = "left") -> tuple[dict, dict]:
+    """A horizontal line across the plot at `y` and its label just above it, at the plot's `side`,
+    as (layout shape, annotation). On a log axis Plotly places a shape at y but an annotation at
+    10**y: the label's y is log10(y) there (a label of y <= 0 cannot sit on a log axis)."""
+    shape = dict(type="line", xref="paper", x0=0, x1=1, y0=y, y1=y, line=dict(color=color, dash=dash, width=1))
+    note = dict(text=text, xref="paper", x=0 if side == "left" else 1, xanchor=side, yanchor="bottom",
+                y=math.log10(y) if log_y and y > 0 else y, showarrow=False, font=dict(size=11, color=color))
+    return shape, note

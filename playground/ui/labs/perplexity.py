@@ -30,11 +30,7 @@ def render(lab: Lab) -> None:
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
     finite = {n: m["perplexity"] for n, m in r["models"].items() if math.isfinite(m["perplexity"])}
     fig = bar_figure(list(finite), list(finite.values()), ["#54A24B", "#4C78A8", "#F58518", "#E45756"][:len(finite)],
-                     "perplexity (log scale)", log_y=True)
-    fig.add_hline(y=V, line_dash="dash")
-    # on a log axis an annotation's y is log10 of the value (add_hline's own label lands off the chart)
-    fig.add_annotation(x=0, xref="paper", xanchor="left", y=math.log10(V), yanchor="bottom", showarrow=False,
-                       text=f"|V| = {V} (uniform guessing)")
+                     "perplexity (log scale)", log_y=True, hline=(V, f"|V| = {V} (uniform guessing)"))
     top = 2 * max([V, *finite.values()])
     ticks = [m * 10 ** e for e in range(0, 7) for m in (1, 2, 5) if m * 10 ** e <= top]   # 1, 2, 5, 10, 20, …
     fig.update_yaxes(range=[math.log10(0.5), math.log10(top)], tickvals=ticks, ticktext=[f"{t:,}" for t in ticks])
