@@ -1,13 +1,15 @@
 """AppTest: the run on screen is the single source of truth (issue 18): its text is part of its
 settings, the sidebar shows the run's settings, actions are explicit, viewers are read-only."""
 import re
+import time
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import free_app_runs, open_page, select_run
+from conftest import free_app_runs, open_page, select_run, wait_until
 from playground import run_setup, runner
 from playground.checkpoint import save_checkpoint
+from playground.scheduler import SCHEDULER
 from playground.config import ModelConfig, TrainConfig
 from playground.train import Trainer
 
@@ -151,14 +153,50 @@ def _upload_checkpoint(at: AppTest, data: bytes) -> AppTest:
     return at.run()
 
 
-def test_the_page_a_start_click_draws_shows_the_first_step_not_a_wait_for_the_next_poll():
+class Busy:
+    """A scheduler job that holds a trainer for 3 s, once."""
+    cancelled, client = False, "someone else"
+
+    def work(self, budget_seconds: float) -> bool:
+        time.sleep(3)
+        return False
+
+
+def test_a_start_click_ends_at_once_and_the_page_polls_fast_until_the_first_step(monkeypatch):
     """In a full room the progress polls ~10 s apart: a learner pressing Start saw "Waiting for
-    its first turn" for that long (workshop: first step seen p50 11 s). The click's own redraw
-    waits (asleep, ≤ 2 s) for the first step, which the scheduler gives a new run next."""
+    its first turn" for that long (workshop: first step seen p50 11 s). A click's redraw that
+    waited for the step instead held every Start's rerun ~2 s (workshop rerun p95). Now the
+    click's redraw ends at once and the page polls every FIRST_STEP_POLL s until it shows the
+    first step, then at the room's interval again."""
+    import streamlit as st
+    from playground.refresh import RefreshBudget
+    from playground.ui import live
+    room = RefreshBudget(budget_cores=0.06, max_interval=10.0)
+    for i in range(30):
+        room.record(f"learner {i}", 0.05)                 # 30 pages: polls 10 s apart
+    monkeypatch.setattr(live, "PROGRESS", room)
+    asked: dict[str, list] = {}
+    real = st.fragment
+
+    def fragment(func=None, *, run_every=None, **kw):   # what each fragment asks to be polled at
+        def define(f):
+            asked.setdefault(f.__name__, []).append(run_every)
+            return real(f, run_every=run_every, **kw)
+        return define(func) if func is not None else define
+    monkeypatch.setattr(st, "fragment", fragment)
+
     at = open_page("pages/1_Train.py", query={**SMALL, "steps": "50000"})
+    for _ in range(SCHEDULER.max_workers):   # every trainer busy for 3 s: the run waits for its turn
+        SCHEDULER.submit(Busy())
     button(at, "Start").click().run()
     run = shown_run(at)
+    assert run.steps_done == 0 and asked["progress"][-1] == live.FIRST_STEP_POLL
+    assert "Waiting for its first turn" in " ".join(p.proto.text for p in at.get("progress"))
+    assert wait_until(lambda: run.steps_done >= 1, 30)
+    at.run()                                              # the next (fast) poll: the page shows the step
     progress = " ".join(p.proto.text for p in at.get("progress"))
     shown = re.search(r"\*\*Training\*\* · step ([\d,]+) of", progress)
     assert shown and int(shown.group(1).replace(",", "")) >= 1, progress
+    assert asked["progress"][-1] == room.interval() == 10.0   # then the room's interval again
+    assert live.STARTED_KEY not in at.session_state
     run.stop()

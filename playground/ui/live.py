@@ -24,8 +24,9 @@ STATUS_LABELS = {Status.READY: "Ready", Status.QUEUED: "Waiting for its first tu
 OUTAGE_LABEL = "Cluster unreachable"   # a LOST run while the whole Ray cluster cannot be reached
 POLL_SECONDS = 1.0
 IDLE_POLL_SECONDS = 5.0
-FIRST_STEP_WAIT = 2.0   # s the page of a Start click waits (asleep) for the run's first step
-STARTED_KEY = "live_started_run"   # session key: the run this page just started
+FIRST_STEP_POLL = 0.5   # s between the progress polls of a page waiting for the first step it started
+FIRST_STEP_WAIT = 15.0  # s it polls that fast at most (then at the room's interval)
+STARTED_KEY = "live_started_run"   # session key: (run id, its steps then, when) of the Start this page sent
 # All live pages' redraws together: at most ~0.15 of a core (of 2 here), so that a room's pages
 # do not slow its training. Each rerun also costs Streamlit ~20 ms outside the timed code.
 CHARTS = RefreshBudget(budget_cores=0.1, max_interval=20.0, overhead_seconds=0.02)    # curves, samples
@@ -45,11 +46,10 @@ def render(run: Run | None, read_only: bool = False) -> None:
         st.info("Pick a corpus and a model in the sidebar, then press **Start**. "
                 "The curves below fill in live while the network learns.")
         return
-    if (started_at := st.session_state.pop(STARTED_KEY, None)) and started_at[0] == run.run_id:
-        await_first_step(run, started_at[1])
+    awaiting = awaiting_first_step(run)
     was_active, buttons = run.is_active, _buttons(run.status)
     chart_every = CHARTS.interval() if was_active else None
-    poll_every = PROGRESS.interval() if was_active else IDLE_POLL_SECONDS
+    poll_every = FIRST_STEP_POLL if awaiting else PROGRESS.interval() if was_active else IDLE_POLL_SECONDS
     viewer = st.session_state.setdefault("viewer_id", secrets.token_hex(8))
 
     # Idle runs are polled slowly too: another tab with the same link may start or pause them.
@@ -61,14 +61,16 @@ def render(run: Run | None, read_only: bool = False) -> None:
         if len(snap.history):
             metrics(snap)
             coaching(snap)
-        if _buttons(snap.status) != buttons:
-            st.rerun()  # started, paused, resumed or ended (maybe in another tab): the buttons follow
+        if _buttons(snap.status) != buttons or (awaiting and not awaiting_first_step(run)):
+            st.rerun()  # started, paused, resumed or ended (maybe in another tab): the buttons follow;
+            # or the first step came: the page polls at the room's interval again, curves drawn
         if was_active and chart_every > POLL_SECONDS:
             st.caption(f"Curves and samples redraw every {chart_every:.0f} s while {pages_live(CHARTS.viewers())} "
                        "on this server (so that drawing does not slow training).")
         if was_active:
             PROGRESS.record(viewer, time.perf_counter() - t0)
-            if not (0.5 <= CHARTS.interval() / chart_every <= 2 and 0.5 <= PROGRESS.interval() / poll_every <= 2):
+            if not awaiting and not (0.5 <= CHARTS.interval() / chart_every <= 2
+                                     and 0.5 <= PROGRESS.interval() / poll_every <= 2):
                 st.rerun()  # the room grew or shrank a lot: redraw with the new intervals
 
     @st.fragment(run_every=chart_every)
@@ -88,19 +90,24 @@ def render(run: Run | None, read_only: bool = False) -> None:
 
 
 def started(run: Run) -> None:
-    """This page's click just started `run`: its next draw shows the first step (await_first_step)."""
-    st.session_state[STARTED_KEY] = (run.run_id, run.steps_done)
+    """This page's click just started `run`: the page polls every FIRST_STEP_POLL s until it
+    shows the run's first step (awaiting_first_step). The click's rerun ends at once: the
+    buttons and the acknowledgement are on the learner's screen without waiting for a step."""
+    st.session_state[STARTED_KEY] = (run.run_id, run.steps_done, time.monotonic())
 
 
-def await_first_step(run: Run, from_step: int, timeout: float = FIRST_STEP_WAIT, every: float = 0.05) -> bool:
-    """Sleep until `run` has stepped past `from_step` (a job just submitted gets the scheduler's
-    next turn), has ended, or `timeout` passes. The buttons and the acknowledgement above are
-    already on the learner's screen; this keeps the first step from waiting for the next poll,
-    which a full room spaces ~10 s apart. True if the step came."""
-    deadline = time.monotonic() + timeout
-    while run.is_active and run.steps_done <= from_step and time.monotonic() < deadline:
-        time.sleep(every)
-    return run.steps_done > from_step
+def awaiting_first_step(run: Run, now: float | None = None) -> bool:
+    """Is this page waiting for the first step of a Start it sent for `run`? Not once the run
+    stepped past where it was, ended, or FIRST_STEP_WAIT passed (a full room's queue): then the
+    page forgets the Start and polls at the room's interval, which a full room spaces ~10 s apart."""
+    started_at = st.session_state.get(STARTED_KEY)
+    if not started_at or started_at[0] != run.run_id:
+        return False
+    now = time.monotonic() if now is None else now
+    if run.is_active and run.steps_done <= started_at[1] and now - started_at[2] < FIRST_STEP_WAIT:
+        return True
+    st.session_state.pop(STARTED_KEY, None)
+    return False
 
 
 def pages_live(n: int) -> str:
