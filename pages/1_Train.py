@@ -38,8 +38,11 @@ if run is not None:
                "another device (or show it on the projector) and you see the same runs. Add `&view=1` "
                "for a read-only projector view.")
 
-with st.expander("Save or resume a run"):
-    train_ui.checkpoint_section(run, text, run_controls.checkpoint_run)
+# Built only while open: a live page's reruns (every poll of a room of learners) skip them.
+if (box := ui.lazy_expander("Save or resume a run", "save_open")) is not None:
+    with box:
+        train_ui.checkpoint_section(run, text, run_controls.checkpoint_run)
 
-with st.expander("Share these settings"):
-    train_ui.share_section()
+if (box := ui.lazy_expander("Share these settings", "share_open")) is not None:
+    with box:
+        train_ui.share_section()

@@ -200,7 +200,9 @@ def test_every_setting_starts_at_the_config_default_and_the_default_link_is_bare
         assert shown[key] == configs[key], key
     assert (shown["corpus"], shown["steps"], shown["one_hot"]) == \
         ("brackets", train_ui.DEFAULT_STEPS, ModelConfig().embedding_dim == 0)
-    link = next(c.value for c in at.code if "/Train" in c.value)
+    assert not any("/Train" in c.value for c in at.code)   # "Share these settings" is closed: not built
+    at.session_state["share_open"] = True                  # the learner opens it
+    link = next(c.value for c in at.run().code if "/Train" in c.value)
     assert link.endswith("/Train"), link  # no parameter: every value is the default
 
 
@@ -217,3 +219,16 @@ def test_moving_the_lr_widget_changes_a_training_runs_lr_and_drawing_does_not():
     at.select_slider(key="lr").set_value(0.03).run()   # the learner moves the slider
     assert run.base_lr == 0.03
     assert any("→ 0.03: pending" in t.value for t in at.toast)
+
+
+def test_closed_expanders_are_not_built_and_open_ones_are():
+    """"This server's limits", "Save or resume a run" and "Share these settings" are built only
+    while open: every rerun of a live Train page (a room's clicks and loads) skips them."""
+    at = train_page()
+    assert not at.table and not at.get("download_button")
+    for key in ("limits_open", "save_open", "share_open"):
+        at.session_state[key] = True
+    at.run()
+    assert at.table[0].value.loc["hidden_size"].item() == f"≤ {runner.REGISTRY.limits.max_hidden_size:,}"
+    assert any("/Train" in c.value for c in at.code)
+    assert any(u.label == "Resume from a checkpoint" for u in at.get("file_uploader"))

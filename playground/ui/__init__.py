@@ -215,11 +215,19 @@ def delete_run(run_id: str) -> None:
         registry().remove(run_id)
 
 
+def lazy_expander(label: str, key: str, parent=None):
+    """A collapsed expander whose content is built only while it is open: the container to draw
+    into, or None while it is closed. Opening or closing it reruns the page (Streamlit's
+    `on_change="rerun"`), so a closed one costs no rerun of a live page anything."""
+    box = (parent or st).expander(label, key=key, on_change="rerun")
+    return box if box.open else None
+
+
 def limits_sidebar() -> None:
     """The limits this server's instructor set, in the sidebar."""
-    with st.sidebar.expander("This server's limits"):
-        st.table({what: value for what, value in registry().limits.table()})
-        st.caption("Set by the instructor with PLAYGROUND_* environment variables (see the README).")
+    if (box := lazy_expander("This server's limits", "limits_open", st.sidebar)) is not None:
+        box.table({what: value for what, value in registry().limits.table()})
+        box.caption("Set by the instructor with PLAYGROUND_* environment variables (see the README).")
 
 
 def require_run(what: str = "this page") -> "Run":
