@@ -11,7 +11,8 @@ every --env), then drives learners over Streamlit's own websocket protocol
 2. --rounds main phases: --sessions learners open /Train?<--query> within --ramp-seconds,
    press Start, follow the page's live polling (auto_rerun) like the browser, and every
    ~--toggle-every seconds press Pause then Resume or move lr to a neighbouring value;
-   --seconds after the last learner pressed Start each presses Stop and closes its tab;
+   --seconds after the last learner pressed Start they press Stop and close their tabs, spread
+   over --ramp-seconds as they arrived;
    --settle-seconds later the server's RSS and threads are read ("after").
 
 A first page load (imports, corpus cache) comes before everything, so the phases measure
@@ -160,13 +161,16 @@ class Learner:
 
 
 class Clock:
-    """The phase ends `seconds` after the last learner pressed Start (or gave up). `rejoin`: a
-    learner whose websocket drops connects again, as Streamlit's page does (`killed_at`: when a
-    front was killed, what their time back is counted from)."""
+    """The phase ends `seconds` after the last learner pressed Start (or gave up): the window
+    its figures are measured over. Then the learners press Stop and leave spread over `ramp`
+    seconds, in the order and at the pace they arrived (a room stopping, not one 30-click burst
+    in 0.25 s). `rejoin`: a learner whose websocket drops connects again, as Streamlit's page
+    does (`killed_at`: when a front was killed, what their time back is counted from)."""
 
-    def __init__(self, learners: int, seconds: float, rejoin: bool = False):
+    def __init__(self, learners: int, seconds: float, rejoin: bool = False, ramp: float = 0.0):
         self.waiting, self.seconds, self.end = set(range(learners)), seconds, float("inf")
         self.rejoin, self.killed_at = rejoin, None
+        self.leave_every = ramp / max(learners - 1, 1)
 
     def arrived(self, learner: Learner) -> None:
         """`learner` pressed Start or gave up (idempotent)."""
@@ -177,6 +181,10 @@ class Clock:
 
     def running(self) -> bool:
         return time.monotonic() < self.end
+
+    def staying(self, learner: Learner) -> bool:
+        """Is `learner` still in the room (the window, then its turn to leave)?"""
+        return time.monotonic() < self.end + learner.index * self.leave_every
 
 
 async def learn(learner: Learner, delay: float, clock: Clock, toggle_every: float, rng: random.Random) -> None:
@@ -204,7 +212,7 @@ async def follow(learner: Learner, clock: Clock, toggle_every: float, rng: rando
     await press_start(learner)
     clock.arrived(learner)
     next_toggle = time.monotonic() + rng.uniform(0.5, 1.5) * toggle_every
-    while clock.running():
+    while clock.staying(learner):
         if s.dropped is not None:
             learner.drops += 1
             if not clock.rejoin or learner.drops > 1:
@@ -213,7 +221,7 @@ async def follow(learner: Learner, clock: Clock, toggle_every: float, rng: rando
             continue
         await asyncio.sleep(0.25)
         learner.note_first_step()
-        if toggle_every and time.monotonic() >= next_toggle:
+        if toggle_every and time.monotonic() >= next_toggle and clock.running():
             await toggle(learner, rng, clock.end)
             next_toggle = time.monotonic() + rng.uniform(0.5, 1.5) * toggle_every
     learner.note_first_step()
@@ -352,7 +360,7 @@ async def phase(url: str, n: int, seconds: float, query: str, ramp: float, toggl
     rng = random.Random(seed)
     t0, cpu0 = time.monotonic(), proc_cpu_seconds(monitor.pid)
     client_cpu0 = time.process_time()
-    clock = Clock(n, seconds, rejoin=during is not None)
+    clock = Clock(n, seconds, rejoin=during is not None, ramp=ramp)
     learners = [Learner(i, Session(url, PAGE, query)) for i in range(n)]
     side = asyncio.create_task(during(clock)) if during else None
     await asyncio.gather(*(learn(l, ramp * i / max(n - 1, 1), clock, toggle_every, random.Random(rng.random()))
