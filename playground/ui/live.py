@@ -24,7 +24,7 @@ STATUS_LABELS = {Status.READY: "Ready", Status.QUEUED: "Waiting for its first tu
 OUTAGE_LABEL = "Cluster unreachable"   # a LOST run while the whole Ray cluster cannot be reached
 POLL_SECONDS = 1.0
 IDLE_POLL_SECONDS = 5.0
-FIRST_STEP_POLL = 0.5   # s between the progress polls of a page waiting for the first step it started
+FIRST_STEP_POLL = 1.0   # s between the progress polls of a page waiting for the first step it started
 FIRST_STEP_WAIT = 15.0  # s it polls that fast at most (then at the room's interval)
 STARTED_KEY = "live_started_run"   # session key: (run id, its steps then, when) of the Start this page sent
 # All live pages' redraws together: at most ~0.15 of a core (of 2 here), so that a room's pages
