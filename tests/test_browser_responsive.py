@@ -84,9 +84,13 @@ def test_a_second_context_opening_the_link_sees_the_runs_settings_read_only(app_
         assert other.get_by_text(re.compile("differs")).count() == 0
         assert wait_until(lambda: step_count(other) > 5, timeout=60)         # it watches the run live
         screenshot(other, "train_viewer")
+        page.reload()                               # the learner's own reload: the same browser, in control
+        wait_idle(page)
+        assert wait_until(lambda: page.get_by_role("button", name="Pause").count() == 1, timeout=30)
+        assert page.get_by_text(re.compile("Watching")).count() == 0
+        # the viewer takes control and pauses: the learner's page follows at its next poll
+        other.get_by_text(re.compile(r"^Take control \(")).click()
+        other.get_by_role("button", name="Pause").click()
+        page.get_by_role("button", name="Resume").wait_for(timeout=60_000)
     finally:
         other_context.close()
-    page.reload()                                   # the learner's own reload: the same browser, in control
-    wait_idle(page)
-    assert wait_until(lambda: page.get_by_role("button", name="Pause").count() == 1, timeout=30)
-    assert page.get_by_text(re.compile("Watching")).count() == 0
