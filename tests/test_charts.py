@@ -51,6 +51,14 @@ def test_grad_norm_figure_marks_clipped_steps_and_threshold():
     assert len(charts.grad_norm_figure(h, clip=0).layout.shapes) == 0
 
 
+@pytest.mark.parametrize("low, high, dtick", [(0.04, 1.0, "D2"), (1e-3, 10, 1), (0.4, 1.0, None)])
+def test_a_log_axis_labels_few_ticks_that_do_not_overlap(low, high, dtick):
+    """Gradient norms from 0.04 to 1 were labelled 0.04, 0.05 … 0.9, 1: under 1 they overlapped."""
+    h = history().assign(grad_norm=np.geomspace(low, high, 50))
+    assert charts.grad_norm_figure(h, clip=0).layout.yaxis.dtick == dtick
+    assert charts.log_dtick([np.nan, 0.0, -1.0]) is None       # nothing a log axis can show
+
+
 @pytest.mark.parametrize("log_y", [False, True])
 def test_each_lines_label_is_placed_at_its_line(log_y):
     """Plotly places an annotation on a log axis at 10**y, a shape at y: the labels of the
