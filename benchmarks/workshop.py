@@ -170,7 +170,7 @@ class Clock:
     def __init__(self, learners: int, seconds: float, rejoin: bool = False, ramp: float = 0.0):
         self.waiting, self.seconds, self.end = set(range(learners)), seconds, float("inf")
         self.rejoin, self.killed_at = rejoin, None
-        self.leave_every = ramp / max(learners - 1, 1)
+        self.spacing = ramp / max(learners - 1, 1)     # s between two learners arriving, and leaving
 
     def arrived(self, learner: Learner) -> None:
         """`learner` pressed Start or gave up (idempotent)."""
@@ -184,7 +184,7 @@ class Clock:
 
     def staying(self, learner: Learner) -> bool:
         """Is `learner` still in the room (the window, then its turn to leave)?"""
-        return time.monotonic() < self.end + learner.index * self.leave_every
+        return time.monotonic() < self.end + learner.index * self.spacing
 
 
 async def learn(learner: Learner, delay: float, clock: Clock, toggle_every: float, rng: random.Random) -> None:
@@ -363,7 +363,7 @@ async def phase(url: str, n: int, seconds: float, query: str, ramp: float, toggl
     clock = Clock(n, seconds, rejoin=during is not None, ramp=ramp)
     learners = [Learner(i, Session(url, PAGE, query)) for i in range(n)]
     side = asyncio.create_task(during(clock)) if during else None
-    await asyncio.gather(*(learn(l, ramp * i / max(n - 1, 1), clock, toggle_every, random.Random(rng.random()))
+    await asyncio.gather(*(learn(l, clock.spacing * i, clock, toggle_every, random.Random(rng.random()))
                            for i, l in enumerate(learners)))
     if side:
         side.cancel()

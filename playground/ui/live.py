@@ -96,15 +96,14 @@ def started(run: Run) -> None:
     st.session_state[STARTED_KEY] = (run.run_id, run.steps_done, time.monotonic())
 
 
-def awaiting_first_step(run: Run, now: float | None = None) -> bool:
+def awaiting_first_step(run: Run) -> bool:
     """Is this page waiting for the first step of a Start it sent for `run`? Not once the run
     stepped past where it was, ended, or FIRST_STEP_WAIT passed (a full room's queue): then the
     page forgets the Start and polls at the room's interval, which a full room spaces ~10 s apart."""
     started_at = st.session_state.get(STARTED_KEY)
     if not started_at or started_at[0] != run.run_id:
         return False
-    now = time.monotonic() if now is None else now
-    if run.is_active and run.steps_done <= started_at[1] and now - started_at[2] < FIRST_STEP_WAIT:
+    if run.is_active and run.steps_done <= started_at[1] and time.monotonic() - started_at[2] < FIRST_STEP_WAIT:
         return True
     st.session_state.pop(STARTED_KEY, None)
     return False
