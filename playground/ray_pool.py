@@ -35,7 +35,7 @@ from .limits import Limits
 from .ray_actor import CONTROLS, RunDelta, resume_kwargs
 from .run import Run
 from .scheduler import Scheduler
-from .train import Trainer
+from .train import Trainer, warm_up
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +71,7 @@ class TrainerPool:
         self.runs: dict[str, Run] = {}
         self._errors: dict[str, str] = {}
         self._lock = threading.Lock()
+        warm_up()                      # torch's one-time imports now, not in the first add_run
 
     def add_run(self, run_id: str, model_config: ModelConfig, train_config: TrainConfig, text: str,
                 limits: Limits, label: str, corpus_key: str, trainer_kwargs: dict,

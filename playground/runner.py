@@ -14,14 +14,17 @@ playground/stored_registry.py. This module only wires them (and re-exports their
 """
 from __future__ import annotations
 
+import atexit
 import logging
 import os
+import threading
 
 from .front import ACTIVE, HistoryRow, RunFront, RunObserver, RunSettings, Sample, Snapshot, Status  # noqa: F401
 from .limits import LIMITS, Limits
 from .registry import RunRegistry, Workspace  # noqa: F401
 from .run import LocalBackend, Run  # noqa: F401
 from .scheduler import SCHEDULER, Scheduler
+from .train import warm_up
 
 log = logging.getLogger(__name__)
 
@@ -62,10 +65,24 @@ def registry_from_env(scheduler: Scheduler, limits: Limits, env: dict | None = N
     registry = StoredRegistry(scheduler=scheduler, backend=backend_from_env(scheduler, limits, env),
                               persistence=persistence)
     persistence.resume_saved(registry)
+    if registry.backend.name == "local":
+        warm_up_soon()
     if registry.backend.name == "ray" and registry.backend.address:
         from .ray_backend import join_soon
         join_soon(registry.backend)     # joined before the first Start (the first page view imports this)
     return registry
+
+
+def warm_up_soon() -> threading.Thread:
+    """train.warm_up in a background thread, as the server starts (waited for at exit: a thread
+    stopped inside a torch op there would abort the process)."""
+    def warm() -> None:
+        log.info("torch warmed up in %.1f s (its first optimizer's imports)", warm_up())
+
+    thread = threading.Thread(target=warm, name="torch-warm-up", daemon=True)
+    thread.start()
+    atexit.register(thread.join, 30)
+    return thread
 
 
 REGISTRY = registry_from_env(SCHEDULER, LIMITS)

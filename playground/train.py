@@ -343,6 +343,17 @@ class Trainer:
 STATE_FORMAT = "rnn-playground-trainer/1"
 
 
+def warm_up() -> float:
+    """Pay torch's one-time costs in this process now; the seconds it took. Its first optimizer
+    imports torch._dynamo (~800 modules: 2.5 s on an idle 2-core machine, 5-8 s under load, the
+    GIL held throughout) and its first step starts autograd. Paid when a process starts (the app's,
+    in a background thread; a trainer pool's, before it answers), not by the first learner's Start:
+    that click, and on the app's server every page's rerun meanwhile, would wait for it."""
+    t0 = time.monotonic()
+    Trainer(ModelConfig(hidden_size=4), TrainConfig(seq_len=4, batch_size=2), "warm up, warm up. " * 4).step()
+    return time.monotonic() - t0
+
+
 class _Counted:
     """An iterator that counts the items taken from it."""
 

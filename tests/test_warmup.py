@@ -65,3 +65,33 @@ def test_home_renders_without_importing_torch():
     title, loaded = result.stdout.strip().splitlines()[-2:]
     assert "RNN Playground" in title
     assert loaded == "[]", f"Home imported {loaded}"
+
+
+def _fresh(code: str, tmp_path) -> str:
+    env = {**__import__("os").environ, "PLAYGROUND_BACKEND": "local", "PLAYGROUND_DATA_DIR": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout.split()[-2:]
+
+
+def test_the_app_warms_torch_s_first_optimizer_in_the_background(tmp_path):
+    """torch's first optimizer imports torch._dynamo (2-3 s holding the GIL, more under load):
+    the app's registry pays it in a background thread as the server starts, not the first Start."""
+    code = ("import sys, threading, playground.train\n"
+            "before = 'torch._dynamo' in sys.modules\n"
+            "import playground.runner\n"
+            "[t] = [t for t in threading.enumerate() if t.name == 'torch-warm-up']\n"
+            "t.join(240)\n"
+            "print(before, 'torch._dynamo' in sys.modules)")
+    assert _fresh(code, tmp_path) == ["False", "True"]
+
+
+def test_a_trainer_pool_is_warm_before_it_answers(tmp_path):
+    """A Ray trainer pool pays it in its constructor (a pool answers nothing before): its first
+    add_run took 5-8 s in a 60-learner hall, and every call behind it waited."""
+    code = ("import sys\n"
+            "from playground.ray_pool import TrainerPool\n"
+            "before = 'torch._dynamo' in sys.modules\n"
+            "TrainerPool('pool', 1)\n"
+            "print(before, 'torch._dynamo' in sys.modules)")
+    assert _fresh(code, tmp_path) == ["False", "True"]
