@@ -200,3 +200,38 @@ def test_a_start_click_ends_at_once_and_the_page_polls_fast_until_the_first_step
     assert asked["progress"][-1] == room.interval() == 10.0   # then the room's interval again
     assert live.STARTED_KEY not in at.session_state
     run.stop()
+
+
+def test_many_pages_waiting_for_a_first_step_poll_within_a_budget_of_their_own(monkeypatch):
+    """60 learners of a hall pressing Start within 10 s, each page then polling every second,
+    took the trainers' CPU and delayed the very first steps they waited for. A page waiting among
+    many polls more slowly (all of them within live.FIRST_STEPS' budget), never slower than its cap."""
+    import streamlit as st
+    from playground.refresh import RefreshBudget
+    from playground.ui import live
+    waiting = RefreshBudget(budget_cores=live.FIRST_STEPS.budget_cores, min_interval=live.FIRST_STEP_POLL,
+                            max_interval=live.FIRST_STEPS.max_interval, window=live.FIRST_STEPS.window,
+                            overhead_seconds=live.FIRST_STEPS.overhead)
+    for i in range(30):
+        waiting.record(f"learner {i}", 0.05)              # 30 pages waiting for their first step
+    monkeypatch.setattr(live, "FIRST_STEPS", waiting)
+    asked: list = []
+    real = st.fragment
+
+    def fragment(func=None, *, run_every=None, **kw):
+        def define(f):
+            if f.__name__ == "progress":
+                asked.append(run_every)
+            return real(f, run_every=run_every, **kw)
+        return define(func) if func is not None else define
+    monkeypatch.setattr(st, "fragment", fragment)
+
+    at = open_page("pages/1_Train.py", query={**SMALL, "steps": "50000"})
+    for _ in range(SCHEDULER.max_workers):
+        SCHEDULER.submit(Busy())
+    button(at, "Start").click().run()
+    run = shown_run(at)
+    assert run.steps_done == 0 and "Waiting for its first turn" in " ".join(p.proto.text for p in at.get("progress"))
+    assert live.FIRST_STEP_POLL < asked[-1] == waiting.max_interval, asked   # 30 x 0.07 s / 0.5 cores > the cap
+    assert waiting.viewers() == 31                         # this page's poll is counted with theirs
+    run.stop()

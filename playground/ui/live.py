@@ -31,6 +31,11 @@ STARTED_KEY = "live_started_run"   # session key: (run id, its steps then, when)
 # do not slow its training. Each rerun also costs Streamlit ~20 ms outside the timed code.
 CHARTS = RefreshBudget(budget_cores=0.1, max_interval=20.0, overhead_seconds=0.02)    # curves, samples
 PROGRESS = RefreshBudget(budget_cores=0.06, max_interval=10.0, overhead_seconds=0.02)  # progress, metrics
+# Pages waiting for the first step of their Start poll every FIRST_STEP_POLL s while few do; all of
+# them together within a budget of their own. 60 learners of a hall pressing Start within 10 s and
+# polling every second took the trainers' CPU, so the first steps came later (benchmarks/hall_load.py).
+FIRST_STEPS = RefreshBudget(budget_cores=0.5, min_interval=FIRST_STEP_POLL, max_interval=2.5, window=5.0,
+                            overhead_seconds=0.02)
 
 
 def _buttons(status: str) -> tuple[bool, bool]:
@@ -49,7 +54,7 @@ def render(run: Run | None, read_only: bool = False) -> None:
     awaiting = awaiting_first_step(run)
     was_active, buttons = run.is_active, _buttons(run.status)
     chart_every = CHARTS.interval() if was_active else None
-    poll_every = FIRST_STEP_POLL if awaiting else PROGRESS.interval() if was_active else IDLE_POLL_SECONDS
+    poll_every = FIRST_STEPS.interval() if awaiting else PROGRESS.interval() if was_active else IDLE_POLL_SECONDS
     viewer = st.session_state.setdefault("viewer_id", secrets.token_hex(8))
 
     # Idle runs are polled slowly too: another tab with the same link may start or pause them.
@@ -68,7 +73,8 @@ def render(run: Run | None, read_only: bool = False) -> None:
             st.caption(f"Curves and samples redraw every {chart_every:.0f} s while {pages_live(CHARTS.viewers())} "
                        "on this server (so that drawing does not slow training).")
         if was_active:
-            PROGRESS.record(viewer, time.perf_counter() - t0)
+            for budget in (PROGRESS, FIRST_STEPS) if awaiting else (PROGRESS,):
+                budget.record(viewer, time.perf_counter() - t0)
             if not awaiting and not (0.5 <= CHARTS.interval() / chart_every <= 2
                                      and 0.5 <= PROGRESS.interval() / poll_every <= 2):
                 st.rerun()  # the room grew or shrank a lot: redraw with the new intervals
