@@ -56,6 +56,20 @@ def pool_loads(address: str) -> list[dict]:
     return loads
 
 
+def warm_fronts(hall: Hall, query: str) -> list[float]:
+    """Each front's first page load, made on its own port (not through the balancer), in seconds:
+    a front imports torch & co. on its first page (playground/warmup.py), as the one server of
+    benchmarks/workshop.py does before its learners come; the cold loads are reported apart."""
+    async def each() -> list[float]:
+        loads = []
+        for front in hall.started:
+            session = workshop.Session(f"http://127.0.0.1:{front.port}", workshop.PAGE, query)
+            loads.append(round(await session.open(), 2))
+            await session.close()
+        return loads
+    return asyncio.run(each())
+
+
 def fronts_cpu(hall: Hall) -> float:
     return sum(workshop.proc_cpu_seconds(f.pid) for f in hall.started if f.proc.poll() is None)
 
@@ -88,6 +102,8 @@ def measure(args, hall: Hall) -> dict:
         warm = warm_pools(hall.ray_address)
         cold = round(time.monotonic() - t, 1)
         print(f"  {warm} trainer pools warm after {cold} s", flush=True)
+    cold_loads = warm_fronts(hall, args.query)
+    print(f"  each front's first page load (its imports): {cold_loads} s", flush=True)
     rss_idle = fronts_rss(hall)
     cpu0, t0 = fronts_cpu(hall), time.monotonic()
     during = kill_a_front(hall, args.kill_front_after) if args.kill_front_after is not None else None
@@ -99,7 +115,7 @@ def measure(args, hall: Hall) -> dict:
     busy = (fronts_cpu(hall) - cpu0) / wall
     out["hall"] = {"fronts": len(hall.started), "backend": hall.backend, "database": hall.database.split(":")[0],
                    "fronts_rss_mb_idle": rss_idle, "fronts_rss_mb_after": fronts_rss(hall),
-                   "pools_cold_start_s": cold, "fronts_cpu_cores": round(busy, 2), "front_cpu_cores_per_learner": round(busy / args.learners, 4)}
+                   "pools_cold_start_s": cold, "fronts_first_load_s": cold_loads, "fronts_cpu_cores": round(busy, 2), "front_cpu_cores_per_learner": round(busy / args.learners, 4)}
     if hall.ray_address:
         pools = pool_loads(hall.ray_address)
         held = sum(p["runs"] for p in pools)
