@@ -11,7 +11,8 @@ among those with the fewest jobs running now, lets it work for one time slice (`
 of training steps), and puts it back at the tail of its client's queue (the client goes to the
 tail of the turns) if it has more to do. A job just submitted (Start, Resume) goes ahead of
 everyone who has had a turn (behind earlier newcomers), so its first step comes within a few
-slices, not after everyone's. So ten runs
+slices, not after everyone's; that first turn is a single step (a zero budget), so that thirty
+Starts at once each show a step within ~thirty steps, not thirty slices. So ten runs
 from one person get that person's share, not ten shares: with C clients each gets ~1/C of
 the turns, and a client's k jobs split its part. At most `max_workers` threads exist, and
 only while there is work: a waiting job holds no thread.
@@ -177,7 +178,7 @@ class Scheduler:
                     self._threads.discard(threading.current_thread())
                     return None
                 self._cond.wait(left)
-            client = self._pick()
+            client, fresh = self._pick()
             queue = self._queues[client]
             job = queue.popleft()
             if queue:
@@ -185,24 +186,26 @@ class Scheduler:
             else:
                 del self._queues[client]
             self._busy[id(job)] = client
-            return job
+            return job, 0.0 if fresh else self.slice_seconds
 
-    def _pick(self) -> str:
+    def _pick(self) -> tuple[str, bool]:
         """Under the lock: the next client in turn among those with the fewest jobs running now
-        (so a person's one run is not kept waiting while another's many hold every worker)."""
+        (so a person's one run is not kept waiting while another's many hold every worker), and
+        whether it is a newcomer (its job was just submitted)."""
         running = Counter(self._busy.values())
         client = min(self._turns, key=lambda c: running[c])        # the first of the fewest
-        if self._turns.index(client) < self._fresh:
-            self._fresh -= 1
+        fresh = self._turns.index(client) < self._fresh
+        self._fresh -= fresh
         self._turns.remove(client)
-        return client
+        return client, fresh
 
     def _worker(self) -> None:
         torch.set_num_threads(1)  # per-thread on this torch build: W workers use W cores
-        while (job := self._next()) is not None:
+        while (picked := self._next()) is not None:
+            job, budget = picked
             more = False
             try:
-                more = not job.cancelled and job.work(self.slice_seconds)
+                more = not job.cancelled and job.work(budget)
             except Exception:  # noqa: BLE001 - a job reports its own errors; never kill a worker
                 log.exception("scheduler: a job raised")
             with self._cond:

@@ -91,6 +91,37 @@ def test_a_job_just_submitted_gets_the_next_turn_not_the_last():
     assert second - first >= 20, "after its first turn the new job waits its turn"
 
 
+class BudgetJob(CountingJob):
+    """Records the budget of each of its turns."""
+
+    def __init__(self, client: str, turns: list, lock: threading.Lock):
+        super().__init__(client, turns, lock)
+        self.budgets: list[float] = []
+
+    def work(self, budget_seconds: float) -> bool:
+        self.budgets.append(budget_seconds)
+        return super().work(budget_seconds)
+
+
+def test_a_job_just_submitted_takes_one_step_first_then_full_slices():
+    """A hall's pool: thirty Starts within seconds queued behind each other's first slice (0.25 s
+    each, longer on a busy core), so the last saw its first step ~10 s later. A newcomer's first
+    turn is now a single step (a zero budget: Run.work takes one step), its later turns full slices."""
+    sched = Scheduler(max_workers=1, slice_seconds=0.02, idle_exit_seconds=0.2)
+    turns, lock = [], threading.Lock()
+    jobs = [BudgetJob(f"p{i}", turns, lock) for i in range(5)]
+    for job in jobs:
+        sched.submit(job)
+    deadline = time.monotonic() + 30
+    while min(len(j.budgets) for j in jobs) < 3 and time.monotonic() < deadline:
+        time.sleep(0.005)
+    for job in jobs:
+        job.cancelled = True
+    assert turns[:5] == [f"p{i}" for i in range(5)], turns[:5]       # the newcomers, in the order they came
+    for job in jobs:
+        assert job.budgets[0] == 0.0 and set(job.budgets[1:3]) == {0.02}, (job.client, job.budgets)
+
+
 def test_client_cores_water_fill():
     assert client_cores({"a": 10, "b": 1}, 2) == {"b": 1.0, "a": 1.0}
     assert client_cores({"a": 10, "b": 1}, 4) == {"b": 1.0, "a": 3.0}        # b cannot use more than 1
