@@ -60,14 +60,7 @@ def warm_fronts(hall: Hall, query: str) -> list[float]:
     """Each front's first page load, made on its own port (not through the balancer), in seconds:
     a front imports torch & co. on its first page (playground/warmup.py), as the one server of
     benchmarks/workshop.py does before its learners come; the cold loads are reported apart."""
-    async def each() -> list[float]:
-        loads = []
-        for front in hall.started:
-            session = workshop.Session(f"http://127.0.0.1:{front.port}", workshop.PAGE, query)
-            loads.append(round(await session.open(), 2))
-            await session.close()
-        return loads
-    return asyncio.run(each())
+    return [asyncio.run(workshop.first_load(f"http://127.0.0.1:{front.port}", query)) for front in hall.started]
 
 
 def fronts_cpu(hall: Hall) -> float:

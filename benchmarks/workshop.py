@@ -460,6 +460,14 @@ async def settle(monitor: Monitor, seconds: float) -> tuple[float, int]:
     return round(rss, 1), threads
 
 
+async def first_load(url: str, query: str) -> float:
+    """Seconds of one page load of /Train on a server (its first: imports, corpus cache)."""
+    session = Session(url, PAGE, query)
+    seconds = round(await session.open(), 2)
+    await session.close()
+    return seconds
+
+
 async def workshop(args, url: str, pid: int, during=None) -> dict:
     monitor = Monitor(pid)
     rss_start, threads_start = monitor.sample()
@@ -467,9 +475,7 @@ async def workshop(args, url: str, pid: int, during=None) -> dict:
     out = {"sessions": args.sessions, "seconds": args.seconds, "rounds_asked": args.rounds,
            "load_average_at_start": os.getloadavg()[0], "cpu_count": os.cpu_count(),
            "rss_mb": {"start": round(rss_start, 1)}, "threads": {"start": threads_start}}
-    warm = Session(url, PAGE, args.query)  # first page load: imports, corpus cache
-    out["first_page_load_s"] = round(await warm.open(), 2)
-    await warm.close()
+    out["first_page_load_s"] = await first_load(url, args.query)
     if args.baseline_seconds > 0:
         out["baseline"] = await phase(url, args.baseline_sessions, args.baseline_seconds,
                                       with_steps(args.query, 20_000), 0.5, 0, args.seed + 1000, monitor)

@@ -41,13 +41,18 @@ def _turns(jobs_per_client: dict[str, int], workers: int, total: int) -> list[st
     jobs = [CountingJob(c, turns, lock) for c, k in jobs_per_client.items() for _ in range(k)]
     for job in jobs:
         sched.submit(job)
-    deadline = time.monotonic() + 60
-    while len(turns) < total and time.monotonic() < deadline:
-        time.sleep(0.01)
-    for job in jobs:
-        job.cancelled = True
+    _serve_until(lambda: len(turns) >= total, jobs, timeout=60)
     with lock:
         return list(turns)
+
+
+def _serve_until(done, jobs: list, timeout: float = 30) -> None:
+    """Let the scheduler serve `jobs` until `done()` (or `timeout` s), then cancel them all."""
+    deadline = time.monotonic() + timeout
+    while not done() and time.monotonic() < deadline:
+        time.sleep(0.005)
+    for job in jobs:
+        job.cancelled = True
 
 
 @pytest.mark.parametrize("workers", [1, 2])
@@ -81,10 +86,7 @@ def test_a_job_just_submitted_gets_the_next_turn_not_the_last():
         submitted_at = len(turns)
         for job in newcomers:                  # two Starts at once: served in the order they came
             sched.submit(job)
-    while turns.count("new") < 3 and time.monotonic() < deadline:
-        time.sleep(0.005)
-    for job in [*crowd, *newcomers]:
-        job.cancelled = True
+    _serve_until(lambda: turns.count("new") >= 3, [*crowd, *newcomers])
     first, then = turns.index("new"), turns.index("newer")
     assert first - submitted_at <= 1 and then == first + 1, turns[submitted_at:submitted_at + 5]
     second = turns.index("new", first + 1)
@@ -112,11 +114,7 @@ def test_a_job_just_submitted_takes_one_step_first_then_full_slices():
     jobs = [BudgetJob(f"p{i}", turns, lock) for i in range(5)]
     for job in jobs:
         sched.submit(job)
-    deadline = time.monotonic() + 30
-    while min(len(j.budgets) for j in jobs) < 3 and time.monotonic() < deadline:
-        time.sleep(0.005)
-    for job in jobs:
-        job.cancelled = True
+    _serve_until(lambda: min(len(j.budgets) for j in jobs) >= 3, jobs)
     assert turns[:5] == [f"p{i}" for i in range(5)], turns[:5]       # the newcomers, in the order they came
     for job in jobs:
         assert job.budgets[0] == 0.0 and set(job.budgets[1:3]) == {0.02}, (job.client, job.budgets)
