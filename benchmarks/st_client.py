@@ -9,7 +9,8 @@ auto_rerun, script_finished, ...) down, all `streamlit.proto` protobufs. Like th
   `page_info_changed` last set (widgets bound to the URL live there);
 - keeps the page as a tree of elements keyed by delta path; elements a finished run did not
   redraw are dropped (for a fragment run only that fragment's elements);
-- presses a button by sending its widget id with trigger_value=True, sets a select_slider
+- presses a button by sending its widget id with trigger_value=True (with the fragment_id of a
+  button drawn in a fragment, as the browser does), sets a select_slider
   by its shown option (string_array_value); other widgets keep their server-side values;
 - follows `auto_rerun` (fragments with run_every) by rerunning that fragment_id with
   is_auto_rerun every `interval` seconds, forgets those timers when a full run starts or
@@ -99,12 +100,17 @@ class Page:
 
     def find(self, kind: str, label: str, prefix: bool = False) -> Element | None:
         """The first (in page order) `kind` element whose label is `label` (or starts with it)."""
+        shown = self.find_shown(kind, label, prefix)
+        return shown.element if shown is not None else None
+
+    def find_shown(self, kind: str, label: str, prefix: bool = False) -> Shown | None:
+        """As `find`, with the fragment the element was drawn in."""
         for path in sorted(self.elements):
             el = self.elements[path].element
             if el.WhichOneof("type") == kind:
                 shown = getattr(el, kind).label
                 if shown == label or (prefix and shown.startswith(label)):
-                    return el
+                    return self.elements[path]
         return None
 
     def texts(self) -> list[str]:
@@ -228,22 +234,25 @@ class Session:
         await self._ws.send(msg.SerializeToString())
 
     async def click(self, label: str) -> bool:
-        """Press the enabled button labelled `label`; False if there is none."""
-        el = self.page.find("button", label)
-        if el is None or el.button.disabled:
+        """Press the enabled button labelled `label`; False if there is none. A button drawn in a
+        fragment reruns that fragment only, as in the browser."""
+        shown = self.page.find_shown("button", label)
+        if shown is None or shown.element.button.disabled:
             return False
-        await self.rerun([WidgetState(id=el.button.id, trigger_value=True)], action=label)
+        await self.rerun([WidgetState(id=shown.element.button.id, trigger_value=True)],
+                         fragment_id=shown.fragment_id, action=label)
         return True
 
     async def choose(self, label: str, option: str) -> bool:
         """Set the select_slider labelled `label` to its option shown as `option`."""
-        el = self.page.find("slider", label)
+        shown = self.page.find_shown("slider", label)
+        el = shown.element if shown is not None else None
         if el is None or el.slider.disabled or option not in el.slider.options:
             return False
         state = WidgetState(id=el.slider.id)
         state.string_array_value.data.append(option)
         self.widgets[el.slider.id] = state
-        await self.rerun(action=label)
+        await self.rerun(fragment_id=shown.fragment_id, action=label)
         return True
 
     async def _reader(self) -> None:

@@ -273,7 +273,7 @@ async def press_start(learner: Learner) -> None:
 
 async def toggle(learner: Learner, rng: random.Random, end: float) -> None:
     """Pause, wait 2-5 s, Resume; or move lr to a neighbouring safe value. Counts what the
-    page then shows ("Paused", the new lr)."""
+    page then shows (the button turned to Resume, and back to Pause; the new lr)."""
     s = learner.session
     if not await s.wait_idle(15):
         return
@@ -290,13 +290,13 @@ async def pause_resume(learner: Learner, rng: random.Random, end: float) -> None
         return
     learner.toggles["pause"] += 1
     await s.wait_idle(15)
-    learner.toggles["pause shown"] += any("Paused" in t for t in s.page.texts())
+    learner.toggles["pause shown"] += s.page.find("button", "Resume") is not None   # the click's own answer
     await asyncio.sleep(min(rng.uniform(2, 5), max(end - time.monotonic(), 0)))
     await s.wait_idle(15)
     if await s.click("Resume"):
         learner.toggles["resume"] += 1
         await s.wait_idle(15)
-        learner.toggles["resume shown"] += not any("Paused" in t for t in s.page.texts())
+        learner.toggles["resume shown"] += s.page.find("button", "Pause") is not None
     else:
         learner.problems.append("paused, then found no Resume button")
 
