@@ -25,7 +25,6 @@ from .front import (ACTIVE, HistoryCache, RunObserver, RunSettings, RunState, Ru
 from .generate import generate
 from .limits import Limits
 from .models import CharModel, count_parameters
-from .pages_first import PAGES_FIRST
 from .scheduler import Scheduler
 from .train import StepMetrics, Trainer, TrainingDiverged
 
@@ -244,12 +243,14 @@ class Run:
     @property
     def lr(self) -> float:
         """The lr the next step uses (annealing may have divided it; a set_lr not yet applied wins)."""
-        return self.trainer.lr if (pending := self._pending_lr) is None else pending
+        pending = self._pending_lr
+        return self.trainer.lr if pending is None else pending
 
     @property
     def base_lr(self) -> float:
         """The lr asked for (config or set_lr), before annealing: what the sidebar's lr is compared with."""
-        return self.trainer.base_lr if (pending := self._pending_lr) is None else pending
+        pending = self._pending_lr
+        return self.trainer.base_lr if pending is None else pending
 
     def state(self) -> RunState:
         return replace(self._life.state, step=self.trainer.steps_done, lr=self.lr, base_lr=self.base_lr)
@@ -323,7 +324,6 @@ class Run:
 
     def _one_step(self) -> bool:
         """Decide, then take one step; False when this turn (or the run) is over."""
-        PAGES_FIRST.wait()      # first, let a page's script run go ahead (playground/pages_first.py)
         if not self._life.may_step(self._wall_used, self._limits, self._summary):
             return False
         t0 = time.perf_counter()
