@@ -13,16 +13,18 @@ every --env), then drives learners over Streamlit's own websocket protocol
    ~--toggle-every seconds press Pause then Resume or move lr to a neighbouring value;
    --seconds after the last learner pressed Start they press Stop and close their tabs, spread
    over --ramp-seconds as they arrived;
-   --settle-seconds later the server's RSS and threads are read ("after").
+   --settle-seconds later the server's RSS and threads are read ("after");
+3. the baseline again, on the same server: the rounds are compared with the one before; the
+   one after says how far the server (or the machine) drifted meanwhile.
 
 A first page load (imports, corpus cache) comes before everything, so the phases measure
 a warm server.
 
 Printed per phase: learners whose run progressed (the page's step went above 0), seconds
 from Start to the first step shown (p50/max; resolution: the page's 1 s polling), rerun
-latency p50/p95 (a rerun sent -> its script_finished), aggregate tokens/s (steps the pages
-showed x batch_size x seq_len, over the window from the last Start to the end; compared
-with the baseline), exceptions (exception elements and error boxes naming an Error or a
+latency p50/p95 (a rerun sent -> its script_finished), aggregate tokens/s (the sum of each
+page's step rate x batch_size x seq_len, over the window from the last Start to the page's
+last poll in it; compared with the baseline before), exceptions (exception elements and error boxes naming an Error or a
 Traceback), dropped websockets; server RSS/threads (from /proc/<pid>/status) at start, before
 the first round, peak and after each round; and the server log's tracebacks. The last line
 of output is the whole result as one JSON object.
@@ -345,6 +347,18 @@ def steps_at(samples: list[tuple[float, int]], t: float) -> float:
     return s0 + (s1 - s0) * (t - t0) / (t1 - t0)
 
 
+def steps_per_second(samples: list[tuple[float, int]], start: float, end: float) -> float | None:
+    """The rate the page showed between `start` and its last sample before `end` (None under 1 s).
+    Not up to `end`: the page shows a step only at its polls, seconds apart in a full room (and
+    right after one), and a step count held flat to `end` read a rate up to ~25 % low."""
+    inside = [(t, s) for t, s in samples if start <= t <= end]
+    if not inside:
+        return None
+    t0 = start if any(t < start for t, _ in samples) else inside[0][0]
+    t1, s1 = inside[-1]
+    return (s1 - steps_at(samples, t0)) / (t1 - t0) if t1 - t0 >= 1.0 else None
+
+
 def percentile(values: list[float], q: float) -> float | None:
     if not values:
         return None
@@ -409,8 +423,7 @@ def summarise(learners: list[Learner], end: float) -> dict:
     errors = Counter(e for l in learners for e in l.session.page.errors)
     window_start = max((l.start_time for l in started), default=end)
     window = end - window_start
-    tokens = sum((steps_at(l.session.step_samples, end) - steps_at(l.session.step_samples, window_start))
-                 * l.tokens_per_step for l in started)
+    rates = [(steps_per_second(l.session.step_samples, window_start, end), l.tokens_per_step) for l in started]
     finals = [l.final_step for l in started]
     toggles = sum((l.toggles for l in learners), Counter())
     return {
@@ -426,7 +439,7 @@ def summarise(learners: list[Learner], end: float) -> dict:
         "rerun_s_by_action": by_action(learners),
         "page_load_s": {"p50": _r(percentile([l.load_seconds for l in learners if l.load_seconds], 50)),
                         "max": _r(max((l.load_seconds for l in learners if l.load_seconds), default=None))},
-        "tokens_per_s": round(tokens / window) if window > 1 else None,
+        "tokens_per_s": round(sum(r * k for r, k in rates if r is not None)) if window > 1 else None,
         "window_s": round(window, 1),
         "exceptions": sum(errors.values()),
         "exception_texts": [f"{n} x {text[:300]}" for text, n in errors.most_common(5)],
@@ -486,21 +499,26 @@ async def workshop(args, url: str, pid: int, during=None) -> dict:
                         args.toggle_every, args.seed + k, monitor, during)
         r["rss_mb_after"], r["threads_after"] = await settle(monitor, args.settle_seconds)
         out["rounds"].append(r)
+    if args.baseline_seconds > 0:    # again: this machine's speed drifts within minutes
+        out["baseline_after"] = await phase(url, args.baseline_sessions, args.baseline_seconds,
+                                            with_steps(args.query, 20_000), 0.5, 0, args.seed + 2000, monitor)
     sampler.cancel()
     return out
 
 
 def overall(out: dict, log_text: str) -> dict:
     rounds = out["rounds"]
+    baselines = [out[k] for k in ("baseline", "baseline_after") if k in out]
     base = out.get("baseline", {}).get("tokens_per_s")
     tps = [r["tokens_per_s"] for r in rounds if r["tokens_per_s"] is not None]
-    phases = rounds + ([out["baseline"]] if "baseline" in out else [])
+    phases = rounds + baselines
     out.update({
         "progressed": min(r["progressed"] for r in rounds),
         "learners": out["sessions"],
         "exceptions": sum(p["exceptions"] for p in phases),
         "dropped_websockets": sum(p["dropped_websockets"] for p in phases),
         "tokens_per_s_vs_baseline": round(min(tps) / base, 3) if base and tps else None,
+        "baseline_after_vs_before": _ratio([out.get("baseline_after", {}).get("tokens_per_s")], base),
         "tokens_per_cpu_s_vs_baseline": _ratio([r.get("tokens_per_server_cpu_s") for r in rounds],
                                                out.get("baseline", {}).get("tokens_per_server_cpu_s")),
         "server_log_tracebacks": log_text.count("Traceback (most recent call last)"),
@@ -513,11 +531,12 @@ def overall(out: dict, log_text: str) -> dict:
 
 def report(out: dict) -> str:
     lines = [f"Workshop load test: {out['sessions']} learners x {out['seconds']} s, {len(out['rounds'])} round(s)"]
-    if "baseline" in out:
-        b = out["baseline"]
-        lines.append(f"  baseline, {b['learners']} alone: {b['tokens_per_s'] or 0:,} tokens/s "
-                     f"({b.get('tokens_per_server_cpu_s') or 0:,} per server CPU-second), "
-                     f"rerun p50/p95 {b['rerun_s']['p50']}/{b['rerun_s']['p95']} s")
+    for key, when in (("baseline", "before"), ("baseline_after", "after the rounds")):
+        if key in out:
+            b = out[key]
+            lines.append(f"  baseline {when}, {b['learners']} alone: {b['tokens_per_s'] or 0:,} tokens/s "
+                         f"({b.get('tokens_per_server_cpu_s') or 0:,} per server CPU-second), "
+                         f"rerun p50/p95 {b['rerun_s']['p50']}/{b['rerun_s']['p95']} s")
     for k, r in enumerate(out["rounds"], 1):
         lines += [
             f"  round {k}: progressed {r['progressed']}/{r['learners']} (started {r['started']}); "
@@ -546,7 +565,8 @@ def report(out: dict) -> str:
         lines += [f"    warning/error box (learners who saw it): {t}" for t in r["notices"]]
     lines += [
         f"  tokens/s vs the baseline: {out['tokens_per_s_vs_baseline']} (worst round); per server CPU-second: "
-        f"{out['tokens_per_cpu_s_vs_baseline']}",
+        f"{out['tokens_per_cpu_s_vs_baseline']}; the baseline after the rounds vs before: "
+        f"{out['baseline_after_vs_before']}",
         f"  RSS MB start {out['rss_mb']['start']}, before {out['rss_mb']['before']}, peak {out['rss_mb']['peak']}, "
         f"after each round {out['rss_mb']['after']}",
         f"  threads start {out['threads']['start']}, before {out['threads']['before']}, peak "

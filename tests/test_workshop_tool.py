@@ -13,7 +13,7 @@ from streamlit.proto.Alert_pb2 import Alert
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 from benchmarks.st_client import ForwardCache, Page
-from benchmarks.workshop import percentile, steps_at, with_steps
+from benchmarks.workshop import percentile, steps_at, steps_per_second, with_steps
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -95,6 +95,10 @@ def test_steps_between_samples_are_interpolated():
     assert steps_at(samples, 11.0) == 50
     assert steps_at(samples, 13.5) == 130
     assert steps_at(samples, 9.0) == 0 and steps_at(samples, 20.0) == 140
+    # a rate up to the last poll, not held flat to the window's end (the page shows steps at its polls)
+    assert steps_per_second(samples, 11.0, 20.0) == (140 - 50) / 3
+    assert steps_per_second(samples, 5.0, 20.0) == 140 / 4          # from the first sample on
+    assert steps_per_second(samples, 13.5, 14.5) is None            # under a second of samples
     assert percentile([3.0, 1.0, 2.0, 4.0, 5.0], 50) == 3.0
     assert with_steps("", 50) == "steps=50" and with_steps("cell=GRU&steps=9", 50) == "cell=GRU&steps=9"
 
