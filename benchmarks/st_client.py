@@ -246,9 +246,9 @@ class Session:
     async def choose(self, label: str, option: str) -> bool:
         """Set the select_slider labelled `label` to its option shown as `option`."""
         shown = self.page.find_shown("slider", label)
-        el = shown.element if shown is not None else None
-        if el is None or el.slider.disabled or option not in el.slider.options:
+        if shown is None or shown.element.slider.disabled or option not in shown.element.slider.options:
             return False
+        el = shown.element
         state = WidgetState(id=el.slider.id)
         state.string_array_value.data.append(option)
         self.widgets[el.slider.id] = state

@@ -24,8 +24,8 @@ Printed per phase: learners whose run progressed (the page's step went above 0),
 from Start to the first step shown (p50/max; resolution: the page's 1 s polling), rerun
 latency p50/p95 (a rerun sent -> its script_finished), aggregate tokens/s (the sum of each
 page's step rate x batch_size x seq_len, over the window from the last Start to the page's
-last poll in it; compared with the baseline before), exceptions (exception elements and error boxes naming an Error or a
-Traceback), dropped websockets; server RSS/threads (from /proc/<pid>/status) at start, before
+last poll in it; compared with the baseline before), exceptions (exception elements and
+error boxes naming an Error or a Traceback), dropped websockets; server RSS/threads (from /proc/<pid>/status) at start, before
 the first round, peak and after each round; and the server log's tracebacks. The last line
 of output is the whole result as one JSON object.
 """
@@ -489,9 +489,13 @@ async def workshop(args, url: str, pid: int, during=None) -> dict:
            "load_average_at_start": os.getloadavg()[0], "cpu_count": os.cpu_count(),
            "rss_mb": {"start": round(rss_start, 1)}, "threads": {"start": threads_start}}
     out["first_page_load_s"] = await first_load(url, args.query)
+
+    async def baseline(seed: int) -> dict:   # a few learners alone; their runs outlast the window
+        return await phase(url, args.baseline_sessions, args.baseline_seconds,
+                           with_steps(args.query, 20_000), 0.5, 0, seed, monitor)
+
     if args.baseline_seconds > 0:
-        out["baseline"] = await phase(url, args.baseline_sessions, args.baseline_seconds,
-                                      with_steps(args.query, 20_000), 0.5, 0, args.seed + 1000, monitor)
+        out["baseline"] = await baseline(args.seed + 1000)
     out["rss_mb"]["before"], out["threads"]["before"] = await settle(monitor, args.settle_seconds)
     out["rounds"] = []
     for k in range(args.rounds):
@@ -499,9 +503,8 @@ async def workshop(args, url: str, pid: int, during=None) -> dict:
                         args.toggle_every, args.seed + k, monitor, during)
         r["rss_mb_after"], r["threads_after"] = await settle(monitor, args.settle_seconds)
         out["rounds"].append(r)
-    if args.baseline_seconds > 0:    # again: this machine's speed drifts within minutes
-        out["baseline_after"] = await phase(url, args.baseline_sessions, args.baseline_seconds,
-                                            with_steps(args.query, 20_000), 0.5, 0, args.seed + 2000, monitor)
+    if args.baseline_seconds > 0:    # again: how far the server (or the machine) drifted meanwhile
+        out["baseline_after"] = await baseline(args.seed + 2000)
     sampler.cancel()
     return out
 
