@@ -12,6 +12,7 @@ import pytest
 from streamlit.proto.Alert_pb2 import Alert
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
+from benchmarks import burst
 from benchmarks.st_client import ForwardCache, Page
 from benchmarks.workshop import percentile, steps_at, steps_per_second, with_steps
 
@@ -114,3 +115,23 @@ def test_three_learners_all_train_with_no_exception():
     assert result["progressed"] == 3, done.stdout
     assert result["exceptions"] == 0 and result["dropped_websockets"] == 0, done.stdout
     assert first["steps_per_learner"]["min"] > 0 and first["rerun_s"]["n"] > 10, done.stdout
+
+
+def test_the_burst_tool_compares_each_app_dir_with_the_first_burst_by_burst():
+    a = [{m: 1.0 for m in burst.MEASURES}, {m: 2.0 for m in burst.MEASURES}]
+    b = [{m: 0.9 for m in burst.MEASURES}, {m: 2.2 for m in burst.MEASURES}]
+    out = burst.compare({"0:old": a, "1:new": b})
+    assert list(out) == ["1:new"]
+    assert out["1:new"]["start_mean_s"] == {"median_ratio": round((0.9 + 1.1) / 2, 3), "lower_in": "1/2"}
+    assert burst.summary({"0:old": a})["0:old"]["load_mean_s"] == 1.5
+
+
+@pytest.mark.load
+def test_a_burst_of_two_learners_loads_and_starts():
+    cmd = [sys.executable, "-m", "benchmarks.burst", "--learners", "2", "--bursts", "1", "--trainers", "1"]
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    (medians,) = result["median_s"].values()
+    assert all(0 < medians[m] < 120 for m in burst.MEASURES), medians
+    assert medians["load_makespan_s"] >= medians["load_mean_s"], medians     # the last page drawn ends it

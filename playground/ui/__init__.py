@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING
 import streamlit as st
 from streamlit.errors import StreamlitPageNotFoundError
 
+from playground.ui import event_batching
+
 if TYPE_CHECKING:  # the registry (and torch) load on first use: Home does not wait for them
     from playground.front import RunFront as Run
     from playground.registry import RunRegistry
@@ -31,6 +33,7 @@ _log = logging.getLogger("playground")
 if not _log.handlers:  # the server's log shows run lifecycle events (e.g. a closed session's runs)
     _log.addHandler(logging.StreamHandler())
     _log.setLevel(logging.INFO)
+event_batching.install()   # before this server's sessions draw much: one loop wake-up per burst
 
 OWNER_KEY, LINK_PARAM, NOTE_KEY = "owner_token", "w", "workspace_note"
 TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}")
