@@ -8,7 +8,7 @@ sidebar; Continue waits while the sidebar differs from the run, and the note say
 **Reset** asks first. A browser session that opened a link to runs it did not start (another
 device, the projector), or any page with `view=1`, watches read-only until "Take control".
 
-While a run trains the buttons sit in a fragment: Pause/Resume answer without rerunning the whole page.
+The buttons sit in a fragment: Pause/Resume answer without rerunning the whole page.
 """
 from __future__ import annotations
 
@@ -300,32 +300,26 @@ def _buttons(run: Run | None, setup: Setup, ready: bool, differ: bool) -> dict:
 
 
 def controls(run: Run | None, setup: Setup) -> Run | None:
-    """The buttons, then what differs and any error. Read-only viewers get the viewer bar instead.
-    Returns the run on screen. While the run trains the buttons are a fragment (Pause, Stop and
-    Reset answer without redrawing the page); otherwise every enabled button (Start, Continue,
-    New run, Step) redraws the whole page anyway, so they are not: a click is one rerun, not a
-    fragment's rerun and then the page's."""
+    """The buttons (in a fragment: a click answers at once), then what differs and any error.
+    Read-only viewers get the viewer bar instead. Returns the run on screen."""
     decide_control(run)
     if not viewer_bar(run):
         return run
     too_big = limit_problems(setup)
     ready = setup.complete and not too_big
     differ = setup.differences(run) if run is not None and not run.is_active else []
-    st.session_state.pop(RERUN_KEY, None)   # this is the whole-page rerun a click may have asked for
 
+    @st.fragment
     def buttons() -> None:
-        _buttons(run, setup, ready, bool(differ))   # on_click: acted before this rerun
+        _buttons(run, setup, ready, bool(differ))   # on_click: acted before this (fragment) rerun
         if st.session_state.pop(RERUN_KEY, False):
-            st.rerun()   # clicked in the fragment: a run started or ended, the whole page follows
+            st.rerun()   # a run started or ended: the whole page follows (live polling, sidebar)
         if run is not None and st.session_state.get(CONFIRM_KEY):
             _confirm_reset(run)
         if (ack := st.session_state.get(ACK_KEY)):   # kept until the next click: the page may rerun
             st.caption(ack)
 
-    if run is not None and run.is_active:
-        st.fragment(buttons)()
-    else:
-        buttons()
+    buttons()
     _messages(run, too_big, differ)
     return run
 
