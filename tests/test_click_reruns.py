@@ -7,6 +7,7 @@ the page not redrawn: in a room every whole-page run of /Train is ~50 ms of the 
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -56,4 +57,5 @@ def test_start_is_one_whole_page_run_and_pause_and_stop_are_fragment_runs():
             assert s.page.find("button", "Resume") is not None
             assert await _click(s, runs, "Stop") == 0
             await s.close()
-        asyncio.run(main())
+        with ThreadPoolExecutor(1) as pool:       # a thread of its own: the browser tests' playwright
+            pool.submit(asyncio.run, main()).result(120)   # keeps an event loop in this one
