@@ -24,21 +24,10 @@ import time
 from pathlib import Path
 
 from benchmarks.st_client import Session
-from benchmarks.workshop import ROOT, server
+from benchmarks.workshop import ROOT, first_load, server
 
 QUERY = "steps=50000"
 MEASURES = ("load_makespan_s", "load_mean_s", "start_makespan_s", "start_mean_s")
-
-
-async def _trainers(url: str, n: int) -> list[Session]:
-    sessions = []
-    for _ in range(n):
-        s = Session(url, "Train", QUERY)
-        await s.open()
-        await s.click("Start")
-        await s.wait_idle(60)
-        sessions.append(s)
-    return sessions
 
 
 async def _start(s: Session) -> float:
@@ -52,7 +41,10 @@ async def _start(s: Session) -> float:
 
 async def burst(url: str, k: int, trainers: int = 2) -> dict:
     """One burst on the server at `url`: k loads at once, then k Starts at once (seconds)."""
-    running = await _trainers(url, trainers)
+    running = [Session(url, "Train", QUERY) for _ in range(trainers)]
+    for s in running:                              # one after another, each training before the next
+        await s.open()
+        await _start(s)
     await asyncio.sleep(1.5)                       # the trainers past their first steps
     sessions = [Session(url, "Train", QUERY) for _ in range(k)]
     t0 = time.monotonic()
@@ -84,13 +76,6 @@ def summary(results: dict[str, list[dict]]) -> dict:
     return {name: {m: round(statistics.median(r[m] for r in rs), 3) for m in MEASURES} for name, rs in results.items()}
 
 
-async def _warm(urls: list[str]) -> None:
-    for url in urls:                              # imports and the corpus cache, before any burst
-        s = Session(url, "Train", QUERY)
-        await s.open(timeout=120)
-        await s.close()
-
-
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--app-dir", type=Path, action="append", help="a checkout to serve (repeat to compare; default: this one)")
@@ -103,7 +88,8 @@ def main(argv=None) -> dict:
     with contextlib.ExitStack() as stack:
         urls = [stack.enter_context(server(env, Path(tempfile.mkstemp(prefix="burst-server-", suffix=".log")[1]), d))[0]
                 for d in dirs]
-        asyncio.run(_warm(urls))
+        for url in urls:                           # imports and the corpus cache, before any burst
+            asyncio.run(first_load(url, QUERY))
         time.sleep(10)                             # the background warm-up (torch's first optimizer)
         names = [f"{i}:{d}" for i, d in enumerate(dirs)]      # the same dir may be given twice
         results: dict[str, list[dict]] = {name: [] for name in names}

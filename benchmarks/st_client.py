@@ -183,6 +183,7 @@ class Session:
         self.pending_action = ""
         self.unanswered = 0  # reruns with no script_finished within 60 s
         self.step_samples: list[tuple[float, int]] = []  # (time, step shown) after each run
+        self.script_runs: list[list[str]] = []  # each run the server started: its fragment ids ([]: whole page)
         self.page_not_found = False
         self.dropped: str | None = None  # why the socket closed when we did not close it
         self.idle = asyncio.Event()
@@ -276,6 +277,7 @@ class Session:
         kind = msg.WhichOneof("type")
         if kind == "new_session":
             self.page.start_run()
+            self.script_runs.append(list(msg.metadata.run.fragment_ids))
             if not msg.metadata.run.fragment_ids:
                 self.timers.clear()  # a full run registers its fragments' timers again
         elif kind == "navigation" and msg.navigation.page_script_hash:

@@ -17,45 +17,26 @@ from conftest import serve_app
 pytestmark = pytest.mark.load
 
 
-class Runs:
-    """The script runs a session's server started (each begins with a new_session message):
-    the fragment ids of each, [] for a whole-page run."""
-
-    def __init__(self, session: Session):
-        self.seen: list[list[str]] = []
-        handle = session._handle
-
-        def counting(msg):
-            if msg.WhichOneof("type") == "new_session":
-                self.seen.append(list(msg.metadata.run.fragment_ids))
-            handle(msg)
-        session._handle = counting
-
-    def whole_page(self, since: int) -> int:
-        return sum(1 for ids in self.seen[since:] if not ids)
-
-
-async def _click(s: Session, runs: Runs, label: str) -> int:
+async def _click(s: Session, label: str) -> int:
     """Click `label`, wait for its answer; the whole-page runs it caused."""
-    before = len(runs.seen)
+    before = len(s.script_runs)
     assert await s.click(label), f"no enabled {label} button"
     assert await s.wait_idle(60), f"{label} was not answered"
-    return runs.whole_page(before)
+    return sum(1 for ids in s.script_runs[before:] if not ids)
 
 
 def test_start_is_one_whole_page_run_and_pause_and_stop_are_fragment_runs():
     with serve_app() as url:
         async def main():
             s = Session(url, "Train", "steps=50000&hidden_size=16&seq_len=16&batch_size=8")
-            runs = Runs(s)
             await s.open()
-            assert await _click(s, runs, "Start") == 1
-            assert runs.seen[-1] == [], runs.seen                           # the page's run came last
+            assert await _click(s, "Start") == 1
+            assert s.script_runs[-1] == [], s.script_runs              # the page's run came last
             pause = s.page.find_shown("button", "Pause")
             assert pause is not None and pause.fragment_id != ""            # training: a fragment
-            assert await _click(s, runs, "Pause") == 0
+            assert await _click(s, "Pause") == 0
             assert s.page.find("button", "Resume") is not None
-            assert await _click(s, runs, "Stop") == 0
+            assert await _click(s, "Stop") == 0
             await s.close()
         with ThreadPoolExecutor(1) as pool:       # a thread of its own: the browser tests' playwright
             pool.submit(asyncio.run, main()).result(120)   # keeps an event loop in this one
