@@ -73,6 +73,10 @@ def ray_start(port: int, temp: str, extra_env: dict | None = None, head: bool = 
     `temp` (which names its processes for stop_by_temp_dir). `extra_env` goes to it only."""
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}   # RAY_AUTH_MODE=token: see main()
     env.update(extra_env or {})
+    if head and env.get("RAY_AUTH_MODE") == "token":
+        # `ray start` does not create the token `ray.init` would (~/.ray/auth_token): on a fresh
+        # machine it refuses to start. Ray's own command makes one if there is none (not printed).
+        subprocess.run(["ray", "get-auth-token", "--generate"], check=True, env=env, capture_output=True)
     where = ["--head", "--port", str(port), "--include-dashboard", "false"] if head else \
         ["--address", f"127.0.0.1:{port}"]
     subprocess.run(["ray", "start", *where, "--num-cpus", "1", "--node-ip-address", "127.0.0.1", "--temp-dir", temp,
