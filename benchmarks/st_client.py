@@ -286,9 +286,10 @@ class Session:
             self.query_string = msg.page_info_changed.query_string
         elif kind == "delta":
             self.page.apply(msg)
-        elif kind == "auto_rerun":
-            self.timers[msg.auto_rerun.fragment_id] = [msg.auto_rerun.interval,
-                                                       time.monotonic() + msg.auto_rerun.interval]
+        elif kind == "auto_rerun":   # as the browser: a new interval replaces the fragment's timer
+            fid, interval = msg.auto_rerun.fragment_id, msg.auto_rerun.interval
+            if self.timers.get(fid, [None])[0] != interval:
+                self.timers[fid] = [interval, time.monotonic() + interval]
         elif kind == "stop_auto_rerun":
             for fid in msg.stop_auto_rerun.fragment_ids:
                 self.timers.pop(fid, None)

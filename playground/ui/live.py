@@ -2,13 +2,17 @@
 
 Two fragments poll the run's snapshot while it is active: progress and metrics every second
 (cheap), curves and samples at the interval the server's refresh budget allows
-(playground/refresh.py). The rest of the page (and other pages) stay responsive.
+(playground/refresh.py). The rest of the page (and other pages) stay responsive. When the
+first step of a Start comes, or the room grows or shrinks enough to move those intervals, the
+fragments change their own polling interval (playground/ui/retime.py) instead of redrawing the
+whole page: in a workshop's arrival ramp those whole-page runs came all at once.
 """
 from __future__ import annotations
 
 import math
 import secrets
 import time
+from dataclasses import dataclass
 
 import streamlit as st
 
@@ -16,6 +20,7 @@ from playground import coach
 from playground.figures import curves as curve_figures
 from playground.refresh import RefreshBudget
 from playground.front import ACTIVE, RunFront as Run, Snapshot, Status
+from playground.ui.retime import current_fragment_id, retime
 from playground.ui.share import plain
 
 STATUS_LABELS = {Status.READY: "Ready", Status.QUEUED: "Waiting for its first turn", Status.RUNNING: "Training",
@@ -43,6 +48,19 @@ def _buttons(status: str) -> tuple[bool, bool]:
     return status in ACTIVE, status == Status.PAUSED
 
 
+@dataclass
+class _Polling:
+    """A live view's polling as the browser has it now: its fragments change their own intervals
+    (playground/ui/retime.py) instead of redrawing the whole page when the first step comes or
+    the room grows or shrinks."""
+    poll: float                       # s between progress polls
+    chart: float | None               # s between chart redraws (None: not polled)
+    awaiting: bool                    # waiting for the first step of this page's Start
+    progress_id: str | None = None    # the fragments' ids, known once each has run
+    charts_id: str | None = None
+    charts_due: bool = False          # the charts were asked to draw the first step soon
+
+
 def render(run: Run | None, read_only: bool = False) -> None:
     """Progress, metrics and coaching (every second for one page), curves and samples, while the
     run is active, at the intervals the server's refresh budgets allow: slower when many pages
@@ -55,44 +73,71 @@ def render(run: Run | None, read_only: bool = False) -> None:
     was_active, buttons = run.is_active, _buttons(run.status)
     chart_every = CHARTS.interval() if was_active else None
     poll_every = FIRST_STEPS.interval() if awaiting else PROGRESS.interval() if was_active else IDLE_POLL_SECONDS
+    polling = _Polling(poll_every, chart_every, awaiting)
     viewer = st.session_state.setdefault("viewer_id", secrets.token_hex(8))
 
     # Idle runs are polled slowly too: another tab with the same link may start or pause them.
     @st.fragment(run_every=poll_every)
     def progress() -> None:
         t0 = time.perf_counter()
+        polling.progress_id = current_fragment_id()
         snap = run.snapshot()
         status(snap, run)
         if len(snap.history):
             metrics(snap)
             coaching(snap)
-        if _buttons(snap.status) != buttons or (awaiting and not awaiting_first_step(run)):
-            st.rerun()  # started, paused, resumed or ended (maybe in another tab): the buttons follow;
-            # or the first step came: the page polls at the room's interval again, curves drawn
-        if was_active and chart_every > POLL_SECONDS:
-            st.caption(f"Curves and samples redraw every {chart_every:.0f} s while {pages_live(CHARTS.viewers())} "
-                       "on this server (so that drawing does not slow training).")
+        if _buttons(snap.status) != buttons:
+            st.rerun()  # started, paused, resumed or ended (maybe in another tab): the buttons follow
+        if polling.awaiting and not awaiting_first_step(run):
+            _first_step_came(polling)   # poll at the room's interval again, curves drawn soon
+        if was_active and polling.chart > POLL_SECONDS:
+            st.caption(f"Curves and samples redraw every {polling.chart:.0f} s while "
+                       f"{pages_live(CHARTS.viewers())} on this server (so that drawing does not slow training).")
         if was_active:
-            for budget in (PROGRESS, FIRST_STEPS) if awaiting else (PROGRESS,):
+            for budget in (PROGRESS, FIRST_STEPS) if polling.awaiting else (PROGRESS,):
                 budget.record(viewer, time.perf_counter() - t0)
-            if not awaiting and not (0.5 <= CHARTS.interval() / chart_every <= 2
-                                     and 0.5 <= PROGRESS.interval() / poll_every <= 2):
-                st.rerun()  # the room grew or shrank a lot: redraw with the new intervals
+            if not polling.awaiting:
+                _follow_the_room(polling)
 
     @st.fragment(run_every=chart_every)
     def charts_view() -> None:
         t0 = time.perf_counter()
+        polling.charts_id = current_fragment_id()
         snap = run.snapshot()
         if len(snap.history):
             curves(snap)
             if not read_only:
                 sample_settings(run)
             samples(snap)
+            if polling.charts_due:     # drawn the first step: back to the room's interval
+                polling.charts_due = not retime(polling.charts_id, polling.chart)
         if was_active:
             CHARTS.record(viewer, time.perf_counter() - t0)
 
     progress()
     charts_view()
+
+
+def _first_step_came(p: _Polling) -> None:
+    """The first step of this page's Start is on screen: progress polls at the room's interval,
+    and the charts, if their interval is long (a full room), draw once soon, then go back to it."""
+    p.awaiting, p.poll = False, PROGRESS.interval()
+    # (no charts id yet: this is the page's own run, and the charts draw right after this)
+    kick = p.chart is not None and p.chart > 2 * FIRST_STEP_POLL and p.charts_id is not None
+    if not retime(p.progress_id, p.poll) or (kick and not retime(p.charts_id, FIRST_STEP_POLL)):
+        st.rerun()   # this Streamlit cannot retime a fragment: redraw the page with the new intervals
+    p.charts_due = kick
+
+
+def _follow_the_room(p: _Polling) -> None:
+    """The room grew or shrank a lot (the refresh budgets' intervals moved over 2x): both
+    fragments poll at the new intervals."""
+    poll, chart = PROGRESS.interval(), CHARTS.interval()
+    if 0.5 <= chart / p.chart <= 2 and 0.5 <= poll / p.poll <= 2:
+        return
+    if not retime(p.progress_id, poll) or not (p.charts_due or retime(p.charts_id, chart)):
+        st.rerun()
+    p.poll, p.chart = poll, chart
 
 
 def started(run: Run) -> None:
