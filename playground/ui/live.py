@@ -90,14 +90,8 @@ def render(run: Run | None, read_only: bool = False) -> None:
             st.rerun()  # started, paused, resumed or ended (maybe in another tab): the buttons follow
         if polling.awaiting and not awaiting_first_step(run):
             _first_step_came(polling)   # poll at the room's interval again, curves drawn soon
-        if was_active and polling.chart > POLL_SECONDS:
-            st.caption(f"Curves and samples redraw every {polling.chart:.0f} s while "
-                       f"{pages_live(CHARTS.viewers())} on this server (so that drawing does not slow training).")
         if was_active:
-            for budget in (PROGRESS, FIRST_STEPS) if polling.awaiting else (PROGRESS,):
-                budget.record(viewer, time.perf_counter() - t0)
-            if not polling.awaiting:
-                _follow_the_room(polling)
+            _live_progress_done(polling, viewer, time.perf_counter() - t0)
 
     @st.fragment(run_every=chart_every)
     def charts_view() -> None:
@@ -116,6 +110,18 @@ def render(run: Run | None, read_only: bool = False) -> None:
 
     progress()
     charts_view()
+
+
+def _live_progress_done(p: _Polling, viewer: str, seconds: float) -> None:
+    """After a progress poll of an active run: how often curves redraw (when not every second),
+    the poll's cost on the refresh budgets, and the intervals following the room."""
+    if p.chart > POLL_SECONDS:
+        st.caption(f"Curves and samples redraw every {p.chart:.0f} s while {pages_live(CHARTS.viewers())} "
+                   "on this server (so that drawing does not slow training).")
+    for budget in (PROGRESS, FIRST_STEPS) if p.awaiting else (PROGRESS,):
+        budget.record(viewer, seconds)
+    if not p.awaiting:
+        _follow_the_room(p)
 
 
 def _first_step_came(p: _Polling) -> None:
