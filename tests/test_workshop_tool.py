@@ -66,6 +66,17 @@ def test_a_fragment_run_replaces_only_its_own_elements():
     assert page.texts() == ["outside"]                  # a full run without the fragment
 
 
+def test_a_step_is_read_as_fresh_only_from_the_run_that_drew_it():
+    """A chart fragment's run leaves the progress fragment's step on the page as it was: the
+    workshop's rates read only steps drawn by the run that just finished (they came out up to
+    ~40 % low in a full room, where progress polls are seconds apart)."""
+    page = drawn(Page(), delta([0, 3, 0], "progress", metric={"label": "step", "body": "620"}),
+                 delta([0, 4, 0], "charts", markdown={"body": "curves"}))
+    assert page.step(fresh=True) == 620
+    drawn(page, delta([0, 4, 0], "charts", markdown={"body": "curves"}), fragment_ids=["charts"])
+    assert page.step() == 620 and page.step(fresh=True) is None
+
+
 def test_errors_are_exceptions_and_error_boxes_naming_an_error():
     page = drawn(Page(), delta([0, 1], exception={"type": "ValueError", "message": "bad"}),
                  delta([0, 2], alert={"body": "Training failed: RuntimeError: boom", "format": Alert.ERROR}),
