@@ -32,14 +32,13 @@ IDLE_POLL_SECONDS = 5.0
 FIRST_STEP_POLL = 1.0   # s between the progress polls of a page waiting for the first step it started
 FIRST_STEP_WAIT = 15.0  # s it polls that fast at most (then at the room's interval)
 STARTED_KEY = "live_started_run"   # session key: (run id, its steps then, when) of the Start this page sent
-# All live pages' redraws together: at most ~0.065 of a core (of 2 here) of timed drawing, so that
-# a room's pages do not slow its training. Each rerun also costs Streamlit ~20 ms outside the
-# timed code. A room of 30 here (workshop A/B, 60 s rounds alternating): 0.924 and 0.943 of 2
-# runs alone's tokens/s, against 0.877 and 0.892 with 0.1 and 0.06 cores. The price: a room's
-# pages slow their polls at fewer viewers (to at most every 10 s for progress, 20 s for curves,
-# as before).
-CHARTS = RefreshBudget(budget_cores=0.04, max_interval=20.0, overhead_seconds=0.02)    # curves, samples
-PROGRESS = RefreshBudget(budget_cores=0.025, max_interval=10.0, overhead_seconds=0.02)  # progress, metrics
+# All live pages' redraws together: at most ~0.15 of a core (of 2 here), so that a room's pages
+# do not slow its training. Each rerun also costs Streamlit ~20 ms outside the timed code.
+# Tried: 0.04 / 0.025 cores: a room of 30 trained 0.924-0.943 of 2 runs alone (0.877-0.892 with
+# these), but a lone page whose polls are slow (a Ray pool's reads) then polled every ~4-5 s, and
+# a paused Ray run's page read a stale step (test_browser_ray): budget only what trainers need.
+CHARTS = RefreshBudget(budget_cores=0.1, max_interval=20.0, overhead_seconds=0.02)    # curves, samples
+PROGRESS = RefreshBudget(budget_cores=0.06, max_interval=10.0, overhead_seconds=0.02)  # progress, metrics
 # Pages waiting for the first step of their Start poll every FIRST_STEP_POLL s while few do; all of
 # them together within a budget of their own. 60 learners of a hall pressing Start within 10 s and
 # polling every second took the trainers' CPU, so the first steps came later (benchmarks/hall_load.py).
