@@ -5,6 +5,7 @@ Browser tests skip with a clear reason where Debian's Chromium is missing
 """
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import re
@@ -15,6 +16,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -292,6 +294,14 @@ def settled_step_count(pg, quiet: float = 3.0, timeout: float = 60.0) -> int:
             return value
         value = now
     raise AssertionError(f"the step count kept changing for {timeout:g} s")
+
+
+def run_async(coro, timeout: float = 180):
+    """Run a coroutine to its end on a loop in a thread of its own (the protocol client's tests):
+    in the full suite the browser tests' playwright keeps an event loop in the main thread, where
+    asyncio.run fails."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result(timeout)
 
 
 def pause_and_check_it_holds(pg) -> int:

@@ -6,13 +6,11 @@ makes changes the whole page). While the run trains, Pause/Resume and Stop are f
 the page not redrawn: in a room every whole-page run of /Train is ~50 ms of the GIL."""
 from __future__ import annotations
 
-import asyncio
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from benchmarks.st_client import Session
-from conftest import serve_app
+from conftest import run_async, serve_app
 
 pytestmark = pytest.mark.load
 
@@ -38,5 +36,4 @@ def test_start_is_one_whole_page_run_and_pause_and_stop_are_fragment_runs():
             assert s.page.find("button", "Resume") is not None
             assert await _click(s, "Stop") == 0
             await s.close()
-        with ThreadPoolExecutor(1) as pool:       # a thread of its own: the browser tests' playwright
-            pool.submit(asyncio.run, main()).result(120)   # keeps an event loop in this one
+        run_async(main(), 120)

@@ -10,25 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from benchmarks.st_client import Session
-from conftest import serve_app
+from conftest import run_async, serve_app
 
 pytestmark = pytest.mark.load
 
 # A first step that takes a while (~0.1-0.5 s here): the Start's own run ends before it
 SLOW_FIRST_STEP = "steps=50000&cell=LSTM&hidden_size=256&batch_size=64&seq_len=64"
 SMALL = "steps=50000&hidden_size=8&seq_len=8&batch_size=4"
-
-
-def run_in_thread(coro_fn, timeout: float = 180):
-    """Its own thread and loop: in the full suite the browser tests' playwright keeps an event loop
-    in the main thread."""
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coro_fn()).result(timeout)
 
 
 async def until(predicate, timeout: float) -> bool:
@@ -67,7 +59,7 @@ def test_the_first_step_shows_without_a_whole_page_run():
             assert whole_page_runs(s, since) == 0, s.script_runs[since:]
             assert len(s.script_runs) > since + 1                            # polls: fragment runs
             await s.close()
-        run_in_thread(main)
+        run_async(main())
 
 
 def test_a_growing_room_slows_the_polls_without_redrawing_pages():
@@ -94,4 +86,4 @@ def test_a_growing_room_slows_the_polls_without_redrawing_pages():
             assert whole_page_runs(first, since) == 0, first.script_runs[since:]
             for s in [first, *room]:
                 await s.close()
-        run_in_thread(main)
+        run_async(main())

@@ -12,8 +12,8 @@ the benchmarks does the same. So a fragment may send, during its own run, the me
 would have sent for it: the same fragment id, a new interval. `retime` does that.
 
 It reaches into Streamlit's script-run context; where that is missing (another Streamlit), it
-returns False and the caller falls back to a whole-page rerun. `tests/test_retime.py` fails first
-on such an upgrade.
+returns False and the caller falls back to a whole-page rerun. `tests/test_live_polling.py` fails
+first on such an upgrade (it counts the whole-page runs).
 """
 from __future__ import annotations
 
