@@ -246,10 +246,10 @@ class Persistence:
                 self.unavailable[token] = why
                 return True              # the link is kept: a later visit loads them
             self.unavailable.pop(token, None)
-            if runs:
-                registry.adopt(token, runs)
+            if runs is not None and (runs or not registry.knows(token)):   # none: the link is still the
+                registry.adopt(token, runs)     # store's (its run made just before a front crashed): kept
                 self.seen(token)
-            return bool(runs) or registry.knows(token)      # (a retry: its session holds it)
+            return runs is not None or registry.knows(token)   # (knows: a retry, its session holds it)
 
     def latest_checkpoint(self, run_id: str) -> bytes | None:
         """The run's last checkpoint in the store, None if none or the store fails (what a Ray
@@ -276,11 +276,13 @@ def _steps_at_exit(run: RunFront) -> int | None:
         return None
 
 
-def load_link(persistence: Persistence, registry: "RunRegistry", token: str) -> tuple[list[RunFront], str | None]:
-    """The link's runs in the store (those not in memory), rebuilt; and, if there were some but
-    none could be, why (else None)."""
+def load_link(persistence: Persistence, registry: "RunRegistry", token: str) -> tuple[list[RunFront] | None, str | None]:
+    """The link's runs in the store (those not in memory), rebuilt, None if the store does not
+    know the link; and, if there were some but none could be, why (else None)."""
     store = persistence.ready(timeout=5.0) if persistence.writer.health.saving else None
     records = _safely(lambda: store.runs_of(token), []) if store is not None else []
+    if not records and not (store is not None and _safely(lambda: store.find_workspace(token) is not None, False)):
+        return None, None
     records = [rec for rec in records if rec.run_id not in registry.runs]   # made since, in memory
     errors: list[str] = []
     runs = [r for r in (rebuild(persistence, store, registry, rec, token, errors) for rec in records) if r]

@@ -207,7 +207,8 @@ class StoreWriter:
     touch_workspace = save_workspace
 
     def save_run(self, record: RunRecord) -> None:
-        self._queue(lambda b: b.save_run(record))
+        """A new run's record, written at once (a front that crashes seconds later keeps it)."""
+        self._queue(lambda b: b.save_run(record), urgent=True)
 
     def put_corpus(self, text: str) -> str:
         """Queue a text to be stored once; its sha256 (a run's corpus_hash) at once."""

@@ -289,3 +289,15 @@ def test_a_link_whose_saved_runs_cannot_be_loaded_now_is_kept_and_they_load_late
     (back,) = second.runs_of(TOKEN)
     assert (back.run_id, back.label, back.steps_done) == (run.run_id, "mine", 20) and second.unavailable(TOKEN) is None
     assert second.has_workspace(TOKEN) and len(second.runs_of(TOKEN)) == 1   # loaded once
+
+
+def test_a_link_saved_without_runs_keeps_its_workspace_on_another_front(tmp_path):
+    """A hall: a learner's front dies before it saved anything but the link (its run made seconds
+    before). The other front opens the link's workspace, empty: the learner keeps their link
+    instead of "not on this server any more" and a new one. A link the store never saw is new."""
+    first = stored(tmp_path)
+    first.attach(TOKEN)
+    assert first.persistence.writer.flush(30)
+    other = stored(tmp_path)                       # the other front, same store
+    assert other.has_workspace(TOKEN) and other.runs_of(TOKEN) == []
+    assert not other.has_workspace("never-seen-token-0123456789")

@@ -6,6 +6,7 @@ import threading
 import pytest
 from sqlalchemy import event
 
+from conftest import wait_until
 from playground.store import RunStore
 from playground.store_records import RunRecord
 from playground.store_schema import StoreError
@@ -35,20 +36,34 @@ def store(store_url):
 
 
 def test_writes_are_batched_on_the_writer_thread(store):
-    w = StoreWriter(store, flush_every=3600).start()      # only flush() writes in this test
+    w = StoreWriter(store, flush_every=3600).start()      # only flush() (and a new run) writes here
     w.save_workspace(TOKEN)
     w.save_run(run("r1", status="running"))
+    assert w.flush(timeout=30)
+    before = store.transactions
     for s in range(1, 201):
         w.append_history("r1", [row(s)])
     w.append_history("r1", [row(200, val_loss=1.1)])      # the validation loss lands after the step
     w.update_run_status("r1", "running", step=200)
     w.add_sample("r1", dict(step=200, prefix="a", greedy="b", sampled="c", temperature=1.0))
-    assert store.transactions == 0 and w.health.pending > 0
+    assert store.transactions == before and w.health.pending > 0
     assert w.flush(timeout=30)
-    assert store.transactions == 1 and store.threads == {"store-writer"}
+    assert store.transactions == before + 1 and store.threads == {"store-writer"}
     h = store.history("r1")
     assert len(h) == 200 and h[-1]["val_loss"] == 1.1 and store.get_run("r1").step == 200
     assert len(store.samples("r1")) == 1 and w.health.saving and w.health.message == "saving"
+    w.close()
+
+
+def test_a_new_run_s_record_is_written_at_once_not_at_the_next_flush(store):
+    """A hall's front killed seconds after a learner's Start: the other front did not find the
+    run (its record waited up to flush_every in the queue), and the page came back empty."""
+    w = StoreWriter(store, flush_every=3600).start()
+    w.save_workspace(TOKEN)                               # not urgent: waits for the flush
+    assert not wait_until(lambda: w.health.pending == 0, timeout=0.5)
+    w.save_run(run("r1", status="running"))              # urgent: written with what was queued
+    assert wait_until(lambda: w.health.pending == 0, timeout=60)
+    assert store.get_run("r1").status == "running"
     w.close()
 
 

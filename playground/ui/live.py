@@ -32,13 +32,15 @@ IDLE_POLL_SECONDS = 5.0
 FIRST_STEP_POLL = 1.0   # s between the progress polls of a page waiting for the first step it started
 FIRST_STEP_WAIT = 15.0  # s it polls that fast at most (then at the room's interval)
 STARTED_KEY = "live_started_run"   # session key: (run id, its steps then, when) of the Start this page sent
-# All live pages' redraws together: at most ~0.15 of a core (of 2 here), so that a room's pages
-# do not slow its training. Each rerun also costs Streamlit ~20 ms outside the timed code.
-# Tried: 0.04 / 0.025 cores: a room of 30 trained 0.924-0.943 of 2 runs alone (0.877-0.892 with
-# these), but a lone page whose polls are slow (a Ray pool's reads) then polled every ~4-5 s, and
-# a paused Ray run's page read a stale step (test_browser_ray): budget only what trainers need.
-CHARTS = RefreshBudget(budget_cores=0.1, max_interval=20.0, overhead_seconds=0.02)    # curves, samples
-PROGRESS = RefreshBudget(budget_cores=0.06, max_interval=10.0, overhead_seconds=0.02)  # progress, metrics
+# All live pages' redraws together: at most ~0.15 of a core (of 2 here) while a trainer core is
+# spare, ~0.065 while the trainers fill every core (a room): a room of 30 trained 0.924-0.943 of 2
+# runs alone with the smaller budgets, 0.877-0.892 with the larger. The larger stays for a page
+# whose polls are slow (a Ray pool's reads): with the smaller it polled every ~4-5 s alone.
+# Each rerun also costs Streamlit ~20 ms outside the timed code.
+CHARTS = RefreshBudget(budget_cores=0.1, full_budget_cores=0.04, max_interval=20.0,
+                       overhead_seconds=0.02)   # curves, samples
+PROGRESS = RefreshBudget(budget_cores=0.06, full_budget_cores=0.025, max_interval=10.0,
+                         overhead_seconds=0.02)   # progress, metrics
 # Pages waiting for the first step of their Start poll every FIRST_STEP_POLL s while few do; all of
 # them together within a budget of their own. 60 learners of a hall pressing Start within 10 s and
 # polling every second took the trainers' CPU, so the first steps came later (benchmarks/hall_load.py).
@@ -94,7 +96,7 @@ def render(run: Run | None, read_only: bool = False) -> None:
         if polling.awaiting and not awaiting_first_step(run):
             _first_step_came(polling)   # poll at the room's interval again, curves drawn soon
         if was_active:
-            _live_progress_done(polling, viewer, time.perf_counter() - t0)
+            _live_progress_done(polling, viewer, time.perf_counter() - t0, cores_full(snap))
 
     @st.fragment(run_every=chart_every)
     def charts_view() -> None:
@@ -109,20 +111,26 @@ def render(run: Run | None, read_only: bool = False) -> None:
             if polling.charts_due:     # drawn the first step: back to the room's interval
                 polling.charts_due = not retime(polling.charts_id, polling.chart)
         if was_active:
-            CHARTS.record(viewer, time.perf_counter() - t0)
+            CHARTS.record(viewer, time.perf_counter() - t0, full=cores_full(snap))
 
     progress()
     charts_view()
 
 
-def _live_progress_done(p: _Polling, viewer: str, seconds: float) -> None:
+def cores_full(snap: Snapshot) -> bool:
+    """Do the trainers fill every core (more runs training than trainer workers)? Then every
+    redraw takes CPU from training, and the refresh budgets shrink."""
+    return snap.active_runs > max(snap.workers, 1)
+
+
+def _live_progress_done(p: _Polling, viewer: str, seconds: float, full: bool) -> None:
     """After a progress poll of an active run: how often curves redraw (when not every second),
     the poll's cost on the refresh budgets, and the intervals following the room."""
     if p.chart > POLL_SECONDS:
         st.caption(f"Curves and samples redraw every {p.chart:.0f} s while {pages_live(CHARTS.viewers())} "
                    "on this server (so that drawing does not slow training).")
     for budget in (PROGRESS, FIRST_STEPS) if p.awaiting else (PROGRESS,):
-        budget.record(viewer, seconds)
+        budget.record(viewer, seconds, full=full)
     if not p.awaiting:
         _follow_the_room(p)
 
