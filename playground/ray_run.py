@@ -181,12 +181,12 @@ class RayRun:
 
     def mark_lost(self, outage_since: str = "") -> None:
         """The run is LOST (returns None): its pool died, or (`outage_since`: a time of day) the cluster
-        cannot be reached. Not waiting for a read in flight: an outage marks all runs at once."""
+        cannot be reached (said so also if its pool seemed to die first). Reads in flight not waited for."""
         with self._losing:
-            if self._lost or self._freed:
+            if self._freed or (self._lost and not outage_since):
                 return
-            self._lost = True
-            self._before_loss, self._recovered, self._state = lose(self._state, outage_since)
+            was, self._lost = (self._before_loss if self._lost else None) or self._state, True
+            self._before_loss, self._recovered, self._state = lose(was, outage_since)
         log.error("run %s lost at step %d (last checkpoint: %d)", self.run_id[:6], self._state.step, self.kept.step)
         if self.observer is not None:
             self.observer.on_status(self.run_id, Status.LOST, self._state.step)

@@ -145,7 +145,7 @@ def browser():
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
-    """Under pytest-xdist (`-n 2 --dist loadgroup`; CI runs one test at a time) two workers share the 2
+    """Under pytest-xdist (`-n 2 --dist loadgroup`, as CI runs the suite) two workers share the 2
     cores: the browser tests run one after another on one worker (each drives a server that
     trains and a Chromium that draws: two at once starve each other), the `ray` tests (a local
     cluster each) one after another on a worker, the `postgres` tests on one (one throwaway

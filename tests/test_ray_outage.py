@@ -106,3 +106,24 @@ def test_a_lost_run_is_labelled_by_what_happened():
     assert status_label(lost) == "Worker lost"                            # its pool died; the others live
     assert status_label(replace(lost, outage=True)) == "Cluster unreachable"
     assert status_label(replace(lost, status=Status.RUNNING, outage=True)) == "Training"
+
+
+def test_a_run_lost_before_the_outage_was_noticed_says_the_cluster_is_unreachable():
+    """Under load the proxy's read timed out (the run marked lost: "its worker stopped") before the
+    watcher found the whole cluster out of reach; the outage then left that message, and the
+    recovery's note, as they were. Built with no cluster: a lost run's proxy asks Ray nothing."""
+    from playground import corpora
+    from playground.config import ModelConfig, TrainConfig
+    from playground.front import RunState, RunSummary
+    from playground.ray_actor import RunSpec
+    from playground.ray_run import LOST_MESSAGE, OUTAGE_RECOVERED, RayRun
+    mc, tc = ModelConfig(hidden_size=8), TrainConfig()
+    spec = RunSpec(mc, tc, corpora.load("brackets", 1000), "run", "brackets")
+    run = RayRun(None, spec, "owner", None, RunSummary(mc, tc, 1, 4, 4.0, 3.0))
+    run._state = RunState(status=Status.RUNNING, step=42, target_step=100)
+    run.mark_lost()                                              # its read timed out first
+    assert (run.last_status, run._state.message) == (Status.LOST, LOST_MESSAGE)
+    run.mark_lost(outage_since="12:00:00")                       # then the outage is noticed
+    assert "The Ray cluster cannot be reached (since 12:00:00 UTC)" in run._state.message
+    assert "step 42" in run._state.message and run.needs_recovery     # it was training: it trains on
+    assert run._recovered == OUTAGE_RECOVERED
