@@ -76,8 +76,13 @@ def test_checkpoint_download_and_resume(app_server, page, tmp_path):
     wait_idle(page)
     page.get_by_role("button", name="Start", exact=True).click()
     page.get_by_text("tokens/s overall").wait_for(timeout=60_000)
+    # the poll that shows the end redraws the page for the buttons: a click on a deferred download
+    # while a redraw is under way was left spinning once (two test workers' contention)
+    expect(page.get_by_role("button", name="Continue (+30 steps)")).to_be_visible(timeout=15_000)
+    wait_idle(page)
     page.get_by_text("Save or resume a run").click()
-    with page.expect_download() as info:
+    wait_idle(page)
+    with page.expect_download(timeout=60_000) as info:
         page.get_by_role("button", name="Download checkpoint").click()
     path = tmp_path / "run.pt"
     info.value.save_as(path)
