@@ -3,6 +3,7 @@ pool (its runs recovered elsewhere; a run that was not training offers a restart
 snapshots, reads that do not wait for a step. Pooled runs (fairness, memory): test_ray_pool.py. (tests/test_runner.py runs the run front's behaviour tests on
 both backends.)"""
 import socket
+import statistics
 import subprocess
 import sys
 import threading
@@ -254,12 +255,16 @@ def test_reads_do_not_wait_for_a_long_step(reg):
         run.snapshot()
         took.append(time.perf_counter() - t0)
         time.sleep(0.03)
-    took.sort()
-    assert took[len(took) // 2] < step_seconds / 2, (took, step_seconds)   # relative: machines differ
-    run.set_lr(0.001)                          # sent in order; the next read is taken after it
-    t0 = time.perf_counter()
-    assert run.lr == 0.001 and run.snapshot().lr == 0.001
-    assert time.perf_counter() - t0 < step_seconds / 2
+    assert statistics.median(took) < step_seconds / 2, (took, step_seconds)   # relative: machines differ
+    took = []
+    for lr in (0.001, 0.002, 0.0015, 0.0012, 0.0011):
+        run.set_lr(lr)                         # sent in order; the next read is taken after it
+        t0 = time.perf_counter()
+        assert run.lr == lr and run.snapshot().lr == lr
+        took.append(time.perf_counter() - t0)
+        time.sleep(0.03)
+    # the median of five: one read can wait for a CPU another test's browser holds (two workers)
+    assert statistics.median(took) < step_seconds / 2, (took, step_seconds)
     run.stop()
 
 
