@@ -22,6 +22,7 @@ MIN_STEPS = 30              # before this, the curves say too little
 PLATEAU_STEPS = 300         # steps before "stuck" can be said
 PLATEAU_TOLERANCE = 0.05    # within 5% of the unigram loss
 OVERFIT_RISE = 0.05         # validation 5% above its best
+OVERFIT_FALL = 0.02         # while training fell at least 2% (a flat train loss is not memorising)
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,7 @@ def overfitting(history: pd.DataFrame) -> Advice | None:
     best_step = int(val["step"].iloc[best_i])
     train_then = float(history[history["step"] <= best_step]["loss"].tail(RECENT).mean())
     train_now = _recent_loss(history)
-    if best_i < len(val) - 1 and last > best * (1 + OVERFIT_RISE) and train_now < train_then:
+    if best_i < len(val) - 1 and last > best * (1 + OVERFIT_RISE) and train_now < train_then * (1 - OVERFIT_FALL):
         return Advice("overfitting", "warning",
                       f"Overfitting: validation loss rose from {best:.2f} (step {best_step:,}) to {last:.2f} "
                       f"while the training loss fell from {train_then:.2f} to {train_now:.2f}: the model is "

@@ -42,6 +42,15 @@ def test_validation_rising_while_training_falls_is_overfitting():
     assert "more text" in msg and "dropout" in msg and "fewer steps" in msg
 
 
+def test_validation_rising_while_training_stays_flat_is_not_called_overfitting():
+    """The workshop tool's learners change the lr mid-run: validation rose from 0.63 to 0.71 while
+    training went from 0.604 to 0.598, and the coach said "the training loss fell from 0.60 to
+    0.60: the model is memorising". Memorising needs the training loss to fall."""
+    losses = np.concatenate([np.linspace(1.3, 0.604, 100), np.linspace(0.604, 0.598, 200)])
+    h = history(losses, {100: 0.70, 150: 0.63, 200: 0.66, 250: 0.69, 300: 0.71})
+    assert "overfitting" not in kinds(h)
+
+
 def test_flat_at_the_unigram_line_is_stuck():
     line = math.log(3.0)
     h = history([line + 0.01] * 400)
