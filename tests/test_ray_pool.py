@@ -52,7 +52,10 @@ def test_many_runs_on_one_pool_all_progress_in_turns(reg):
     steps = [r.steps_done for r in runs]
     for run in runs:
         run.stop()
-    assert min(steps) >= 0.3 * max(steps), steps                     # turns, not one run hogging a pool
+    # turns, not one run hogging its pool; the two pools are processes the OS shares the cores between
+    for pool in by_pool.values():
+        shares = [steps[runs.index(r)] for r in pool]
+        assert min(shares) >= 0.3 * max(shares), (shares, steps)
     snap = runs[0].snapshot()
     assert snap.backend == "ray" and snap.workers == 2 and snap.active_runs >= 1
 
