@@ -6,7 +6,6 @@ makes changes the whole page). While the run trains, Pause/Resume and Stop are f
 the page not redrawn: in a room every whole-page run of /Train is ~50 ms of the GIL."""
 from __future__ import annotations
 
-
 import pytest
 
 from benchmarks.st_client import Session
