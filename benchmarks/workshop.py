@@ -112,16 +112,43 @@ def proc_cpu_seconds(pid: int) -> float:
     return (int(after_name[11]) + int(after_name[12])) / os.sysconf("SC_CLK_TCK")
 
 
+TRAINER_THREAD = "sched-"   # playground/scheduler.py names its worker threads sched-N
+
+
+def thread_cpu_seconds(pid: int, prefix: str) -> dict[tuple[int, str], float]:
+    """{(thread id, its start time): user + system CPU seconds} of the process's threads whose
+    name starts with `prefix`, from /proc/<pid>/task/*/stat (a thread that has ended is gone)."""
+    out = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            name, rest = (task / "stat").read_text().split("(", 1)[1].rsplit(")", 1)
+        except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
+            continue   # ended while we read
+        if name.startswith(prefix):
+            f = rest.split()
+            out[(int(task.name), f[19])] = (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+    return out
+
+
 class Monitor:
-    """Samples the server's RSS and threads twice a second."""
+    """Samples the server's RSS and threads, and its trainer threads' CPU, twice a second."""
 
     def __init__(self, pid: int):
         self.pid, self.samples = pid, []  # (time, rss_mb, threads)
+        self._trainers: dict = {}         # every trainer thread seen: its CPU seconds when last read
 
     def sample(self) -> tuple[float, int]:
         rss, threads = proc_status(self.pid)
         self.samples.append((time.monotonic(), rss, threads))
+        self._trainers.update(thread_cpu_seconds(self.pid, TRAINER_THREAD))
         return rss, threads
+
+    def trainer_cpu_seconds(self) -> float:
+        """CPU seconds of every trainer thread seen so far, read now (a thread that ended keeps
+        its last reading: it loses at most the half second before it ended, and trainer threads
+        live for as long as runs train)."""
+        self.sample()
+        return sum(self._trainers.values())
 
     async def run(self) -> None:
         while True:
@@ -372,7 +399,7 @@ async def phase(url: str, n: int, seconds: float, query: str, ramp: float, toggl
     """One round; `during(clock)`: a coroutine run alongside (e.g. killing a front), after which
     dropped learners rejoin."""
     rng = random.Random(seed)
-    t0, cpu0 = time.monotonic(), proc_cpu_seconds(monitor.pid)
+    t0, cpu0, trainers0 = time.monotonic(), proc_cpu_seconds(monitor.pid), monitor.trainer_cpu_seconds()
     client_cpu0 = time.process_time()
     clock = Clock(n, seconds, rejoin=during is not None, ramp=ramp)
     learners = [Learner(i, Session(url, PAGE, query)) for i in range(n)]
@@ -387,8 +414,11 @@ async def phase(url: str, n: int, seconds: float, query: str, ramp: float, toggl
         result["rejoin"] = rejoined(learners)
     result["server_cpu_cores"] = round((proc_cpu_seconds(monitor.pid) - cpu0) / wall, 2)
     result["client_cpu_cores"] = round((time.process_time() - client_cpu0) / wall, 3)
+    result["trainer_cpu_cores"] = round((monitor.trainer_cpu_seconds() - trainers0) / wall, 2)
     if result["tokens_per_s"] and result["server_cpu_cores"]:  # robust to other processes' load
         result["tokens_per_server_cpu_s"] = round(result["tokens_per_s"] / result["server_cpu_cores"])
+    if result["tokens_per_s"] and result["trainer_cpu_cores"]:  # how well the trainers use their CPU
+        result["tokens_per_trainer_cpu_s"] = round(result["tokens_per_s"] / result["trainer_cpu_cores"])
     monitor.sample()
     result["peak_rss_mb"], result["peak_threads"] = map(lambda v: round(v, 1), monitor.peak(t0))
     return result
@@ -524,6 +554,10 @@ def overall(out: dict, log_text: str) -> dict:
         "baseline_after_vs_before": _ratio([out.get("baseline_after", {}).get("tokens_per_s")], base),
         "tokens_per_cpu_s_vs_baseline": _ratio([r.get("tokens_per_server_cpu_s") for r in rounds],
                                                out.get("baseline", {}).get("tokens_per_server_cpu_s")),
+        "trainer_cores_vs_baseline": _ratio([r.get("trainer_cpu_cores") for r in rounds],
+                                            out.get("baseline", {}).get("trainer_cpu_cores")),
+        "tokens_per_trainer_cpu_s_vs_baseline": _ratio([r.get("tokens_per_trainer_cpu_s") for r in rounds],
+                                                       out.get("baseline", {}).get("tokens_per_trainer_cpu_s")),
         "server_log_tracebacks": log_text.count("Traceback (most recent call last)"),
         "load_average_at_end": os.getloadavg()[0],
     })
@@ -539,6 +573,7 @@ def report(out: dict) -> str:
             b = out[key]
             lines.append(f"  baseline {when}, {b['learners']} alone: {b['tokens_per_s'] or 0:,} tokens/s "
                          f"({b.get('tokens_per_server_cpu_s') or 0:,} per server CPU-second), "
+                         f"server {b['server_cpu_cores']} cores busy (trainer threads {b['trainer_cpu_cores']}), "
                          f"rerun p50/p95 {b['rerun_s']['p50']}/{b['rerun_s']['p95']} s")
     for k, r in enumerate(out["rounds"], 1):
         lines += [
@@ -554,7 +589,9 @@ def report(out: dict) -> str:
                 f"{a} {v['p50']}/{v['p95']} ({v['n']})" for a, v in r["rerun_s_by_action"].items()),
             f"    exceptions {r['exceptions']}, dropped websockets {r['dropped_websockets']}, "
             f"unanswered reruns {r['unanswered_reruns']}; toggles {r['toggles']}",
-            f"    server {r['server_cpu_cores']} cores busy, this client {r['client_cpu_cores']}; "
+            f"    server {r['server_cpu_cores']} cores busy (trainer threads {r['trainer_cpu_cores']}, "
+            f"pages and the rest {r['server_cpu_cores'] - r['trainer_cpu_cores']:.2f}), "
+            f"this client {r['client_cpu_cores']}; "
             f"RSS peak {r['peak_rss_mb']} MB, after {r['rss_mb_after']} MB; threads peak {r['peak_threads']}, "
             f"after {r['threads_after']}",
         ]
@@ -570,6 +607,8 @@ def report(out: dict) -> str:
         f"  tokens/s vs the baseline: {out['tokens_per_s_vs_baseline']} (worst round); per server CPU-second: "
         f"{out['tokens_per_cpu_s_vs_baseline']}; the baseline after the rounds vs before: "
         f"{out['baseline_after_vs_before']}",
+        f"  = the trainer threads' CPU vs the baseline's {out['trainer_cores_vs_baseline']} x their tokens "
+        f"per CPU-second vs the baseline's {out['tokens_per_trainer_cpu_s_vs_baseline']}",
         f"  RSS MB start {out['rss_mb']['start']}, before {out['rss_mb']['before']}, peak {out['rss_mb']['peak']}, "
         f"after each round {out['rss_mb']['after']}",
         f"  threads start {out['threads']['start']}, before {out['threads']['before']}, peak "

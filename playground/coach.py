@@ -32,25 +32,47 @@ class Advice:
     message: str
 
 
-def _recent_loss(history: pd.DataFrame) -> float:
-    return float(history["loss"].tail(RECENT).mean())
+@dataclass(frozen=True)
+class Curves:
+    """The history's columns the rules read, as arrays (a live page asks every few seconds: pandas'
+    per-call overhead was most of the coach's cost)."""
+    step: np.ndarray
+    loss: np.ndarray
+    val_loss: np.ndarray     # NaN where validation was not measured
+
+    @classmethod
+    def of(cls, history: pd.DataFrame) -> "Curves":
+        return cls(*(history[c].to_numpy(dtype=float) for c in ("step", "loss", "val_loss")))
+
+    def measured(self) -> np.ndarray:
+        """Positions where validation was measured."""
+        return np.flatnonzero(~np.isnan(self.val_loss))
 
 
-def diverged(history: pd.DataFrame, stopped_diverged: bool) -> Advice | None:
-    losses = history["loss"].to_numpy(dtype=float) if len(history) else np.array([])
-    if stopped_diverged or (len(losses) and not np.isfinite(losses[-RECENT:]).all()):
+def _mean(a: np.ndarray) -> float:
+    """The mean of what is not NaN (NaN for none), as pandas' Series.mean."""
+    a = a[~np.isnan(a)]
+    return float(a.mean()) if len(a) else math.nan
+
+
+def _recent_loss(c: Curves) -> float:
+    return _mean(c.loss[-RECENT:])
+
+
+def diverged(c: Curves, stopped_diverged: bool) -> Advice | None:
+    if stopped_diverged or (len(c.loss) and not np.isfinite(c.loss[-RECENT:]).all()):
         return Advice("diverged", "error",
                       "Diverged: the loss became NaN or infinite, so the weights are useless past that step. "
                       "Lower the lr (÷10), turn clipping on (clip 1), or use adam instead of sgd.")
     return None
 
 
-def worse_than_uniform(history: pd.DataFrame, vocab_size: int) -> Advice | None:
-    if len(history) < MIN_STEPS or vocab_size < 2:
+def worse_than_uniform(c: Curves, vocab_size: int) -> Advice | None:
+    if len(c.loss) < MIN_STEPS or vocab_size < 2:
         return None
-    uniform, now = math.log(vocab_size), _recent_loss(history)
-    val = history["val_loss"].dropna()
-    worst = max(now, float(val.iloc[-1])) if len(val) else now
+    uniform, now = math.log(vocab_size), _recent_loss(c)
+    val = c.val_loss[c.measured()]
+    worst = max(now, float(val[-1])) if len(val) else now
     if worst > uniform * 1.02:
         return Advice("worse_than_uniform", "error",
                       f"Worse than uniform guessing: loss {worst:.2f} is above ln |V| = {uniform:.2f} "
@@ -59,15 +81,16 @@ def worse_than_uniform(history: pd.DataFrame, vocab_size: int) -> Advice | None:
     return None
 
 
-def overfitting(history: pd.DataFrame) -> Advice | None:
-    val = history.dropna(subset=["val_loss"])
-    if len(val) < 3:
+def overfitting(c: Curves) -> Advice | None:
+    at = c.measured()
+    if len(at) < 3:
         return None
-    best_i = int(val["val_loss"].to_numpy().argmin())
-    best, last = float(val["val_loss"].iloc[best_i]), float(val["val_loss"].iloc[-1])
-    best_step = int(val["step"].iloc[best_i])
-    train_then = float(history[history["step"] <= best_step]["loss"].tail(RECENT).mean())
-    train_now = _recent_loss(history)
+    val = c.val_loss[at]
+    best_i = int(val.argmin())
+    best, last = float(val[best_i]), float(val[-1])
+    best_step = int(c.step[at[best_i]])
+    train_then = _mean(c.loss[c.step <= best_step][-RECENT:])
+    train_now = _recent_loss(c)
     if best_i < len(val) - 1 and last > best * (1 + OVERFIT_RISE) and train_now < train_then * (1 - OVERFIT_FALL):
         return Advice("overfitting", "warning",
                       f"Overfitting: validation loss rose from {best:.2f} (step {best_step:,}) to {last:.2f} "
@@ -76,11 +99,11 @@ def overfitting(history: pd.DataFrame) -> Advice | None:
     return None
 
 
-def unigram_plateau(history: pd.DataFrame, unigram_perplexity: float) -> Advice | None:
-    if len(history) < PLATEAU_STEPS or not unigram_perplexity or unigram_perplexity <= 1:
+def unigram_plateau(c: Curves, unigram_perplexity: float) -> Advice | None:
+    if len(c.loss) < PLATEAU_STEPS or not unigram_perplexity or unigram_perplexity <= 1:
         return None
-    line, now = math.log(unigram_perplexity), _recent_loss(history)
-    earlier = float(history["loss"].iloc[-PLATEAU_STEPS // 2:-PLATEAU_STEPS // 2 + RECENT].mean())
+    line, now = math.log(unigram_perplexity), _recent_loss(c)
+    earlier = _mean(c.loss[-PLATEAU_STEPS // 2:-PLATEAU_STEPS // 2 + RECENT])
     if abs(now - line) <= PLATEAU_TOLERANCE * line and earlier - now < PLATEAU_TOLERANCE * line:
         return Advice("unigram_plateau", "warning",
                       f"Stuck at the letter-frequency line: loss {now:.2f} ≈ {line:.2f}, what knowing only how "
@@ -92,8 +115,8 @@ def unigram_plateau(history: pd.DataFrame, unigram_perplexity: float) -> Advice 
 def advice(history: pd.DataFrame, vocab_size: int, unigram_perplexity: float,
            diverged_status: bool = False) -> list[Advice]:
     """Every flag the run's numbers raise, most serious first (diverged says it all)."""
-    if (d := diverged(history, diverged_status)) is not None:
+    c = Curves.of(history)
+    if (d := diverged(c, diverged_status)) is not None:
         return [d]
-    found = [worse_than_uniform(history, vocab_size), overfitting(history),
-             unigram_plateau(history, unigram_perplexity)]
+    found = [worse_than_uniform(c, vocab_size), overfitting(c), unigram_plateau(c, unigram_perplexity)]
     return [a for a in found if a is not None]

@@ -269,3 +269,23 @@ def test_a_process_that_exits_while_a_run_trains_exits_cleanly(tmp_path):
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
     assert "training at exit" in done.stdout, done.stderr[-2000:]
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="Linux: the OS thread name is read from /proc")
+def test_trainer_threads_carry_their_name_in_the_os():
+    """The workshop benchmark tells the trainers' CPU from the pages' by the OS thread name
+    (/proc/<pid>/task/*/comm); Python's own thread names never reach the OS on Python 3.11."""
+    sched = Scheduler(max_workers=1, slice_seconds=0.002, idle_exit_seconds=0.2)
+    seen = []
+
+    class NameJob:
+        client, cancelled = "a", False
+
+        def work(self, budget_seconds: float) -> bool:
+            tid = threading.get_native_id()
+            seen.append((threading.current_thread().name, Path(f"/proc/self/task/{tid}/comm").read_text().strip()))
+            return False
+
+    sched.submit(NameJob())
+    _serve_until(lambda: seen, [], timeout=10)
+    assert seen and seen[0][0].startswith("sched-") and seen[0][1] == seen[0][0]

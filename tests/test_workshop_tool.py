@@ -4,8 +4,11 @@ The page model is checked on hand-built ForwardMsgs; the `load` test runs the to
 3 learners for 8 s against a fresh server.
 """
 import json
+import os
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -14,7 +17,8 @@ from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 from benchmarks import burst
 from benchmarks.st_client import ForwardCache, Page
-from benchmarks.workshop import percentile, steps_at, steps_per_second, with_steps
+from benchmarks.workshop import percentile, steps_at, steps_per_second, thread_cpu_seconds, with_steps
+from playground.scheduler import name_os_thread
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -126,6 +130,8 @@ def test_three_learners_all_train_with_no_exception():
     assert result["progressed"] == 3, done.stdout
     assert result["exceptions"] == 0 and result["dropped_websockets"] == 0, done.stdout
     assert first["steps_per_learner"]["min"] > 0 and first["rerun_s"]["n"] > 10, done.stdout
+    # the trainer threads are found by their OS name, and are part of the server's CPU
+    assert 0 < first["trainer_cpu_cores"] <= first["server_cpu_cores"] + 0.05, done.stdout
 
 
 def test_the_burst_tool_compares_each_app_dir_with_the_first_burst_by_burst():
@@ -146,3 +152,31 @@ def test_a_burst_of_two_learners_loads_and_starts():
     (medians,) = result["median_s"].values()
     assert all(0 < medians[m] < 120 for m in burst.MEASURES), medians
     assert medians["load_makespan_s"] >= medians["load_mean_s"], medians     # the last page drawn ends it
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="Linux: threads are read from /proc")
+def test_thread_cpu_counts_the_named_threads_only():
+    """The tool splits the server's CPU into its trainer threads' and the rest by OS thread name."""
+    started, stop = threading.Event(), threading.Event()
+
+    def burn():
+        name_os_thread("sched-test")
+        started.set()
+        t = time.thread_time()
+        while time.thread_time() - t < 0.3:
+            pass
+        stop.wait(10)
+
+    thread = threading.Thread(target=burn)
+    thread.start()
+    started.wait(10)
+    try:
+        deadline = time.monotonic() + 10
+        while (found := thread_cpu_seconds(os.getpid(), "sched-")) and sum(found.values()) < 0.25 \
+                and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(found) == 1 and 0.25 <= sum(found.values()) < 5
+        assert thread_cpu_seconds(os.getpid(), "no-such-") == {}
+    finally:
+        stop.set()
+        thread.join()
