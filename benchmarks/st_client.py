@@ -39,7 +39,8 @@ from streamlit.proto.WidgetStates_pb2 import WidgetState
 EARLY = ForwardMsg.FINISHED_EARLY_FOR_RERUN
 STEP_TEXT = re.compile(r"step ([\d,]+) of ([\d,]+)")
 TEXT_FIELDS = {"markdown": "body", "alert": "body", "progress": "text", "heading": "body",
-               "text": "body", "code": "code_text", "exception": "message", "toast": "body"}
+               "text": "body", "code": "code_text", "exception": "message", "toast": "body",
+               "html": "body"}
 CACHE_RUNS = 4  # a cached message unused for this many runs is forgotten
 
 

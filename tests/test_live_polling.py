@@ -9,12 +9,15 @@ refresh budgets' intervals."""
 from __future__ import annotations
 
 import asyncio
+import tempfile
 import time
 
 import pytest
 
 from benchmarks.st_client import Session
 from conftest import run_async, serve_app
+from playground.store import RunStore
+from playground.ui import notice
 
 pytestmark = pytest.mark.load
 
@@ -86,4 +89,30 @@ def test_a_growing_room_slows_the_polls_without_redrawing_pages():
             assert whole_page_runs(first, since) == 0, first.script_runs[since:]
             for s in [first, *room]:
                 await s.close()
+        run_async(main())
+
+
+def test_a_live_page_checks_for_the_broadcast_at_its_own_polls():
+    """Train's live view checks for the instructor's message at its progress polls, so the
+    notice's own timer slows to QUIET_SECONDS (in a workshop the notice's polls were ~40 % of all
+    the pages' reruns); a message posted then reaches the page at a progress poll, and a clear
+    takes it away."""
+    data = tempfile.mkdtemp(prefix="playground-notice-")
+    with serve_app({"PLAYGROUND_DATA_DIR": data}) as url:
+        async def main():
+            s = Session(url, "Train", SMALL)
+            await s.open()
+            assert await s.click("Start") and await s.wait_idle(60)
+            assert await until(lambda: notice.QUIET_SECONDS in [i for i, _ in s.timers.values()], 30), s.timers
+            store = RunStore.open(data_dir=data)
+
+            def shown() -> bool:
+                return any("Switch to the GRU now" in t for t in s.page.texts())
+            store.add_broadcast("Switch to the GRU now")
+            assert await until(shown, 30), s.page.texts()          # the notice's own timer is 2 minutes
+            store.add_broadcast("")                            # the instructor clears it
+            assert await until(lambda: not shown(), 30)
+            assert notice.QUIET_SECONDS in [i for i, _ in s.timers.values()], s.timers   # quiet again
+            store.close()
+            await s.close()
         run_async(main())

@@ -20,6 +20,7 @@ from playground import coach
 from playground.figures import curves as curve_figures
 from playground.refresh import RefreshBudget
 from playground.front import ACTIVE, RunFront as Run, Snapshot, Status
+from playground.ui import notice
 from playground.ui.retime import current_fragment_id, retime
 from playground.ui.share import plain
 
@@ -64,6 +65,7 @@ class _Polling:
     progress_id: str | None = None    # the fragments' ids, known once each has run
     charts_id: str | None = None
     charts_due: bool = False          # the charts were asked to draw the first step soon
+    notice_quiet: bool = False        # the notice's own polling slowed: the progress polls check it
 
 
 def render(run: Run | None, read_only: bool = False) -> None:
@@ -86,6 +88,7 @@ def render(run: Run | None, read_only: bool = False) -> None:
     def progress() -> None:
         t0 = time.perf_counter()
         polling.progress_id = current_fragment_id()
+        polling.notice_quiet = notice.follow(polling.notice_quiet)
         snap = run.snapshot()
         status(snap, run)
         if len(snap.history):

@@ -20,7 +20,7 @@ from playground.cells import LABELS
 from playground.figures import curves as curve_figures
 from playground.figures import room as room_figures
 from playground.refresh import RefreshBudget
-from playground.ui import notice, registry
+from playground.ui import live, notice, registry
 from playground.ui import train as train_ui
 from playground.ui.share import plain, share_link
 
@@ -269,7 +269,7 @@ def broadcast_box() -> None:
         st.caption("No message is shown to learners now.")
     else:
         st.caption(f"Shown on every page now (sent {time.strftime('%H:%M', time.localtime(current.posted_at))}; "
-                   f"learners see it within {notice.NOTICES.interval():.0f} s):")
+                   f"learners see it within {notice.within_seconds(live.PROGRESS.max_interval):.0f} s):")
         notice.show(current)
 
 
