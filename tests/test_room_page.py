@@ -94,6 +94,8 @@ def test_broadcast_reaches_a_learner_page_as_plain_text(monkeypatch):
     at = send.click().run()
     assert not at.exception
     assert broadcast.latest().text == "Now try **GRU** [here](http://x.example)"
+    # a Train page checks at its progress polls (at most 10 s apart), others at the notice's interval
+    assert any("learners see it within 10 s" in c.value for c in at.caption), [c.value for c in at.caption]
     learner = open_page("pages/2_Shapes.py")
     shown = [e.proto.body for e in learner.get("html") if "playground-broadcast" in e.proto.body]
     assert len(shown) == 1, shown                                # HTML-escaped text, never markdown
