@@ -106,10 +106,17 @@ def proc_status(pid: int) -> tuple[float, int]:
     return int(fields["VmRSS"].split()[0]) / 1024, int(fields["Threads"])
 
 
+def read_stat(path: Path) -> tuple[str, float, str]:
+    """(name, user + system CPU seconds, start time) from a /proc stat file (a process's or a
+    thread's)."""
+    name, rest = path.read_text().split("(", 1)[1].rsplit(")", 1)
+    f = rest.split()
+    return name, (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK"), f[19]
+
+
 def proc_cpu_seconds(pid: int) -> float:
     """User + system CPU seconds a process has used, from /proc/<pid>/stat."""
-    after_name = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(after_name[11]) + int(after_name[12])) / os.sysconf("SC_CLK_TCK")
+    return read_stat(Path(f"/proc/{pid}/stat"))[1]
 
 
 TRAINER_THREAD = "sched-"   # playground/scheduler.py names its worker threads sched-N
@@ -121,12 +128,11 @@ def thread_cpu_seconds(pid: int, prefix: str) -> dict[tuple[int, str], float]:
     out = {}
     for task in Path(f"/proc/{pid}/task").iterdir():
         try:
-            name, rest = (task / "stat").read_text().split("(", 1)[1].rsplit(")", 1)
+            name, cpu, started = read_stat(task / "stat")
         except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
             continue   # ended while we read
         if name.startswith(prefix):
-            f = rest.split()
-            out[(int(task.name), f[19])] = (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+            out[(int(task.name), started)] = cpu
     return out
 
 
